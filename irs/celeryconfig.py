@@ -1,0 +1,54 @@
+"""Every Celery setting IRS uses, derived from :mod:`irs.settings`.
+
+Loaded by ``app.config_from_object("irs.celeryconfig")``. Change behaviour
+through ``IRS_*`` environment variables rather than by editing this file.
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from irs.settings import get_settings
+
+_settings = get_settings()
+_broker_url, _transport_options = _settings.celery_broker()
+
+# --- broker: SQS through kombu ---------------------------------------------------
+broker_url = _broker_url
+broker_transport = "irs.transport:Transport"
+broker_transport_options = {
+    **_transport_options,
+    "polling_interval": 0,  # with long polling, an empty poll already waited
+    "visibility_timeout": _settings.visibility_timeout,
+}
+broker_connection_retry_on_startup = True
+
+# --- queues: provisioned up front by `irs provision`, each with a dead-letter queue ---
+POOLS = ("cloud", "edge")
+task_queues = [Queue(pool) for pool in POOLS]
+task_default_queue = "cloud"
+task_create_missing_queues = False
+
+# --- JSON only ------------------------------------------------------------------------
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+# --- delivery: at least once, never lost ------------------------------------------------
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_acks_on_failure_or_timeout = False  # a task that failed for good is rejected: dead-lettered
+worker_prefetch_multiplier = 1
+task_time_limit = _settings.task_time_limit
+task_soft_time_limit = max(1, _settings.task_time_limit - 10)
+
+# --- results: the result document in S3 -----------------------------------------------------
+result_backend = "irs.backend:S3DocumentBackend"
+result_expires = None  # documents expire by the bucket's lifecycle rule (IRS_RESULT_TTL_DAYS)
+
+# --- workers -----------------------------------------------------------------------------------------
+worker_concurrency = _settings.concurrency
+worker_enable_remote_control = False  # SQS has no fanout for it in stock Celery
+worker_send_task_events = False
+timezone = "UTC"

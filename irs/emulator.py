@@ -1,0 +1,95 @@
+"""The local AWS: moto's standalone server on loopback, plus a request counter.
+
+IRS speaks the real SQS, S3, SNS and EC2 HTTP APIs to it, exactly as to AWS.
+The counter sits in front of moto as WSGI middleware, so it sees every request
+from every process (boto3's and kombu's own HTTP client alike); the benchmark
+reads it at ``GET /_irs/requests`` and clears it with ``DELETE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def operation(environ: Environ) -> str:
+    """Name a request as "service Operation" (S3 by method, since its API is REST)."""
+    match = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = match.group(1) if match else "unsigned"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return f"{service} {target.rsplit('.', 1)[-1]}"
+    if service == "s3":
+        return f"s3 {environ['REQUEST_METHOD']}"
+    action = re.search(r"Action=(\w+)", environ.get("QUERY_STRING", ""))
+    return f"{service} {action.group(1) if action else environ['REQUEST_METHOD']}"
+
+
+class RequestCounter:
+    """WSGI middleware that counts requests by operation."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/_irs/requests":
+            with self._lock:
+                body = json.dumps(dict(self.counts)).encode()
+                if environ["REQUEST_METHOD"] == "DELETE":
+                    self.counts.clear()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        with self._lock:
+            self.counts[operation(environ)] += 1
+        return self.app(environ, start_response)
+
+
+def make_app() -> RequestCounter:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return RequestCounter(DomainDispatcherApplication(create_backend_app))
+
+
+def serve(host: str, port: int) -> None:
+    """Run the emulator in this process until SIGTERM or SIGINT."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    if not host.startswith("127.") and host not in ("localhost", "::1"):
+        raise SystemExit(f"the emulator only binds to loopback, not {host}")
+    os.environ["MOTO_PORT"] = str(port)  # moto builds queue URLs from it
+    server = make_server(host, port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"emulator listening on http://{host}:{port}", flush=True)
+    server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

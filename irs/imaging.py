@@ -1,0 +1,59 @@
+"""Turning untrusted bytes into a pixel array, within limits.
+
+The header is read first (by Pillow, which reads only the header here), so a
+small file that claims 30000x30000 pixels is refused before a single pixel is
+allocated; OpenCV then does the real decode, which is faster.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+#: Formats both the header check and OpenCV's decoder handle.
+FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
+
+
+class BadImage(ValueError):
+    """The input cannot be classified; the message says why, for a person to act on."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+    bytes: int
+
+
+def inspect(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
+    """Check size, format and dimensions from the header alone."""
+    if not data:
+        raise BadImage("the image is empty (0 bytes)")
+    if len(data) > max_bytes:
+        raise BadImage(f"the image is {len(data):,} bytes, over the limit of {max_bytes:,}")
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            fmt, (width, height) = header.format or "", header.size
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise BadImage(f"not an image in a known format ({error.__class__.__name__})") from None
+    except Image.DecompressionBombError:
+        raise BadImage("the image's dimensions are far over the pixel limit") from None
+    if fmt not in FORMATS:
+        raise BadImage(f"unsupported image format {fmt}; use one of {', '.join(sorted(FORMATS))}")
+    if width * height > max_pixels:
+        raise BadImage(f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}")
+    return ImageInfo(format=fmt.lower(), width=width, height=height, bytes=len(data))
+
+
+def decode(data: bytes, max_bytes: int, max_pixels: int) -> tuple[np.ndarray, ImageInfo]:
+    """Decode to a BGR array, or raise BadImage."""
+    info = inspect(data, max_bytes, max_pixels)
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise BadImage(f"the {info.format.upper()} data is corrupt or truncated and could not be decoded")
+    return pixels, info

@@ -1,0 +1,80 @@
+"""Create what IRS needs in an AWS account (or the emulator): idempotent, safe to rerun.
+
+For each pool a queue and its dead-letter queue, with a redrive policy and a
+visibility timeout above the task's hard time limit; the input and results
+buckets, private, with lifecycle rules so uploads and results do not pile up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from irs import aws
+from irs.celeryconfig import POOLS
+from irs.settings import Settings, get_settings
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at poison messages
+
+
+@dataclass(frozen=True)
+class QueueNames:
+    pool: str
+    queue: str
+    dead_letter: str
+
+
+def queue_names(settings: Settings | None = None) -> list[QueueNames]:
+    settings = settings or get_settings()
+    return [QueueNames(pool, f"{settings.queue_prefix}{pool}", f"{settings.queue_prefix}{pool}-dlq")
+            for pool in POOLS]
+
+
+def provision(settings: Settings | None = None, say: Callable[[str], None] = print) -> None:
+    settings = settings or get_settings()
+    sqs = aws.client("sqs")
+    for names in queue_names(settings):
+        dlq_url = sqs.create_queue(QueueName=names.dead_letter, Attributes={
+            "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {
+            "VisibilityTimeout": str(settings.visibility_timeout),
+            "ReceiveMessageWaitTimeSeconds": "20",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": str(settings.max_receives)}),
+        }
+        try:
+            url = sqs.create_queue(QueueName=names.queue, Attributes=attributes)["QueueUrl"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+                raise
+            url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # bring an older queue up to date
+        say(f"queue {names.queue} -> dead letters to {names.dead_letter}")
+    _bucket(settings.input_bucket, "uploads/", settings.upload_ttl_days, settings)
+    say(f"bucket {settings.input_bucket} (uploads expire after {settings.upload_ttl_days} days)")
+    _bucket(settings.results_bucket, settings.results_prefix, settings.result_ttl_days, settings)
+    say(f"bucket {settings.results_bucket} (results expire after {settings.result_ttl_days} days)")
+
+
+def _bucket(name: str, prefix: str, days: int, settings: Settings) -> None:
+    s3 = aws.client("s3")
+    try:
+        if settings.region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.region})
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [{
+        "ID": f"irs-expire-{prefix.strip('/') or 'all'}",
+        "Filter": {"Prefix": prefix},
+        "Status": "Enabled",
+        "Expiration": {"Days": days},
+    }]})

@@ -1,0 +1,108 @@
+"""Typed settings, read once from the environment (and an optional env file).
+
+Every knob IRS has lives here or in :mod:`irs.celeryconfig`, which derives
+Celery's settings from these. Variables are prefixed ``IRS_``; the env file
+(``irs.env`` in the working directory, or ``IRS_ENV_FILE``) is written by
+``irs up`` so that commands in other shells find the local stack. Real
+environment variables always win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_FILE = os.environ.get("IRS_ENV_FILE", "irs.env")
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IRS_", env_file=ENV_FILE, extra="ignore")
+
+    # --- where AWS is -------------------------------------------------------------
+    endpoint_url: str | None = Field(
+        default=None,
+        description="AWS endpoint override (the local emulator). Unset means real AWS.",
+    )
+    region: str = Field(default="us-east-1", description="AWS region for SQS and S3.")
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker URL; its query string carries transport options "
+        "(region, queue_name_prefix, wait_time_seconds). Derived from the endpoint when unset.",
+    )
+    queue_prefix: str = Field(default="irs-", description="Prefix of every SQS queue name.")
+    input_bucket: str = Field(default="irs-uploads", description="Bucket that holds uploaded images.")
+    results_bucket: str = Field(default="irs-results", description="Bucket that holds result documents.")
+    results_prefix: str = Field(default="results/", description="Key prefix of result documents.")
+    result_ttl_days: int = Field(default=30, description="Result documents expire after this many days.")
+    upload_ttl_days: int = Field(default=7, description="Uploaded images expire after this many days.")
+
+    # --- the worker -------------------------------------------------------------------
+    pool_name: str = Field(default="cloud", description="Pool this worker serves: cloud or edge.")
+    model: str = Field(default="yolo-fastest-1.1-xl", description="Model the worker runs.")
+    input_size: int | None = Field(default=None, description="Network input size; the model's own when unset.")
+    confidence: float = Field(default=0.25, description="Minimum confidence of a detection.")
+    nms_threshold: float = Field(default=0.45, description="IoU threshold of non-maximum suppression.")
+    top_k: int = Field(default=5, description="Labels a classifier returns.")
+    cv_threads: int = Field(default=1, description="OpenCV threads per worker process.")
+    model_dir: Path | None = Field(default=None, description="Directory of model folders, looked at first.")
+    cache_dir: Path = Field(
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "irs",
+        description="Where fetched models are kept.",
+    )
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, description="Largest image accepted, in bytes.")
+    max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
+    task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
+    max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
+
+    # --- the local stack ------------------------------------------------------------------
+    concurrency: int = Field(default=2, description="Worker processes the local stack starts.")
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Kept above the hard time limit, so a running task is never handed out twice."""
+        return self.task_time_limit + 30
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+    def celery_broker(self) -> tuple[str, dict[str, object]]:
+        """The broker URL without its query string, and the transport options it carried."""
+        url = self.broker_url or self._default_broker_url()
+        parts = urlsplit(url)
+        options: dict[str, object] = {
+            "region": self.region,
+            "queue_name_prefix": self.queue_prefix,
+            "wait_time_seconds": 20,
+        }
+        for key, value in parse_qsl(parts.query):
+            options[key] = _coerce(value)
+        return urlunsplit(parts._replace(query="")), options
+
+    def _default_broker_url(self) -> str:
+        query = urlencode({"region": self.region, "queue_name_prefix": self.queue_prefix})
+        if not self.endpoint_url:
+            return f"sqs://?{query}"
+        endpoint = urlsplit(self.endpoint_url)
+        secure = "true" if endpoint.scheme == "https" else "false"
+        return f"sqs://{endpoint.netloc}?{query}&is_secure={secure}"
+
+
+def _coerce(value: str) -> object:
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

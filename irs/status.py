@@ -1,0 +1,46 @@
+"""What the queues hold right now: waiting, in flight and dead-lettered, per pool."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from irs import aws
+from irs.provision import queue_names
+from irs.settings import Settings
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    pool: str
+    waiting: int  # ApproximateNumberOfMessages
+    in_flight: int  # ApproximateNumberOfMessagesNotVisible
+    delayed: int  # ApproximateNumberOfMessagesDelayed (retries waiting out their backoff)
+    dead_lettered: int  # messages in the pool's dead-letter queue
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_ATTRIBUTES = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+               "ApproximateNumberOfMessagesDelayed"]
+
+
+def _attributes(queue: str) -> dict[str, int]:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=_ATTRIBUTES)["Attributes"]
+    return {name: int(found.get(name, 0)) for name in _ATTRIBUTES}
+
+
+def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
+    result = []
+    for names in queue_names(settings):
+        queue, dead = _attributes(names.queue), _attributes(names.dead_letter)
+        result.append(PoolStatus(
+            pool=names.pool,
+            waiting=queue["ApproximateNumberOfMessages"],
+            in_flight=queue["ApproximateNumberOfMessagesNotVisible"],
+            delayed=queue["ApproximateNumberOfMessagesDelayed"],
+            dead_lettered=sum(dead.values()),
+        ))
+    return result
