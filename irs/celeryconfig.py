@@ -38,7 +38,8 @@ result_accept_content = ["json"]
 # --- delivery: at least once, never lost ------------------------------------------------
 task_acks_late = True
 task_reject_on_worker_lost = True
-task_acks_on_failure_or_timeout = False  # a task that failed for good is rejected: dead-lettered
+task_acks_on_failure = False  # a task that failed for good is rejected: dead-lettered
+task_acks_on_timeout = False
 worker_prefetch_multiplier = 1
 task_time_limit = _settings.task_time_limit
 task_soft_time_limit = max(1, _settings.task_time_limit - 10)

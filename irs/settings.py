@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         }
         for key, value in parse_qsl(parts.query):
             options[key] = _coerce(value)
-        return urlunsplit(parts._replace(query="")), options
+        return f"{parts.scheme}://{parts.netloc}{parts.path}", options
 
     def _default_broker_url(self) -> str:
         query = urlencode({"region": self.region, "queue_name_prefix": self.queue_prefix})

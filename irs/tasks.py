@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task
 from celery.signals import before_task_publish, worker_init, worker_process_init
 
 from irs import aws
-from irs.app import app
+from irs.celery import app
 from irs.imaging import BadImage, decode
 from irs.models import resolve
 from irs.recognition import get_recognizer, summary
@@ -58,8 +59,10 @@ def _check_model(**_: Any) -> None:
 
 @worker_process_init.connect
 def _load_model(**_: Any) -> None:
-    """Load the model once per worker process, before its first task."""
-    get_recognizer()
+    """Load and warm the model and the S3 client once per process, before its first task."""
+    recognizer = get_recognizer()
+    recognizer(np.zeros((recognizer.input_size, recognizer.input_size, 3), dtype=np.uint8))
+    aws.client("s3")
 
 
 def download(image_key: str) -> bytes:

@@ -1,0 +1,245 @@
+"""The ``irs`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from irs.settings import LOCAL_ENDPOINT, get_settings
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="irs")
+def main() -> None:
+    """IRS, Image Recognition as a Service.
+
+    Configuration comes from IRS_* environment variables and the irs.env file
+    that `irs up` writes; see the README's configuration table.
+    """
+
+
+# --- classify -----------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one result document per line on stdout.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for all results.")
+def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
+    """Upload images, classify them on the workers, and print each result as it arrives.
+
+    PATHS are image files or directories of them. Exits 1 if any image could not be classified.
+    """
+    from irs.client import collect, submit_files
+
+    files = _expand(paths)
+    if not files:
+        raise click.UsageError("no image files found in the given paths")
+    failed = 0
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True, disable=len(files) < 2) as bar:
+        sent = bar.add_task("uploading", total=len(files))
+        batch, submitted = submit_files(files, on_submitted=lambda _: bar.advance(sent))
+        done = bar.add_task("classifying", total=len(files))
+        for document in collect(batch, submitted, timeout):
+            failed += document["status"] != "ok"
+            bar.advance(done)
+            if as_json:
+                out.print_json(json.dumps(document), indent=None, highlight=False)
+            else:
+                _print_result(document)
+    if failed:
+        sys.exit(1)
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            files.append(path)
+    return files
+
+
+def _print_result(document: dict[str, Any]) -> None:
+    timings = document.get("timings_ms", {})
+    spent = ", ".join(f"{k} {v:.0f}" for k, v in timings.items() if v is not None)
+    if document["status"] == "ok":
+        out.print(f"[bold]{document['summary']}[/]  [dim]({document['pool']}; ms: {spent})[/]", highlight=False)
+    else:
+        out.print(f"[red]{document['image_key']}: error: {document['error']}[/]", highlight=False)
+
+
+# --- provision and status ---------------------------------------------------------------------
+@main.command()
+def provision() -> None:
+    """Create the queues, dead-letter queues and buckets (idempotent; works on AWS too)."""
+    from irs.provision import provision as run
+
+    run(say=lambda line: out.print(line, highlight=False))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> None:
+    """Queue depths per pool: waiting, in flight, delayed and dead-lettered."""
+    from irs.status import pool_status
+
+    pools = pool_status()
+    if as_json:
+        out.print_json(json.dumps([p.as_dict() for p in pools]))
+        return
+    table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered")
+    for p in pools:
+        table.add_row(p.pool, str(p.waiting), str(p.in_flight), str(p.delayed), str(p.dead_lettered))
+    out.print(table)
+
+
+# --- models --------------------------------------------------------------------------------------
+@main.group()
+def model() -> None:
+    """List and fetch the Darknet models."""
+
+
+@model.command("list")
+def model_list() -> None:
+    """Every known model, and where it is installed."""
+    from irs.models import REGISTRY, find_dir
+
+    table = Table("name", "kind", "input", "weights", "installed at", "notes")
+    for spec in REGISTRY.values():
+        where = find_dir(spec)
+        table.add_row(spec.name, spec.kind, str(spec.input_size), f"{spec.weights.size / 1e6:.1f} MB",
+                      str(where) if where else "[dim]not installed[/]", spec.notes)
+    out.print(table)
+
+
+@model.command("fetch")
+@click.argument("name")
+@click.option("--url-base", help="Download every file from this base URL (a mirror) instead.")
+def model_fetch(name: str, url_base: str | None) -> None:
+    """Download a model into the cache, checking each file's size and sha256."""
+    from irs.models import ModelError, fetch
+
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(file_name: str, done: int, total: int) -> None:
+                if file_name not in tasks:
+                    tasks[file_name] = bar.add_task(file_name, total=total)
+                bar.update(tasks[file_name], completed=done)
+
+            target = fetch(name, progress=progress, url_base=url_base)
+    except ModelError as error:
+        raise click.ClickException(str(error)) from None
+    out.print(f"{name} is ready in {target}")
+
+
+# --- the local stack ---------------------------------------------------------------------------
+@main.command()
+@click.option("--port", default=4566, show_default=True)
+def emulator(port: int) -> None:
+    """Run only the local AWS emulator on 127.0.0.1."""
+    from irs.emulator import serve
+
+    serve("127.0.0.1", port)
+
+
+@main.command()
+@click.option("-c", "--concurrency", type=int, help="Worker processes (default IRS_CONCURRENCY).")
+@click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path), envvar="IRS_DEMO_IMAGES",
+              help="Images the demo classifies [env IRS_DEMO_IMAGES].")
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Classify the demo images at start.")
+def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
+    """Run the whole local stack until Ctrl-C: emulator, queues, buckets, a cloud worker, a demo."""
+    from irs import stack
+
+    settings = get_settings()
+    endpoint = settings.endpoint_url or LOCAL_ENDPOINT
+    values = {"IRS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+              "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")}
+    if settings.model_dir:
+        values["IRS_MODEL_DIR"] = str(settings.model_dir.resolve())
+    os.environ.update(values)
+    get_settings.cache_clear()  # nothing has read the settings for AWS yet; now they see the endpoint
+    settings = get_settings()
+    env = dict(os.environ)
+
+    signal.signal(signal.SIGTERM, stack.raise_stopped)
+    signal.signal(signal.SIGINT, stack.raise_stopped)
+    procs = stack.Stack(Path(".irs/logs"), say=lambda line: err.print(line, highlight=False))
+    env_file = None
+    try:
+        _ensure_model(settings.model)
+        stack.start_emulator(procs, endpoint, env)
+        from irs.provision import provision as run_provision
+
+        run_provision(settings, say=lambda line: err.print(f"  {line}", highlight=False))
+        env_file = stack.write_env_file(values)
+        procs.start("worker-cloud", stack.worker_argv("cloud", concurrency or settings.concurrency), env)
+        if demo and demo_dir and demo_dir.is_dir():
+            _demo(demo_dir, procs)
+        elif demo:
+            err.print("no demo images (set IRS_DEMO_IMAGES or --demo-dir); skipping the demo")
+        err.print(f"\n[bold green]IRS is up[/] at {endpoint}. In another shell, from this directory:\n"
+                  "  .venv/bin/irs classify path/to/image.jpg\n  .venv/bin/irs status\n"
+                  "Press Ctrl-C to stop.")
+        while True:
+            procs.check()
+            time.sleep(1)
+    except stack.Stopped:
+        err.print("\nstopping...")
+    except Exception as error:  # noqa: BLE001 - every failure is reported, then everything stops
+        err.print(f"[red]irs up failed: {error}[/]")
+        raise SystemExit(1) from None
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        procs.stop()
+        if env_file:
+            env_file.unlink(missing_ok=True)
+        err.print("stopped")
+
+
+def _ensure_model(name: str) -> None:
+    from irs.models import ModelError, resolve
+
+    try:
+        resolve(name)
+    except ModelError:
+        err.print(f"model {name} is not installed; fetching it")
+        from irs.models import fetch
+
+        fetch(name)
+
+
+def _demo(directory: Path, procs: Any) -> None:
+    from irs.client import collect, submit_files
+
+    files = _expand((directory,))
+    err.print(f"demo: classifying {len(files)} images from {directory}")
+    begin = time.monotonic()
+    batch, submitted = submit_files(files)
+    for document in collect(batch, submitted, timeout=120):
+        procs.check()
+        _print_result(document)
+    err.print(f"demo: {len(files)} images in {time.monotonic() - begin:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Test fixtures: a real emulator on loopback, real worker processes, the shared models and photos.
+
+The environment is fixed here, at import, before any test module imports IRS,
+so every IRS setting the tests see points at this session's own emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("IRS_TEST_SHARED", ROOT.parent / "shared"))
+IMAGES = SHARED / "images"
+MODELS = SHARED / "models"
+ARTIFACTS = ROOT / "artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = _free_port()
+ENDPOINT = f"http://127.0.0.1:{PORT}"
+os.environ.update({
+    "IRS_ENV_FILE": str(ROOT / "tests" / "no-such-env-file"),
+    "IRS_ENDPOINT_URL": ENDPOINT,
+    "IRS_MODEL_DIR": str(MODELS),
+    "IRS_CACHE_DIR": str(ROOT / ".irs" / "test-cache"),
+    "IRS_QUEUE_PREFIX": f"irs-test-{uuid.uuid4().hex[:6]}-",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+})
+for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "IRS_BROKER_URL"):
+    os.environ.pop(variable, None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    missing = [str(p) for p in (IMAGES / "dog.jpg", MODELS / "yolo-fastest-1.1-xl") if not p.exists()]
+    if missing:
+        raise pytest.UsageError(
+            f"the shared test data is missing: {', '.join(missing)}. The tests need the sample photos and "
+            f"Darknet models in {SHARED} (or set IRS_TEST_SHARED to where they are)."
+        )
+
+
+def wait_until(condition: object, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _listening() -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", PORT)) == 0
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    """The AWS emulator on loopback, provisioned like `irs provision` does."""
+    log = (ARTIFACTS / "emulator.log")
+    ARTIFACTS.mkdir(exist_ok=True)
+    child = subprocess.Popen([sys.executable, "-m", "irs.emulator", "--port", str(PORT)],
+                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until(_listening, 30, "the emulator to listen")
+        from irs.provision import provision
+
+        provision(say=lambda _: None)
+        yield ENDPOINT
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+class Worker:
+    """A real `celery -A irs worker` process, and its log."""
+
+    def __init__(self, name: str, pool: str, concurrency: int, extra_env: dict[str, str] | None = None) -> None:
+        self.log = ARTIFACTS / f"worker-{name}.log"
+        env = {**os.environ, "IRS_POOL_NAME": pool, **(extra_env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "irs", "worker", "-Q", pool, "-c", str(concurrency),
+             "-n", f"{name}@%h", "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: "ready." in self.text() or self.process.poll() is not None, 60, f"worker {name}")
+        assert self.process.poll() is None, f"worker {name} exited at start:\n{self.text()}"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def cloud_worker(emulator: str) -> Iterator[Worker]:
+    worker = Worker("cloud", "cloud", concurrency=2)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def upload(emulator: str):  # type: ignore[no-untyped-def]
+    """Put bytes in the input bucket under a fresh key; returns the key."""
+    from irs import aws
+    from irs.settings import get_settings
+
+    def put(data: bytes, name: str = "image.jpg") -> str:
+        key = f"uploads/test-{uuid.uuid4().hex[:10]}/{name}"
+        aws.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=data)
+        return key
+
+    return put
+
+
+@pytest.fixture
+def photo() -> object:
+    def read(name: str) -> bytes:
+        return (IMAGES / name).read_bytes()
+
+    return read

@@ -1,0 +1,68 @@
+"""The classify task's logic, run in Celery's eager mode against the emulator's S3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from irs.celery import app
+from irs.tasks import classify
+from tests import images
+
+
+@pytest.fixture(autouse=True)
+def eager() -> Iterator[None]:
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def run(key: str) -> dict[str, Any]:
+    result: dict[str, Any] = classify.delay(key).get()
+    return result
+
+
+def test_a_photo_yields_an_ok_document_with_every_field(upload, photo) -> None:  # type: ignore[no-untyped-def]
+    doc = run(upload(photo("dog.jpg"), "dog.jpg"))
+    assert doc["status"] == "ok" and "error" not in doc
+    assert {"dog", "bicycle", "car"} <= {d["label"] for d in doc["detections"]}
+    assert doc["summary"].startswith("dog.jpg: dog, bicycle, car")
+    assert doc["model"]["name"] == "yolo-fastest-1.1-xl" and doc["model"]["version"]
+    assert doc["pool"] == "cloud" and doc["worker"]
+    assert {"download", "decode", "inference"} <= doc["timings_ms"].keys()
+    assert set(doc["detections"][0]) == {"label", "confidence", "box"}
+    assert set(doc["detections"][0]["box"]) == {"x", "y", "w", "h"}
+    assert doc["started_at"] <= doc["finished_at"]
+
+
+def test_the_task_id_names_the_image(upload, photo) -> None:  # type: ignore[no-untyped-def]
+    key = upload(photo("eagle.jpg"), "eagle.jpg")
+    result = classify.delay(key)
+    assert result.id.endswith(":" + key) and result.get()["task_id"] == result.id
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "empty"),
+    (b"just some text", "not an image"),
+    (images.png_claiming(30000, 30000), "30000x30000"),
+    (images.gif(), "unsupported image format"),
+])
+def test_bad_input_yields_an_error_document_not_an_exception(upload, data: bytes, reason: str) -> None:  # type: ignore[no-untyped-def]
+    doc = run(upload(data))
+    assert doc["status"] == "error" and reason in doc["error"]
+    assert doc["detections"] == [] and doc["summary"].endswith(doc["error"])
+
+
+def test_a_missing_key_says_where_it_looked(emulator) -> None:  # type: ignore[no-untyped-def]
+    doc = run("uploads/never-uploaded/cat.jpg")
+    assert doc["status"] == "error" and "no image at s3://irs-uploads/uploads/never-uploaded/cat.jpg" in doc["error"]
+
+
+def test_an_image_over_the_byte_limit_is_refused_before_it_is_read(upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from irs.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "max_image_bytes", 1000)
+    doc = run(upload(images.png(200, 200) + b"\0" * 2000))
+    assert doc["status"] == "error" and "over the limit of 1,000" in doc["error"]
