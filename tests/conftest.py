@@ -93,7 +93,7 @@ class Worker:
 
     def __init__(self, name: str, pool: str, concurrency: int, extra_env: dict[str, str] | None = None) -> None:
         self.log = ARTIFACTS / f"worker-{name}.log"
-        env = {**os.environ, "IRS_POOL_NAME": pool, **(extra_env or {})}
+        env = {**os.environ, "IRS_POOL_NAME": pool, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "irs", "worker", "-Q", pool, "-c", str(concurrency),
              "-n", f"{name}@%h", "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],

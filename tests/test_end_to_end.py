@@ -1,0 +1,86 @@
+"""Real photos through the emulator's S3 and SQS and a real worker process, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from irs import aws
+from irs.results import result_key
+from irs.settings import get_settings
+from irs.tasks import classify
+from tests import images
+from tests.conftest import IMAGES, ROOT
+
+
+def stored(image_key: str) -> dict[str, Any]:
+    body = aws.client("s3").get_object(Bucket=get_settings().results_bucket, Key=result_key(image_key))["Body"]
+    document: dict[str, Any] = json.loads(body.read())
+    return document
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ("dog.jpg", {"dog", "bicycle", "car"}),
+    ("eagle.jpg", {"bird"}),
+    ("giraffe.jpg", {"giraffe"}),
+    ("person.jpg", {"person", "dog"}),
+])
+def test_a_photo_comes_back_classified_and_its_document_is_in_s3(cloud_worker, upload, photo, image: str,
+                                                                  expected: set[str]) -> None:
+    key = upload(photo(image), image)
+    doc = classify.delay(key).get(timeout=60)
+    assert doc["status"] == "ok" and expected <= {d["label"] for d in doc["detections"]}
+    assert stored(key) == doc
+    assert doc["pool"] == "cloud" and doc["worker"].startswith("cloud@")
+    assert doc["timings_ms"]["queue_wait"] is not None and doc["timings_ms"]["queue_wait"] >= 0
+
+
+def test_a_repeated_request_overwrites_its_document_rather_than_adding_one(cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    key = upload(photo("dog.jpg"), "dog.jpg")
+    first = classify.delay(key).get(timeout=60)
+    second = classify.delay(key)
+    assert second.get(timeout=60)["task_id"] == second.id != first["task_id"]
+    listing = aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_key(key))
+    assert [item["Key"] for item in listing["Contents"]] == [result_key(key)]
+    assert stored(key)["task_id"] == second.id
+
+
+def test_bad_input_on_a_real_worker_is_answered_and_the_next_image_still_works(cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    bad = classify.delay(upload(images.truncated(photo("dog.jpg"), 20_000))).get(timeout=60)
+    assert bad["status"] == "error" and "corrupt" in bad["error"]
+    good = classify.delay(upload(photo("eagle.jpg"), "eagle.jpg")).get(timeout=60)
+    assert good["status"] == "ok" and cloud_worker.alive()
+
+
+def irs(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "irs.cli", *args], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_irs_classify_json_prints_one_document_per_line(cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    run = irs("classify", "--json", str(IMAGES / "dog.jpg"), str(IMAGES / "eagle.jpg"), str(IMAGES / "horses.jpg"))
+    assert run.returncode == 0, run.stderr
+    documents = [json.loads(line) for line in run.stdout.splitlines()]
+    assert sorted(d["summary"].split(":")[0] for d in documents) == ["dog.jpg", "eagle.jpg", "horses.jpg"]
+    assert all(d["status"] == "ok" and d["timings_ms"]["upload"] is not None for d in documents)
+
+
+def test_irs_classify_prints_summaries_and_fails_when_an_image_is_bad(cloud_worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    run = irs("classify", str(IMAGES / "giraffe.jpg"), str(broken))
+    assert run.returncode == 1
+    assert "giraffe.jpg: giraffe" in run.stdout and "broken.jpg: error: not an image" in run.stdout
+
+
+def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    run = irs("status", "--json")
+    assert run.returncode == 0, run.stderr
+    pools = {p["pool"]: p for p in json.loads(run.stdout)}
+    assert pools.keys() == {"cloud", "edge"}
+    assert {"waiting", "in_flight", "delayed", "dead_lettered"} <= pools["cloud"].keys()

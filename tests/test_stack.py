@@ -1,0 +1,50 @@
+"""`irs up` runs the whole local stack, answers requests, and leaves nothing behind when stopped."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import IMAGES, ROOT, _free_port, wait_until
+
+
+def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
+           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1"}
+    env.pop("IRS_ENV_FILE")
+    log = tmp_path / "up.log"
+    up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
+                          stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "IRS is up" in log.read_text() or up.poll() is not None, 120, "irs up")
+        text = log.read_text()
+        assert "IRS is up" in text, text
+        assert "dog.jpg: dog, bicycle, car" in text and "eagle.jpg: bird" in text
+        env_file = tmp_path / "irs.env"
+        assert f"IRS_ENDPOINT_URL=http://127.0.0.1:{port}" in env_file.read_text()
+
+        # Another shell, in the same directory, finds the stack through irs.env alone.
+        other = {k: v for k, v in env.items() if k != "IRS_ENDPOINT_URL"}
+        run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", str(IMAGES / "giraffe.jpg")],
+                             cwd=tmp_path, env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                             text=True, timeout=120)
+        assert "giraffe.jpg: giraffe" in run.stdout, run.stderr
+
+        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
+        assert len(pids) == 2  # the emulator and the worker
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert "stopped" in log.read_text()
+        assert not env_file.exists()
+        for pid in pids:
+            assert not Path(f"/proc/{pid}").exists(), f"process {pid} outlived irs up"
+        leftover = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout
+        assert not leftover.strip()
+    finally:
+        if up.poll() is None:
+            up.kill()

@@ -1,0 +1,35 @@
+"""A worker process killed mid-task: the image is still answered, with exactly one document."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from irs import aws
+from irs.results import result_key
+from irs.settings import get_settings
+from irs.tasks import classify
+from tests import images
+from tests.conftest import Worker, wait_until
+
+
+def test_kill_9_of_the_pool_child_mid_task_still_gives_exactly_one_result(emulator, upload) -> None:  # type: ignore[no-untyped-def]
+    # One child, and an image big enough (108 Mpx) that decoding it takes a good part of a second.
+    worker = Worker("loss", "edge", concurrency=1, extra_env={"IRS_MAX_IMAGE_PIXELS": "200000000"})
+    try:
+        key = upload(images.jpeg_gradient(12000, 9000), "huge.jpg")
+        result = classify.apply_async((key,), queue="edge")
+        wait_until(lambda: f"[{result.id}] received" in worker.text(), 30, "the task to reach the worker", 0.005)
+        time.sleep(0.15)
+        (child,) = worker.children()
+        os.kill(child, signal.SIGKILL)
+
+        doc = result.get(timeout=120)
+        log = worker.text()
+        assert "WorkerLostError" in log and log.count(f"[{result.id}] received") == 2, "not killed mid-task"
+        assert doc["status"] == "ok" and doc["pool"] == "edge"
+        listing = aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_key(key))
+        assert [item["Key"] for item in listing["Contents"]] == [result_key(key)]
+    finally:
+        worker.stop()
