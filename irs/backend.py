@@ -19,7 +19,8 @@ from celery import states
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-from irs import aws
+from irs import aws, replies
+from irs.replies import REPLY_TO
 from irs.results import error_document, image_key_of, key_for_task
 from irs.settings import get_settings
 
@@ -64,8 +65,9 @@ class S3DocumentBackend(KeyValueStoreBackend):
     # -- Celery's view of a document --------------------------------------------------------
     def _store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
                       request: Any = None, **kwargs: Any) -> Any:
+        body: str | None = None
         if state == states.SUCCESS and isinstance(result, dict):
-            self.set(self.get_key_for_task(task_id), json.dumps(result))
+            body = json.dumps(result)
         elif state in states.EXCEPTION_STATES and state != states.RETRY:
             if self._get_task_meta_for(task_id)["status"] == states.SUCCESS:
                 return result  # a lost duplicate must not overwrite a finished result
@@ -74,8 +76,13 @@ class S3DocumentBackend(KeyValueStoreBackend):
             image_key = image_key_of(task_id) or ""
             reason = f"{meta['result'].get('exc_type', 'Error')}: {meta['result'].get('exc_message')}" \
                 if isinstance(meta["result"], dict) else str(meta["result"])
-            document = error_document(image_key, task_id, f"the task failed: {reason}", celery=meta)
-            self.set(self.get_key_for_task(task_id), json.dumps(document, default=str))
+            body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}", celery=meta),
+                              default=str)
+        if body is not None:
+            self.set(self.get_key_for_task(task_id), body)
+            reply_to = getattr(request, REPLY_TO, None)
+            if reply_to:
+                replies.send(reply_to, body)
         return result
 
     def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:

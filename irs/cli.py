@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,25 +44,33 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     PATHS are image files or directories of them. Exits 1 if any image could not be classified.
     """
     from irs.client import collect, submit_files
+    from irs.replies import ReplyQueue
 
     files = _expand(paths)
     if not files:
         raise click.UsageError("no image files found in the given paths")
-    failed = 0
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=len(files) < 2) as bar:
         sent = bar.add_task("uploading", total=len(files))
-        batch, submitted = submit_files(files, on_submitted=lambda _: bar.advance(sent))
-        done = bar.add_task("classifying", total=len(files))
-        for document in collect(batch, submitted, timeout):
-            failed += document["status"] != "ok"
-            bar.advance(done)
-            if as_json:
-                out.print_json(json.dumps(document), indent=None, highlight=False)
-            else:
-                _print_result(document)
+        with ReplyQueue() as replies:
+            submitted = submit_files(files, replies, on_submitted=lambda _: bar.advance(sent))
+            done = bar.add_task("classifying", total=len(files))
+            failed = _show(collect(submitted, timeout, replies), as_json, lambda: bar.advance(done))
     if failed:
         sys.exit(1)
+
+
+def _show(documents: Iterator[dict[str, Any]], as_json: bool, advance: Callable[[], None]) -> int:
+    """Print each document as it arrives; returns how many were errors."""
+    failed = 0
+    for document in documents:
+        failed += document["status"] != "ok"
+        advance()
+        if as_json:
+            out.print_json(json.dumps(document), indent=None, highlight=False)
+        else:
+            _print_result(document)
+    return failed
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
@@ -192,6 +201,8 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
         run_provision(settings, say=lambda line: err.print(f"  {line}", highlight=False))
         env_file = stack.write_env_file(values)
         procs.start("worker-cloud", stack.worker_argv("cloud", concurrency or settings.concurrency), env)
+        procs.wait_for("worker-cloud", "ready.")
+        err.print("worker ready")
         if demo and demo_dir and demo_dir.is_dir():
             _demo(demo_dir, procs)
         elif demo:
@@ -230,14 +241,13 @@ def _ensure_model(name: str) -> None:
 
 def _demo(directory: Path, procs: Any) -> None:
     from irs.client import collect, submit_files
+    from irs.replies import ReplyQueue
 
     files = _expand((directory,))
     err.print(f"demo: classifying {len(files)} images from {directory}")
     begin = time.monotonic()
-    batch, submitted = submit_files(files)
-    for document in collect(batch, submitted, timeout=120):
-        procs.check()
-        _print_result(document)
+    with ReplyQueue() as replies:
+        _show(collect(submit_files(files, replies), 120, replies), False, procs.check)
     err.print(f"demo: {len(files)} images in {time.monotonic() - begin:.1f} s")
 
 

@@ -51,15 +51,19 @@ class Recognizer:
         return {"name": self.spec.name, "version": self.spec.version, "kind": self.spec.kind,
                 "input_size": self.input_size}
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray, size: tuple[int, int] | None = None) -> list[Detection]:
+        """Recognise objects; boxes are in ``size`` (width, height) coordinates, the image's own by default.
+
+        Pass the original size when ``image`` was decoded at reduced scale.
+        """
         if self.spec.kind == "classifier":
             return self._classify(image)
-        return self._detect(image)
+        return self._detect(image, size or (image.shape[1], image.shape[0]))
 
-    def _detect(self, image: np.ndarray) -> list[Detection]:
-        height, width = image.shape[:2]
-        size = self.input_size
-        blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (size, size), swapRB=True, crop=False)
+    def _detect(self, image: np.ndarray, size: tuple[int, int]) -> list[Detection]:
+        width, height = size
+        side = self.input_size
+        blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (side, side), swapRB=True, crop=False)
         self.net.setInput(blob)
         rows = np.vstack(self.net.forward(self.outputs))
         scores = rows[:, 5:]

@@ -50,11 +50,21 @@ class Stack:
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
-        child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(argv, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True, preexec_fn=_die_with_parent)
         self.children.append((name, child))
         self.say(f"started {name} (pid {child.pid}), log: {self.log_dir / (name + '.log')}")
         return child
+
+    def wait_for(self, name: str, text: str, timeout: float = 60.0) -> None:
+        """Wait until ``text`` appears in the child's log, e.g. a worker's "ready."."""
+        log = self.log_dir / f"{name}.log"
+        deadline = time.monotonic() + timeout
+        while not (log.exists() and text in log.read_text(errors="replace")):
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s; see {log}")
+            time.sleep(0.1)
 
     def check(self) -> None:
         for name, child in self.children:

@@ -112,9 +112,10 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         with stage("download"):
             data = download(image_key)
         with stage("decode"):
-            pixels, info = decode(data, settings.max_image_bytes, settings.max_image_pixels)
+            pixels, info = decode(data, settings.max_image_bytes, settings.max_image_pixels,
+                                  min_side=recognizer.input_size)
         with stage("inference"):
-            detections = recognizer(pixels)
+            detections = recognizer(pixels, size=(info.width, info.height))
     except BadImage as error:
         logger.info("%s: %s", image_key, error)
         return error_document(image_key, self.request.id, str(error), **common,

@@ -1,4 +1,4 @@
-"""kombu's SQS transport, with the two behaviours IRS needs changed.
+"""kombu's SQS transport, with the behaviours IRS needs changed.
 
 1. **A rejected message goes straight to the dead-letter queue.** kombu leaves a
    message rejected without requeue on a queue with a redrive policy, so SQS
@@ -10,6 +10,14 @@
    requeues (a worker child killed mid-task) for ``wait_time_seconds``; here
    it is released immediately so another process takes it.
 
+3. **Acks share requests.** A worker's acks (DeleteMessage) wait up to
+   ``ACK_WINDOW`` seconds to go out together in one DeleteMessageBatch. An ack
+   lost in that window (the worker killed) means one redelivery, whose result
+   document overwrites the first: the same answer, never a second document.
+4. **Publishing can share requests too.** Inside ``channel.batched_sends()``
+   messages are sent ten to a SendMessageBatch when the block ends; ``irs
+   classify`` submits many images this way.
+
 Selected by ``broker_transport`` in :mod:`irs.celeryconfig`; the broker URL
 stays a plain ``sqs://`` URL.
 """
@@ -18,16 +26,112 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from kombu.asynchronous.aws.sqs.message import AsyncMessage
+from kombu.exceptions import ChannelError
 from kombu.transport import SQS
+from kombu.utils.json import dumps
 
 logger = logging.getLogger(__name__)
+ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch
+SQS_BATCH = 10  # the most entries one SQS batch request takes
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), SQS_BATCH):
+        yield items[start: start + SQS_BATCH]
 
 
 class Channel(SQS.Channel):
-    _dead_letter_urls: dict[str, str | None]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dead_letter_urls: dict[str, str | None] = {}
+        self._acks: defaultdict[tuple[str, str | None], list[str]] = defaultdict(list)
+        self._ack_flush_due = False
+        self._sends: list[tuple[str, dict[str, Any]]] | None = None
+
+    # -- acks -----------------------------------------------------------------------------
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        try:
+            info = self.qos.get(delivery_tag).delivery_info
+            receipt, queue_url = info["sqs_message"]["ReceiptHandle"], info["sqs_queue"]
+        except KeyError:
+            info = None
+        if info is None or self.hub is None:  # no event loop to flush from later: ack now
+            super().basic_ack(delivery_tag, multiple)
+            return
+        queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        self._acks[(queue_url, queue)].append(receipt)
+        super(SQS.Channel, self).basic_ack(delivery_tag)  # free the prefetch slot now
+        if len(self._acks[(queue_url, queue)]) >= SQS_BATCH:
+            self._flush_acks()
+        elif not self._ack_flush_due:
+            self._ack_flush_due = True
+            self.hub.call_later(ACK_WINDOW, self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        self._ack_flush_due = False
+        pending, self._acks = self._acks, defaultdict(list)
+        for (queue_url, queue), receipts in pending.items():
+            client = self.sqs(queue=queue)
+            for chunk in _chunks(receipts):
+                try:
+                    response = client.delete_message_batch(
+                        QueueUrl=queue_url,
+                        Entries=[{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(chunk)])
+                    failed = response.get("Failed", [])
+                except (ClientError, BotoCoreError) as error:
+                    failed = [{"Message": str(error)}] * len(chunk)
+                if failed:  # they come back after the visibility timeout and are answered again
+                    logger.warning("%d ack(s) on %s failed and will be redelivered: %s",
+                                   len(failed), queue_url, failed[0].get("Message"))
+
+    def close(self) -> None:
+        self._flush_acks()
+        super().close()
+
+    # -- publishing ---------------------------------------------------------------------------
+    @contextmanager
+    def batched_sends(self) -> Iterator[None]:
+        """Hold the messages published inside the block, then send them ten per request."""
+        self._sends = []
+        try:
+            yield
+        finally:
+            sends, self._sends = self._sends, None
+            self._flush_sends(sends)
+
+    def _flush_sends(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        by_queue: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for queue, message in sends:
+            by_queue[queue].append(message)
+        for queue, messages in by_queue.items():
+            client = self.sqs(queue=self.canonical_queue_name(queue))
+            url = self._new_queue(queue)
+            for chunk in _chunks(messages):
+                response = client.send_message_batch(
+                    QueueUrl=url, Entries=[self._batch_entry(str(n), m) for n, m in enumerate(chunk)])
+                if response.get("Failed"):
+                    raise ChannelError(f"SQS refused {len(response['Failed'])} message(s) on {queue}: "
+                                       f"{response['Failed'][0].get('Message')}")
+
+    def _batch_entry(self, entry_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """What kombu's ``_put`` would send for this message, as a batch entry."""
+        entry: dict[str, Any] = {"Id": entry_id}
+        properties = message.get("properties", {})
+        if "message_attributes" in properties:
+            entry["MessageAttributes"] = properties.pop("message_attributes")
+        delay = self._resolve_delay_seconds(properties)
+        if delay is not None:
+            entry["DelaySeconds"] = delay
+        body = dumps(message)
+        entry["MessageBody"] = AsyncMessage().encode(body) if self.sqs_base64_encoding else body
+        return entry
 
     def _delete_rejected_message(self, delivery_tag: str) -> None:
         try:
@@ -46,8 +150,7 @@ class Channel(SQS.Channel):
         try:
             client.send_message(
                 QueueUrl=dead_letter_url,
-                MessageBody=info["sqs_message"]["Body"] if isinstance(info["sqs_message"].get("Body"), str)
-                else json.dumps(message.body if isinstance(message.body, str) else str(message.body)),
+                MessageBody=str(info["sqs_message"].get("Body") or message.body),
                 MessageAttributes={
                     "irs-source-queue": {"DataType": "String", "StringValue": queue_url},
                     "irs-reason": {"DataType": "String", "StringValue": "rejected by the worker"},
@@ -59,7 +162,7 @@ class Channel(SQS.Channel):
             logger.warning("could not dead-letter a rejected message from %s: %s", queue_url, error)
 
     def _dead_letter_url(self, client: Any, queue_url: str) -> str | None:
-        cache = self.__dict__.setdefault("_dead_letter_urls", {})
+        cache = self._dead_letter_urls
         if queue_url not in cache:
             try:
                 attributes = client.get_queue_attributes(
@@ -78,8 +181,10 @@ class Channel(SQS.Channel):
                 ReceiptHandle=message["properties"]["delivery_tag"],
                 VisibilityTimeout=0,
             )
-            return
-        super()._put(queue, message, **kwargs)
+        elif self._sends is not None and not queue.endswith(".fifo"):
+            self._sends.append((queue, message))
+        else:
+            super()._put(queue, message, **kwargs)
 
 
 class Transport(SQS.Transport):

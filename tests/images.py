@@ -17,11 +17,11 @@ def png(width: int = 64, height: int = 48) -> bytes:
     return data.tobytes()
 
 
-def jpeg_gradient(width: int, height: int) -> bytes:
-    """A large but small-on-disk JPEG: slow to decode, cheap to store."""
+def gradient(width: int, height: int, ext: str = ".jpg") -> bytes:
+    """A large but small-on-disk image. As a PNG it is slow to decode (no reduced-scale decoding)."""
     row = np.linspace(0, 255, width, dtype=np.uint8)
     pixels = np.repeat(np.repeat(row[None, :, None], height, axis=0), 3, axis=2)
-    ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    ok, data = cv2.imencode(ext, pixels)
     assert ok
     return data.tobytes()
 

@@ -45,3 +45,15 @@ def test_a_truncated_image_is_refused(photo, keep: int) -> None:  # type: ignore
 
 def test_a_format_opencv_cannot_read_is_refused() -> None:
     assert "unsupported image format GIF" in refusal(images.gif())
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_but_never_below_the_network_input() -> None:
+    data = images.gradient(4000, 3000)
+    pixels, info = decode(data, 10**8, 10**8, min_side=320)
+    assert (info.width, info.height) == (4000, 3000)
+    assert pixels.shape[:2] == (375, 500)  # 1/8 scale: 375 >= 320, while 1/16 does not exist
+
+
+def test_an_image_near_the_network_input_is_decoded_at_full_scale(photo) -> None:  # type: ignore[no-untyped-def]
+    pixels, info = decode(photo("dog.jpg"), 10**8, 10**8, min_side=320)
+    assert pixels.shape[:2] == (576, 768)  # 576 / 2 = 288 would be under 320

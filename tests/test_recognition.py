@@ -51,3 +51,15 @@ def test_summary_is_the_plain_one_line_form() -> None:
     pixels, _ = decode((IMAGES / "dog.jpg").read_bytes(), 10**8, 10**8)
     line = summary("uploads/abc/dog.jpg", load("yolo-fastest-1.1-xl")(pixels))
     assert line.startswith("dog.jpg: dog, bicycle, car")
+
+
+def test_boxes_from_a_reduced_decode_are_in_the_original_image_coordinates() -> None:
+    data = (IMAGES / "kite.jpg").read_bytes()
+    full, info = decode(data, 10**8, 10**8)
+    reduced, _ = decode(data, 10**8, 10**8, min_side=320)
+    assert reduced.shape[1] * 2 == full.shape[1]
+    recognizer = load("yolo-fastest-1.1-xl")
+    best_full = recognizer(full)[0]
+    best_reduced = recognizer(reduced, size=(info.width, info.height))[0]
+    assert best_full.label == best_reduced.label
+    assert all(abs(a - b) <= 12 for a, b in zip(best_full.box or (), best_reduced.box or (), strict=True))

@@ -15,10 +15,10 @@ from tests.conftest import Worker, wait_until
 
 
 def test_kill_9_of_the_pool_child_mid_task_still_gives_exactly_one_result(emulator, upload) -> None:  # type: ignore[no-untyped-def]
-    # One child, and an image big enough (108 Mpx) that decoding it takes a good part of a second.
+    # One child, and a PNG big enough (108 Mpx) that decoding it takes about a second.
     worker = Worker("loss", "edge", concurrency=1, extra_env={"IRS_MAX_IMAGE_PIXELS": "200000000"})
     try:
-        key = upload(images.jpeg_gradient(12000, 9000), "huge.jpg")
+        key = upload(images.gradient(12000, 9000, ".png"), "huge.png")
         result = classify.apply_async((key,), queue="edge")
         wait_until(lambda: f"[{result.id}] received" in worker.text(), 30, "the task to reach the worker", 0.005)
         time.sleep(0.15)

@@ -1,0 +1,311 @@
+"""Throughput, cost and latency of IRS against the bare model, side by side in one run.
+
+    python bench/throughput.py [--json] [--quick]
+
+Legs, all on the same photos and model:
+  bare     the model in a tight loop (pre-decoded pixels), one process per core, one thread each
+  irs      the whole path on a private local stack: upload to S3, enqueue on SQS, a real
+           `celery worker -c 2`, result document to S3, client holds every result
+  cold     a fresh process per image that imports OpenCV and loads the model, as a
+           command-line tool run per request does
+  latency  one image at a time on the idle stack, end to end from the start of the upload
+           until the client holds the result, with the stages from the result documents
+
+AWS requests are counted at the emulator, so every request of every process is seen.
+The JSON goes to stdout with --json; a table goes to stdout otherwise; progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Public request prices, US East (N. Virginia), per million requests.
+PRICE_PER_MILLION = {
+    "sqs": 0.40,  # standard queue, per 64 KiB chunk
+    "s3 PUT": 5.00, "s3 POST": 5.00, "s3 LIST": 5.00,  # PUT, COPY, POST, LIST
+    "s3 GET": 0.40, "s3 HEAD": 0.40,  # GET, SELECT and all other requests
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _configure_environment(port: int, log_dir: Path) -> None:
+    """Point every IRS setting at a private emulator before IRS is imported."""
+    shared = ROOT.parent / "shared"
+    os.environ.update({
+        "IRS_ENV_FILE": str(log_dir / "no-env-file"),
+        "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "IRS_QUEUE_PREFIX": "irs-bench-",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    })
+    os.environ.setdefault("IRS_MODEL_DIR", str(shared / "models"))
+    os.environ.setdefault("IRS_DEMO_IMAGES", str(shared / "images"))
+
+
+# --- bare ----------------------------------------------------------------------------------------
+def _bare_loop(args: tuple[list[bytes], int]) -> tuple[float, list[float]]:
+    """One process: decode once, then infer `count` times; returns CPU seconds and per-image ms."""
+    import cv2
+
+    from irs.imaging import decode
+    from irs.recognition import load
+
+    payloads, count = args
+    cv2.setNumThreads(1)
+    recognizer = load()
+    pixels = [decode(p, 1 << 30, 1 << 30)[0] for p in payloads]
+    for image in pixels:  # warm up
+        recognizer(image)
+    times, cpu0 = [], time.process_time()
+    for n in range(count):
+        begin = time.perf_counter()
+        recognizer(pixels[n % len(pixels)])
+        times.append((time.perf_counter() - begin) * 1000)
+    return time.process_time() - cpu0, times
+
+
+def bare_leg(payloads: list[bytes], count: int, processes: int = 2) -> dict[str, float]:
+    per = count // processes
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        pool.map(_bare_loop, [(payloads, 2)] * processes)  # import and load outside the clock
+        begin = time.perf_counter()
+        results = pool.map(_bare_loop, [(payloads, per)] * processes)
+        wall = time.perf_counter() - begin
+    cpu = sum(r[0] for r in results)
+    # The loop's own clock excludes pool start-up; wall includes a model load per process (~5 ms).
+    times = [t for r in results for t in r[1]]
+    return {"images_per_s": per * processes / wall, "cpu_s_per_image": cpu / (per * processes),
+            "inference_ms_p50": statistics.median(times)}
+
+
+def _single_thread_latency(payloads: list[bytes], count: int) -> float:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        _, times = pool.apply(_bare_loop, ((payloads, count),))
+    return statistics.median(times)
+
+
+# --- cold ----------------------------------------------------------------------------------------
+COLD_SCRIPT = """
+import sys, cv2
+from irs.imaging import decode
+from irs.recognition import load, summary
+cv2.setNumThreads(1)
+data = open(sys.argv[1], "rb").read()
+print(summary(sys.argv[1], load()(decode(data, 1 << 30, 1 << 30)[0])))
+"""
+
+
+def cold_leg(paths: list[Path], count: int, processes: int = 2) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    begin = time.perf_counter()
+    running: list[subprocess.Popen[bytes]] = []
+    for n in range(count):
+        if len(running) >= processes:
+            running.pop(0).wait()
+        running.append(subprocess.Popen([sys.executable, "-c", COLD_SCRIPT, str(paths[n % len(paths)])],
+                                        env=env, stdout=subprocess.DEVNULL))
+    for child in running:
+        child.wait()
+    return {"images_per_s": count / (time.perf_counter() - begin)}
+
+
+# --- the local stack ---------------------------------------------------------------------------------
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found.extend(_tree(int(child)))
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+    return total
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _requests(endpoint: str, reset: bool = False) -> dict[str, int]:
+    request = urllib.request.Request(f"{endpoint}/_irs/requests", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        counts: dict[str, int] = json.loads(response.read())
+    return counts
+
+
+def _usd_per_million(per_image: dict[str, float]) -> float:
+    total = 0.0
+    for operation, count in per_image.items():
+        price = PRICE_PER_MILLION.get(operation) or PRICE_PER_MILLION.get(operation.split()[0], 0.0)
+        total += count * price
+    return total
+
+
+def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int) -> dict[str, Any]:
+    from irs.client import collect, submit_files
+    from irs.replies import ReplyQueue
+
+    files = [paths[n % len(paths)] for n in range(count)]
+    with ReplyQueue() as replies:  # warm: connections, model, first-request paths
+        list(collect(submit_files(files[:4], replies), 120, replies))
+    _requests(endpoint, reset=True)
+    pids = _tree(worker_pid)
+    cpu0, main0 = _cpu_seconds(pids), _cpu_seconds([worker_pid])
+    begin = time.perf_counter()
+    with ReplyQueue() as replies:
+        documents = list(collect(submit_files(files, replies), 600, replies))
+    wall = time.perf_counter() - begin
+    cpu, main = _cpu_seconds(pids) - cpu0, _cpu_seconds([worker_pid]) - main0
+    requests = _requests(endpoint)
+    assert all(d["status"] == "ok" for d in documents), "an image failed in the benchmark"
+    per_image = {op: n / count for op, n in sorted(requests.items())}
+    return {
+        "images_per_s": count / wall,
+        "cpu_s_per_image": cpu / count,
+        "main_cpu_s_per_image": main / count,
+        "aws_requests_per_image": sum(per_image.values()),
+        "aws_requests_by_operation": per_image,
+        "usd_per_million_images": _usd_per_million(per_image),
+        "worker_rss_mb": max(_rss_mb(pid) for pid in _tree(worker_pid)),
+        "worker_pids": len(pids),
+    }
+
+
+def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
+    from irs.client import collect, upload_and_submit
+    from irs.replies import ReplyQueue
+
+    totals, stages = [], {}
+    with ReplyQueue() as replies:
+        _requests(endpoint, reset=True)
+        for n in range(count):
+            time.sleep(0.05)  # idle between requests
+            begin = time.perf_counter()
+            submitted = upload_and_submit(paths[n % len(paths)], f"uploads/bench-latency/{n}/", replies)
+            (document,) = collect([submitted], 60, replies)
+            totals.append((time.perf_counter() - begin) * 1000)
+            for stage, ms in document["timings_ms"].items():
+                stages.setdefault(stage, []).append(ms)
+    requests = sum(_requests(endpoint).values())
+    totals.sort()
+    breakdown = {stage: statistics.median(v) for stage, v in stages.items() if None not in v}
+    breakdown["result_return_and_rest"] = statistics.median(totals) - sum(breakdown.values())
+    return {"p50_ms": statistics.median(totals), "p95_ms": totals[int(0.95 * (len(totals) - 1))],
+            "stages_p50_ms": breakdown, "aws_requests_per_image": requests / count}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from irs.stack import Stack, start_emulator, worker_argv
+
+    count, latency_count, cold_count = (60, 30, 6) if quick else (280, 100, 20)
+    image_dir = Path(os.environ["IRS_DEMO_IMAGES"])
+    paths = sorted(image_dir.glob("*.jpg"))
+    if not paths:
+        raise SystemExit(f"no photos in {image_dir}; set IRS_DEMO_IMAGES")
+    payloads = [p.read_bytes() for p in paths]
+
+    from irs.settings import get_settings
+
+    settings = get_settings()
+    _say(f"bare: {count} images, 2 processes x 1 thread, model {settings.model}")
+    bare = bare_leg(payloads, count)
+    bare_ms = _single_thread_latency(payloads, 3 * len(payloads))
+
+    stack = Stack(Path(tempfile.mkdtemp(prefix="irs-bench-")), say=_say)
+    endpoint = settings.endpoint_url or ""
+    try:
+        start_emulator(stack, endpoint, dict(os.environ))
+        from irs.provision import provision
+
+        provision(settings, say=lambda _: None)
+        worker = stack.start("worker", worker_argv("cloud", 2), dict(os.environ))
+        stack.wait_for("worker", "ready.")
+        _say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")
+        irs = irs_leg(paths, count, endpoint, worker.pid)
+        _say(f"latency: {latency_count} single images on the idle stack")
+        latency = latency_leg(paths, latency_count, endpoint)
+    finally:
+        stack.stop()
+    _say(f"cold: {cold_count} images, a fresh process each, 2 at a time")
+    cold = cold_leg(paths, cold_count)
+
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+                   f"Python {platform.python_version()}, {platform.system()}",
+        "model": settings.model,
+        "images": count,
+        "bare_images_per_s": round(bare["images_per_s"], 2),
+        "irs_images_per_s": round(irs["images_per_s"], 2),
+        "cold_images_per_s": round(cold["images_per_s"], 2),
+        "irs_over_bare": round(irs["images_per_s"] / bare["images_per_s"], 3),
+        "irs_over_cold": round(irs["images_per_s"] / cold["images_per_s"], 1),
+        "cpu_per_image_ratio": round(irs["cpu_s_per_image"] / bare["cpu_s_per_image"], 3),
+        "bare_cpu_ms_per_image": round(bare["cpu_s_per_image"] * 1000, 2),
+        "irs_worker_cpu_ms_per_image": round(irs["cpu_s_per_image"] * 1000, 2),
+        "irs_worker_main_process_cpu_ms_per_image": round(irs["main_cpu_s_per_image"] * 1000, 2),
+        "aws_requests_per_image": round(irs["aws_requests_per_image"], 2),
+        "aws_requests_by_operation": {k: round(v, 3) for k, v in irs["aws_requests_by_operation"].items()},
+        "usd_per_million_images": round(irs["usd_per_million_images"], 2),
+        "latency_p50_ms": round(latency["p50_ms"], 1),
+        "latency_p95_ms": round(latency["p95_ms"], 1),
+        "latency_stages_p50_ms": {k: round(v, 1) for k, v in latency["stages_p50_ms"].items()},
+        "latency_aws_requests_per_image": round(latency["aws_requests_per_image"], 2),
+        "bare_inference_ms": round(bare_ms, 2),
+        "worker_rss_mb": round(irs["worker_rss_mb"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--quick", action="store_true", help="fewer images: under two minutes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        _configure_environment(_free_port(), Path(scratch))
+        result = run(args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("measure", "value", title=f"IRS throughput benchmark ({result['date']})")
+    for key, value in result.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
