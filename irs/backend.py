@@ -19,8 +19,7 @@ from celery import states
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-from irs import aws, replies
-from irs.replies import REPLY_TO
+from irs import aws
 from irs.results import error_document, image_key_of, key_for_task
 from irs.settings import get_settings
 
@@ -80,9 +79,6 @@ class S3DocumentBackend(KeyValueStoreBackend):
                               default=str)
         if body is not None:
             self.set(self.get_key_for_task(task_id), body)
-            reply_to = getattr(request, REPLY_TO, None)
-            if reply_to:
-                replies.send(reply_to, body)
         return result
 
     def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:

@@ -44,7 +44,6 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     PATHS are image files or directories of them. Exits 1 if any image could not be classified.
     """
     from irs.client import collect, submit_files
-    from irs.replies import ReplyQueue
 
     files = _expand(paths)
     if not files:
@@ -52,10 +51,9 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True, disable=len(files) < 2) as bar:
         sent = bar.add_task("uploading", total=len(files))
-        with ReplyQueue() as replies:
-            submitted = submit_files(files, replies, on_submitted=lambda _: bar.advance(sent))
-            done = bar.add_task("classifying", total=len(files))
-            failed = _show(collect(submitted, timeout, replies), as_json, lambda: bar.advance(done))
+        submitted = submit_files(files, on_submitted=lambda _: bar.advance(sent))
+        done = bar.add_task("classifying", total=len(files))
+        failed = _show(collect(submitted, timeout), as_json, lambda: bar.advance(done))
     if failed:
         sys.exit(1)
 
@@ -241,13 +239,11 @@ def _ensure_model(name: str) -> None:
 
 def _demo(directory: Path, procs: Any) -> None:
     from irs.client import collect, submit_files
-    from irs.replies import ReplyQueue
 
     files = _expand((directory,))
     err.print(f"demo: classifying {len(files)} images from {directory}")
     begin = time.monotonic()
-    with ReplyQueue() as replies:
-        _show(collect(submit_files(files, replies), 120, replies), False, procs.check)
+    _show(collect(submit_files(files), 120), False, procs.check)
     err.print(f"demo: {len(files)} images in {time.monotonic() - begin:.1f} s")
 
 

@@ -2,8 +2,9 @@
 
 Each file is uploaded to the input bucket under a fresh batch prefix, then its
 task is enqueued with the key alone, ten tasks to a SendMessageBatch. Results
-come back over a reply queue (:mod:`irs.replies`) as soon as they exist; S3,
-where every document is kept, is the fallback.
+are collected by listing the batch's result prefix, so one request finds every
+finished document, and only new documents are read: waiting for many images
+costs about one GET per image, not one per image per poll.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from typing import Any
 
 from irs import aws
 from irs.celery import app
-from irs.replies import REPLY_TO, ReplyQueue
 from irs.results import result_key
 from irs.settings import get_settings
 from irs.tasks import UPLOAD_MS, classify
 from irs.transport import SQS_BATCH
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-QUIET = 5.0  # seconds without a reply before S3 is checked for what is missing
-MAX_POLL = 0.5
+FIRST_POLL = 0.01  # seconds; polls then back off by POLL_GROWTH up to MAX_POLL
+POLL_GROWTH = 1.5
+MAX_POLL = 0.25
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,13 @@ def upload(path: Path, key: str) -> float:
     return round((time.perf_counter() - begin) * 1000, 2)
 
 
-def _headers(upload_ms: float, replies: ReplyQueue | None) -> dict[str, Any]:
-    return {UPLOAD_MS: upload_ms, **({REPLY_TO: replies.url} if replies else {})}
-
-
-def upload_and_submit(path: Path, prefix: str, replies: ReplyQueue | None = None) -> Submitted:
+def upload_and_submit(path: Path, prefix: str) -> Submitted:
     key = f"{prefix}{safe_name(path.name)}"
-    result = classify.apply_async((key,), headers=_headers(upload(path, key), replies))
+    result = classify.apply_async((key,), headers={UPLOAD_MS: upload(path, key)})
     return Submitted(path, key, result.id)
 
 
-def submit_files(paths: Sequence[Path], replies: ReplyQueue | None = None, threads: int = 8,
+def submit_files(paths: Sequence[Path], threads: int = 8,
                  on_submitted: Callable[[Submitted], None] | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a fresh batch prefix, and enqueue them ten to a request."""
     batch = f"uploads/{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}/"
@@ -73,7 +70,7 @@ def submit_files(paths: Sequence[Path], replies: ReplyQueue | None = None, threa
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
             with producer.channel.batched_sends():
-                chunk = [classify.apply_async((key,), headers=_headers(ms, replies), producer=producer)
+                chunk = [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer)
                          for key, ms in zip(keys[start:], times, strict=False)]
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
@@ -82,45 +79,47 @@ def submit_files(paths: Sequence[Path], replies: ReplyQueue | None = None, threa
     return submitted
 
 
-def collect(submitted: Sequence[Submitted], timeout: float, replies: ReplyQueue | None = None
-            ) -> Iterator[dict[str, Any]]:
-    """Yield each result document as it lands, until all are in or ``timeout`` passes.
-
-    Documents come from the reply queue when there is one; whatever has not arrived
-    after ``QUIET`` seconds of silence is looked for in S3, where every result is kept.
-    """
+def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str, Any]]:
+    """Yield each result document as it lands, until all are in or ``timeout`` passes."""
     wanted = {item.task_id: item for item in submitted}
     deadline = time.monotonic() + timeout
-    heard = time.monotonic()
+    delay = FIRST_POLL
     while wanted:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        for document in _from_s3(list(wanted.values())):
+            del wanted[document["task_id"]]
+            yield document
+        if not wanted:
+            return
+        if time.monotonic() + delay > deadline:
             missing = ", ".join(str(item.path) for item in wanted.values())
             raise TimeoutError(f"no result after {timeout:.0f} s for: {missing}")
-        if replies and time.monotonic() - heard < QUIET:
-            arrived = list(replies.receive(min(remaining, QUIET)))
-        else:
-            arrived = _from_s3(list(wanted.values()))
-            if not arrived:
-                time.sleep(min(MAX_POLL, remaining))
-        for document in arrived:
-            if wanted.pop(document.get("task_id"), None) is not None:
-                heard = time.monotonic()
-                yield document
+        time.sleep(delay)
+        delay = min(delay * POLL_GROWTH, MAX_POLL)
 
 
 def _from_s3(items: list[Submitted]) -> list[dict[str, Any]]:
-    """The finished documents among ``items``: a LIST per prefix, then a GET for each one found."""
+    """The finished documents among ``items``.
+
+    One item: a GET, which is also the cheapest way to ask. Several: a LIST of
+    their common prefix, then a GET for each document found.
+    """
     bucket = get_settings().results_bucket
     s3 = aws.client("s3")
-    prefix = os.path.commonprefix([result_key(item.image_key) for item in items])
-    keys: set[str] = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.update(entry["Key"] for entry in page.get("Contents", ()))
+    if len(items) == 1:
+        ready = items
+    else:
+        prefix = os.path.commonprefix([result_key(item.image_key) for item in items])
+        keys: set[str] = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.update(entry["Key"] for entry in page.get("Contents", ()))
+        ready = [item for item in items if result_key(item.image_key) in keys]
     found = []
-    for item in items:
-        if result_key(item.image_key) in keys:
-            document = json.loads(s3.get_object(Bucket=bucket, Key=result_key(item.image_key))["Body"].read())
-            if document.get("task_id") == item.task_id:
-                found.append(document)
+    for item in ready:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=result_key(item.image_key))["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+        document = json.loads(body)
+        if document.get("task_id") == item.task_id:
+            found.append(document)
     return found

@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     confidence: float = Field(default=0.25, description="Minimum confidence of a detection.")
     nms_threshold: float = Field(default=0.45, description="IoU threshold of non-maximum suppression.")
     top_k: int = Field(default=5, description="Labels a classifier returns.")
-    cv_threads: int = Field(default=1, description="OpenCV threads per worker process.")
+    cv_threads: int = Field(
+        default=os.cpu_count() or 1,
+        description="OpenCV threads per worker process; one per core lets a lone request use every core.",
+    )
     model_dir: Path | None = Field(default=None, description="Directory of model folders, looked at first.")
     cache_dir: Path = Field(
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "irs",
