@@ -199,6 +199,7 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
         "aws_requests_by_operation": per_image,
         "usd_per_million_images": _usd_per_million(per_image),
         "worker_rss_mb": max(_rss_mb(pid) for pid in _tree(worker_pid)),
+        "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in _tree(worker_pid)],
         "worker_pids": len(pids),
     }
 
@@ -293,6 +294,7 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             "aws_requests_by_operation": {k: round(v, 3) for k, v in irs["aws_requests_by_operation"].items()},
             "usd_per_million_images": round(irs["usd_per_million_images"], 2),
             "worker_rss_mb": round(irs["worker_rss_mb"], 1),
+            "worker_rss_mb_by_process": irs["worker_rss_mb_by_process"],
         })
     if irs and bare_runs:
         result["irs_over_bare"] = round(irs["images_per_s"] / bare["images_per_s"], 3)

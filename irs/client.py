@@ -62,7 +62,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8,
                  on_submitted: Callable[[Submitted], None] | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a fresh batch prefix, and enqueue them ten to a request."""
     batch = f"uploads/{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}/"
-    keys = [f"{batch}{n}/{safe_name(path.name)}" for n, path in enumerate(paths)]
+    keys = [f"{batch}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
     submitted: list[Submitted] = []
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths)))) as pool, \
             app.producer_or_acquire() as producer:
@@ -81,7 +81,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8,
 
 def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str, Any]]:
     """Yield each result document as it lands, until all are in or ``timeout`` passes."""
-    wanted = {item.task_id: item for item in submitted}
+    wanted = dict(sorted(((item.task_id, item) for item in submitted), key=lambda pair: pair[1].image_key))
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL
     while wanted:
@@ -101,16 +101,21 @@ def _from_s3(items: list[Submitted]) -> list[dict[str, Any]]:
     """The finished documents among ``items``.
 
     One item: a GET, which is also the cheapest way to ask. Several: a LIST of
-    their common prefix, then a GET for each document found.
+    their common prefix, starting at the first one still due (``items`` come in
+    key order, and results land roughly in that order), then a GET for each
+    document found.
     """
     bucket = get_settings().results_bucket
     s3 = aws.client("s3")
     if len(items) == 1:
         ready = items
     else:
-        prefix = os.path.commonprefix([result_key(item.image_key) for item in items])
+        wanted = [result_key(item.image_key) for item in items]
+        prefix = os.path.commonprefix(wanted)
         keys: set[str] = set()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        # StartAfter is exclusive: drop the last character of the first key due, so it is included.
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, StartAfter=wanted[0][:-1])
+        for page in pages:
             keys.update(entry["Key"] for entry in page.get("Contents", ()))
         ready = [item for item in items if result_key(item.image_key) in keys]
     found = []

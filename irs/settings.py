@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
 
-    # --- the local stack ------------------------------------------------------------------
-    concurrency: int = Field(default=2, description="Worker processes the local stack starts.")
+    # --- worker processes ------------------------------------------------------------------
+    concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")
 
     @property
     def visibility_timeout(self) -> int:
