@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,3 +80,11 @@ def test_fetch_refuses_a_file_that_fails_its_checksum(tmp_path: Path, mirror) ->
 def test_fetch_reports_an_unreachable_server_clearly(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="could not download"):
         fetch("tiny-darknet", empty_settings(tmp_path), url_base="http://127.0.0.1:9")
+
+
+def test_irs_model_list_shows_where_each_model_is() -> None:
+    run = subprocess.run([sys.executable, "-m", "irs.cli", "model", "list"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "300"}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "yolo-fastest-1.1-xl" in run.stdout and str(MODELS / "yolo-fastest-1.1-xl") in run.stdout
+    assert "yolov3-tiny" in run.stdout and "not installed" in run.stdout
