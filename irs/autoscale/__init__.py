@@ -1,0 +1,1 @@
+"""The autoscaler: policy.py decides, providers/ act, controller.py loops, simulate.py replays."""
