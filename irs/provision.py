@@ -42,7 +42,7 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         attributes = {
             "VisibilityTimeout": str(settings.visibility_timeout),
-            "ReceiveMessageWaitTimeSeconds": "20",
+            "ReceiveMessageWaitTimeSeconds": "10",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                          "maxReceiveCount": str(settings.max_receives)}),
         }

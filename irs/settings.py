@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
 
+    # --- the worker's place in the fleet ----------------------------------------------------------
+    instance_id: str | None = Field(default=None, description="This worker's instance id in fleet reports; "
+                                    "hostname-pid when unset.")
+    always_on: bool = Field(default=False, description="The always-on worker: never stops itself when idle.")
+    idle_shutdown_s: float = Field(default=0.0, description="An ephemeral worker idle this long drains and "
+                                   "stops (0: never).")
+    imds_url: str | None = Field(default=None, description="Instance metadata service to read the irs-drain "
+                                 "tag from (set on EC2 hosts only).")
+
     # --- worker processes ------------------------------------------------------------------
     concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")
 
@@ -82,7 +91,7 @@ class Settings(BaseSettings):
         options: dict[str, object] = {
             "region": self.region,
             "queue_name_prefix": self.queue_prefix,
-            "wait_time_seconds": 20,
+            "wait_time_seconds": 10,  # long polls; also the longest a draining worker waits for one
         }
         for key, value in parse_qsl(parts.query):
             options[key] = _coerce(value)

@@ -36,6 +36,7 @@ from kombu.asynchronous.aws.sqs.message import AsyncMessage
 from kombu.exceptions import ChannelError
 from kombu.transport import SQS
 from kombu.utils.json import dumps
+from vine import transform
 
 logger = logging.getLogger(__name__)
 ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch
@@ -54,6 +55,17 @@ class Channel(SQS.Channel):
         self._acks: defaultdict[tuple[str, str | None], list[str]] = defaultdict(list)
         self._ack_flush_due = False
         self._sends: list[tuple[str, dict[str, Any]]] | None = None
+        self.receiving = 0  # receives in flight; a draining worker waits for them (irs.lifecycle)
+
+    def _get_from_sqs(self, queue_name: str, queue_url: str, connection: Any, count: int = 1,
+                      callback: Any = None) -> Any:
+        self.receiving += 1
+        return super()._get_from_sqs(queue_name, queue_url, connection, count=count,
+                                     callback=transform(self._received, callback))
+
+    def _received(self, response: Any) -> Any:
+        self.receiving -= 1
+        return response
 
     # -- acks -----------------------------------------------------------------------------
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:

@@ -19,7 +19,7 @@ def test_provisioning_twice_changes_nothing_and_every_queue_dead_letters(emulato
         assert policy["deadLetterTargetArn"].endswith(f":{names.dead_letter}")
         assert int(policy["maxReceiveCount"]) == settings.max_receives
         assert int(attributes["VisibilityTimeout"]) > settings.task_time_limit
-        assert attributes["ReceiveMessageWaitTimeSeconds"] == "20"
+        assert attributes["ReceiveMessageWaitTimeSeconds"] == "10"
 
 
 def test_buckets_are_private_and_expire_what_they_hold(emulator) -> None:  # type: ignore[no-untyped-def]

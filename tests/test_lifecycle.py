@@ -1,0 +1,55 @@
+"""Workers report their state, drain on request without swallowing a message, and stop themselves when idle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from irs import fleet
+from irs.tasks import classify
+from tests.conftest import Worker, wait_until
+
+
+def test_a_worker_reports_itself_and_removes_its_report_when_it_stops(emulator) -> None:  # type: ignore[no-untyped-def]
+    worker = Worker("report", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "i-report"})
+    try:
+        wait_until(lambda: "i-report" in fleet.read("edge"), 20, "the worker's fleet report")
+        report = fleet.read("edge")["i-report"]
+        assert not report.busy and not report.draining and report.pool == "edge"
+    finally:
+        worker.stop()
+    assert "i-report" not in fleet.read("edge")
+
+
+def test_a_drained_worker_releases_what_its_last_long_poll_received(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    draining = Worker("drain", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "i-drain"})
+    try:
+        key = upload(photo("dog.jpg"), "dog.jpg")
+        time.sleep(1.0)  # its long poll is now waiting on the empty queue
+        os.kill(draining.process.pid, signal.SIGTERM)
+        wait_until(lambda: "Canceling queue edge" in draining.text(), 10, "the drain to begin")
+        result = classify.apply_async((key,), queue="edge")  # lands in the poll that is still open
+        assert draining.process.wait(40) == 0, draining.text()[-2000:]
+        assert f"[{result.id}] received" not in draining.text()
+    finally:
+        draining.stop()
+    # Had the message gone to a poll nobody reads, it would stay invisible for the visibility timeout.
+    successor = Worker("successor", "edge", concurrency=1)
+    try:
+        document = result.get(timeout=30)
+        assert document["status"] == "ok" and document["worker"].startswith("successor@")
+    finally:
+        successor.stop()
+
+
+def test_an_ephemeral_worker_stops_itself_once_idle_and_the_always_on_one_does_not(emulator) -> None:  # type: ignore[no-untyped-def]
+    ephemeral = Worker("ephemeral", "edge", concurrency=1, extra_env={"IRS_IDLE_SHUTDOWN_S": "2"})
+    always_on = Worker("always", "edge", concurrency=1, extra_env={"IRS_IDLE_SHUTDOWN_S": "2", "IRS_ALWAYS_ON": "1"})
+    try:
+        assert ephemeral.process.wait(45) == 0
+        assert "idle for" in ephemeral.text() and "drained" in ephemeral.text()
+        assert always_on.alive()
+    finally:
+        ephemeral.stop()
+        always_on.stop()
