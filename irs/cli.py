@@ -20,6 +20,7 @@ from irs.settings import LOCAL_ENDPOINT, get_settings
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
+ALWAYS_ON_ID = "local-always-on"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
 
 
@@ -157,6 +158,93 @@ def model_fetch(name: str, url_base: str | None) -> None:
     out.print(f"{name} is ready in {target}")
 
 
+# --- autoscaling -----------------------------------------------------------------------------------
+@main.group(invoke_without_command=True)
+@click.option("--provider", type=click.Choice(["local", "ec2"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ec2: instances from IRS_EC2_* settings.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between decisions.")
+@click.option("--max-instances", default=20, show_default=True, type=click.IntRange(1, 20))
+@click.option("--target-latency", default=60.0, show_default=True, help="Seconds an image may wait in a burst.")
+@click.option("--boot-delay", default=5.0, show_default=True, help="local: seconds a new host takes to boot.")
+@click.option("--once", is_flag=True, help="Decide and act once, then exit.")
+@click.pass_context
+def autoscale(ctx: click.Context, provider: str, interval: float, max_instances: int, target_latency: float,
+              boot_delay: float, once: bool) -> None:
+    """Run the autoscaler: add worker hosts when the queue grows, drain idle ones when it shrinks."""
+    if ctx.invoked_subcommand:
+        return
+    import logging
+    import threading
+
+    from irs.autoscale.controller import Controller
+    from irs.autoscale.policy import Config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = get_settings()
+    cfg = Config(max_instances=max_instances, target_latency_s=target_latency,
+                 boot_s=boot_delay if provider == "local" else Config.boot_s,
+                 slots=1 if provider == "local" else settings.concurrency)
+    controller = Controller(_provider(provider, max_instances, boot_delay), cfg, interval_s=interval,
+                            say=lambda line: out.print(line, highlight=False))
+    if once:
+        controller.step()
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    controller.run(stop)
+
+
+def _provider(name: str, max_instances: int, boot_delay: float) -> Any:
+    settings = get_settings()
+    if name == "local":
+        from irs.autoscale.providers.local import LocalProvider
+
+        return LocalProvider(Path(".irs"), boot_delay_s=boot_delay, max_hosts=max_instances)
+    from irs.autoscale.providers.ec2 import Ec2Provider, LaunchSpec
+
+    if not (settings.ec2_image_id or settings.ec2_launch_template):
+        raise click.UsageError("set IRS_EC2_IMAGE_ID or IRS_EC2_LAUNCH_TEMPLATE for the ec2 provider")
+    worker_env = {f"IRS_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+                  if k in ("region", "queue_prefix", "input_bucket", "results_bucket", "model", "endpoint_url")
+                  and v is not None}
+    spec = LaunchSpec(image_id=settings.ec2_image_id, launch_template=settings.ec2_launch_template,
+                      instance_type=settings.ec2_instance_type, subnet_id=settings.ec2_subnet_id,
+                      security_group_ids=tuple(g for g in settings.ec2_security_group_ids.split(",") if g),
+                      instance_profile=settings.ec2_instance_profile, worker_env=worker_env)
+    return Ec2Provider(spec, max_hosts=max_instances, concurrency=settings.concurrency)
+
+
+@autoscale.command("simulate")
+@click.option("--trace", "trace_name", default="step", show_default=True,
+              type=click.Choice(["burst", "step", "diurnal", "poisson_bursts", "big_burst"]))
+@click.option("--policy", "policies", multiple=True, default=("irs", "aws_target_tracking", "seed"), show_default=True,
+              type=click.Choice(["irs", "aws_target_tracking", "seed", "keda", "static_20", "static_1"]))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON row per policy.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Timeline PNG [default: autoscale-TRACE.png].")
+def autoscale_simulate(trace_name: str, policies: tuple[str, ...], as_json: bool, plot: Path | None) -> None:
+    """Replay a trace through the real policy code against a simulated fleet, and draw the timeline."""
+    from irs.autoscale.baselines import all_policies
+    from irs.autoscale.policy import Config
+    from irs.autoscale.simulate import simulate, traces
+    from irs.autoscale.timeline import draw
+
+    cfg = Config()
+    trace = next(t for t in traces() if t.name == trace_name)
+    results = [simulate(trace, p, cfg) for p in all_policies(cfg) if p.name in policies]
+    path = draw(results, plot or Path(f"autoscale-{trace_name}.png"), f"trace {trace_name}")
+    if as_json:
+        for result in results:
+            out.print_json(json.dumps(result.row()), indent=None)
+    else:
+        table = Table(*results[0].row().keys())
+        for result in results:
+            table.add_row(*(str(v) for v in result.row().values()))
+        out.print(table)
+    err.print(f"timeline: {path}")
+
+
 # --- the local stack ---------------------------------------------------------------------------
 @main.command()
 @click.option("--port", default=4566, show_default=True)
@@ -172,9 +260,11 @@ def emulator(port: int) -> None:
 @click.option("--demo-dir", type=click.Path(file_okay=False, path_type=Path), envvar="IRS_DEMO_IMAGES",
               help="Images the demo classifies [env IRS_DEMO_IMAGES].")
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Classify the demo images at start.")
-def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
-    """Run the whole local stack until Ctrl-C: emulator, queues, buckets, a cloud worker, a demo."""
+@click.option("--boot-delay", default=5.0, show_default=True, help="Seconds an autoscaled local host takes to boot.")
+def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: float) -> None:
+    """Run the whole local stack until Ctrl-C: emulator, queues, buckets, a cloud worker, the autoscaler, a demo."""
     from irs import stack
+    from irs.autoscale.providers.local import LocalProvider
 
     settings = get_settings()
     endpoint = settings.endpoint_url or LOCAL_ENDPOINT
@@ -190,6 +280,7 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
     signal.signal(signal.SIGTERM, stack.raise_stopped)
     signal.signal(signal.SIGINT, stack.raise_stopped)
     procs = stack.Stack(Path(".irs/logs"), say=lambda line: err.print(line, highlight=False))
+    fleet = LocalProvider(Path(".irs"), boot_delay_s=boot_delay)
     env_file = None
     try:
         _ensure_model(settings.model)
@@ -198,7 +289,11 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
 
         run_provision(settings, say=lambda line: err.print(f"  {line}", highlight=False))
         env_file = stack.write_env_file(values)
-        procs.start("worker-cloud", stack.worker_argv("cloud", concurrency or settings.concurrency), env)
+        worker = procs.start("worker-cloud", stack.worker_argv("cloud", concurrency or settings.concurrency),
+                             {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"})
+        fleet.register(ALWAYS_ON_ID, worker.pid, always_on=True)
+        procs.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",
+                                   "--boot-delay", str(boot_delay)], env)
         procs.wait_for("worker-cloud", "ready.")
         err.print("worker ready")
         if demo and demo_dir and demo_dir.is_dir():
@@ -219,6 +314,8 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool) -> None:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        procs.stop("autoscaler")  # first, so it starts nothing new while the fleet drains
+        fleet.stop_all()
         procs.stop()
         if env_file:
             env_file.unlink(missing_ok=True)

@@ -58,8 +58,8 @@ def upload_and_submit(path: Path, prefix: str) -> Submitted:
     return Submitted(path, key, result.id)
 
 
-def submit_files(paths: Sequence[Path], threads: int = 8,
-                 on_submitted: Callable[[Submitted], None] | None = None) -> list[Submitted]:
+def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
+                 queue: str | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a fresh batch prefix, and enqueue them ten to a request."""
     batch = f"uploads/{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}/"
     keys = [f"{batch}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
@@ -70,7 +70,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8,
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
             with producer.channel.batched_sends():
-                chunk = [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer)
+                chunk = [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
                          for key, ms in zip(keys[start:], times, strict=False)]
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))

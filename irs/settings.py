@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     imds_url: str | None = Field(default=None, description="Instance metadata service to read the irs-drain "
                                  "tag from (set on EC2 hosts only).")
 
+    # --- the autoscaler's EC2 hosts ------------------------------------------------------------
+    ec2_image_id: str | None = Field(default=None, description="AMI of worker hosts (or use a launch template).")
+    ec2_launch_template: str | None = Field(default=None, description="Launch template name for worker hosts.")
+    ec2_instance_type: str = Field(default="c6i.large", description="Instance type of worker hosts.")
+    ec2_subnet_id: str | None = Field(default=None, description="Subnet worker hosts are launched in.")
+    ec2_security_group_ids: str = Field(default="", description="Comma-separated security groups of worker hosts.")
+    ec2_instance_profile: str | None = Field(default=None, description="Instance profile (role) of worker hosts.")
+
     # --- worker processes ------------------------------------------------------------------
     concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")
 

@@ -71,19 +71,21 @@ class Stack:
             if child.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {child.returncode}; see {self.log_dir / (name + '.log')}")
 
-    def stop(self, grace: float = 15.0) -> None:
-        for _, child in reversed(self.children):
+    def stop(self, only: str | None = None, grace: float = 20.0) -> None:
+        """Stop every child (or only the one named), newest first; SIGKILL what outlives ``grace``."""
+        chosen = [(name, child) for name, child in reversed(self.children) if only in (None, name)]
+        for _, child in chosen:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for name, child in reversed(self.children):
+        for name, child in chosen:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.say(f"{name} did not stop in {grace:.0f} s; killing it")
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-        self.children.clear()
+        self.children = [(name, child) for name, child in self.children if (name, child) not in chosen]
 
 
 def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: float = 30.0) -> None:

@@ -36,7 +36,7 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         assert "giraffe.jpg: giraffe" in run.stdout, run.stderr
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
-        assert len(pids) == 2  # the emulator and the worker
+        assert len(pids) == 3  # the emulator, the always-on worker and the autoscaler
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert "stopped" in log.read_text()
@@ -45,6 +45,7 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
             assert not Path(f"/proc/{pid}").exists(), f"process {pid} outlived irs up"
         leftover = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout
         assert not leftover.strip()
+        assert not list((tmp_path / ".irs" / "fleet").glob("*.json")), "autoscaled hosts outlived irs up"
     finally:
         if up.poll() is None:
             up.kill()

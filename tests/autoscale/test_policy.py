@@ -10,9 +10,11 @@ CFG = Config(slots=2, service_time_s=0.1, boot_s=45, target_latency_s=60, utilis
 
 def fleet(running: int = 1, pending: int = 0, busy: int = 0, idle_since: float = 0.0, launched_at: float = 0.0
           ) -> tuple[Instance, ...]:
-    made = [Instance("i-always", "running", 0.0, always_on=True, busy=busy > 0, idle_since=None if busy else idle_since)]
-    made += [Instance(f"i-{n}", "running", launched_at, busy=n < busy - 1, idle_since=None if n < busy - 1 else idle_since)
-             for n in range(running - 1)]
+    """The always-on instance, then running ones (the first ``busy`` of all are busy), then pending ones."""
+    made = [Instance("i-always", "running", 0.0, always_on=True, busy=busy > 0,
+                     idle_since=None if busy else idle_since)]
+    made += [Instance(f"i-{n}", "running", launched_at, busy=n < busy - 1,
+                      idle_since=None if n < busy - 1 else idle_since) for n in range(running - 1)]
     made += [Instance(f"i-p{n}", "pending", 1000.0) for n in range(pending)]
     return tuple(made)
 

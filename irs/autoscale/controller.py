@@ -1,0 +1,130 @@
+"""The autoscaler's loop: observe, decide, act, and say why.
+
+It keeps nothing it cannot rebuild. The fleet comes from the provider (tags,
+or the local registry) and the workers' own reports; the arrival rate is
+estimated from how the backlog and the workers' completed counts move, over a
+short history that a restarted controller simply gathers again (it does not
+scale in until it has a full window of it). When SQS, S3 or the provider
+fails, it holds steady and tries again on the next tick.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, replace
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from irs import aws, fleet
+from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
+from irs.autoscale.providers import Provider
+from irs.provision import queue_names
+
+logger = logging.getLogger(__name__)
+RATE_WINDOW_S = 60.0
+PEAK_BUCKET_S = 10.0
+
+
+class Controller:
+    def __init__(self, provider: Provider, cfg: Config, pool: str = "cloud", interval_s: float = 5.0,
+                 clock: Callable[[], float] = time.time, say: Callable[[str], None] = logger.info) -> None:
+        self.provider, self.cfg, self.pool, self.interval_s = provider, cfg, pool, interval_s
+        self.clock, self.say = clock, say
+        self.queue = next(n.queue for n in queue_names() if n.pool == pool)
+        self.started = clock()
+        self.history: deque[tuple[float, int, int]] = deque()  # (time, backlog, images completed so far)
+        self.completed = 0  # completions counted so far, across workers that came and went
+        self.last_processed: dict[str, int] = {}
+
+    # -- observe ------------------------------------------------------------------------------------
+    def observe(self) -> Observation:
+        now = self.clock()
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=self.queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        waiting = int(attributes["ApproximateNumberOfMessages"])
+        in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        reports = fleet.read(self.pool, now)
+        hosts = self.provider.hosts()
+        for seen in reports.values():  # completions: what each worker finished since we last looked
+            self.completed += max(0, seen.processed - self.last_processed.get(seen.instance_id, 0))
+            self.last_processed[seen.instance_id] = seen.processed
+        self.history.append((now, waiting + in_flight, self.completed))
+        while self.history and now - self.history[0][0] > max(RATE_WINDOW_S, self.cfg.scale_in_idle_s):
+            self.history.popleft()
+        instances = []
+        for host in hosts:
+            report = reports.get(host.id)
+            # A running host that has not reported yet may already hold work: treat it as busy.
+            busy = report.busy if report else host.state == "running"
+            instances.append(Instance(host.id, host.state, host.launched_at, host.always_on or bool(
+                report and report.always_on), busy, report.idle_since if report and not busy else None))
+        return Observation(now=now, waiting=waiting, in_flight=in_flight, arrival_rate=self._rate(now),
+                           instances=tuple(instances), peak_rate=self._peak_rate(now))
+
+    def _arrivals(self, since: float, until: float) -> float:
+        """Images that arrived between two times: the backlog's growth plus what was completed."""
+        inside = [h for h in self.history if since <= h[0] <= until]
+        if len(inside) < 2:
+            return 0.0
+        (_, backlog0, done0), (_, backlog1, done1) = inside[0], inside[-1]
+        return max(0.0, (backlog1 - backlog0) + (done1 - done0))
+
+    def _rate(self, now: float) -> float:
+        span = min(RATE_WINDOW_S, now - self.history[0][0]) if self.history else 0.0
+        return self._arrivals(now - RATE_WINDOW_S, now) / span if span > 0 else 0.0
+
+    def _peak_rate(self, now: float) -> float:
+        if now - self.started < self.cfg.scale_in_idle_s:
+            return math.inf  # too little history to know the recent peak: do not scale in yet
+        window = self.cfg.scale_in_idle_s
+        starts = [now - window + k * PEAK_BUCKET_S for k in range(int(window // PEAK_BUCKET_S))]
+        return max((self._arrivals(s, s + PEAK_BUCKET_S) / PEAK_BUCKET_S for s in starts), default=0.0)
+
+    # -- decide and act ---------------------------------------------------------------------------------
+    def step(self) -> Decision | None:
+        """One tick; returns what was decided, or None when observing failed (and nothing was done)."""
+        try:
+            observation = self.observe()
+        except (ClientError, BotoCoreError, OSError) as error:
+            self.say(f"could not observe ({error}); holding steady")
+            return None
+        decision = decide(observation, self.cfg)
+        if not any(i.always_on for i in observation.instances):
+            try:
+                self.provider.launch(1, always_on=True)
+                self.say("no always-on instance: launched one")
+            except (ClientError, BotoCoreError, OSError) as error:
+                self.say(f"could not launch the always-on instance ({error}); trying again next tick")
+            return decision
+        if decision.launch or decision.terminate:
+            try:
+                launched = self.provider.launch(decision.launch) if decision.launch else []
+                if decision.terminate:
+                    self.provider.drain(list(decision.terminate))
+                decision = replace(decision, launch=len(launched))
+            except (ClientError, BotoCoreError, OSError) as error:
+                self.say(f"could not act ({error}); holding steady")
+                return None
+        self._log(observation, decision)
+        return decision
+
+    def _log(self, observation: Observation, decision: Decision) -> None:
+        entry = {"t": round(observation.now, 1), "waiting": observation.waiting, "in_flight": observation.in_flight,
+                 "rate": round(observation.arrival_rate, 2), "running": len(observation.running),
+                 "pending": len(observation.pending), **asdict(decision)}
+        self.say(json.dumps(entry))
+
+    def run(self, stop: threading.Event) -> None:
+        self.say(f"autoscaling {self.queue} with the {self.provider.name} provider: "
+                 f"{self.cfg.min_instances} to {self.cfg.max_instances} instances, every {self.interval_s:.0f} s")
+        while not stop.is_set():
+            self.step()
+            stop.wait(self.interval_s)

@@ -1,0 +1,121 @@
+"""Hosts as worker processes on this machine, with a boot delay: the local stack's fleet.
+
+Each host is a ``celery -A irs worker`` process that first sleeps for the boot
+delay. The fleet lives in a registry directory (one JSON file per host), so a
+restarted controller adopts the processes its predecessor started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from irs.autoscale.providers import Host
+
+BOOT = "import os, sys, time; time.sleep(float(sys.argv[1])); os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, state_dir: Path, boot_delay_s: float = 5.0, max_hosts: int = 20, pool: str = "cloud",
+                 concurrency: int = 1, idle_shutdown_s: float = 300.0) -> None:
+        self.registry = state_dir / "fleet"
+        self.logs = state_dir / "logs"
+        self.boot_delay_s = boot_delay_s
+        self.max_hosts = max_hosts
+        self.pool = pool
+        self.concurrency = concurrency
+        self.idle_shutdown_s = idle_shutdown_s
+        self.registry.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def _entries(self) -> list[dict[str, object]]:
+        entries = []
+        for path in sorted(self.registry.glob("*.json")):
+            entry = json.loads(path.read_text())
+            if _alive(int(entry["pid"])):  # type: ignore[call-overload]
+                entries.append(entry)
+            else:
+                path.unlink(missing_ok=True)  # the host is gone: its worker stopped
+                _reap(int(entry["pid"]))  # type: ignore[call-overload]
+        return entries
+
+    def hosts(self) -> list[Host]:
+        now = time.time()
+        return [Host(str(e["id"]), "pending" if now < float(e["ready_at"]) else "running",  # type: ignore[arg-type]
+                     float(e["launched_at"]), bool(e.get("always_on")))  # type: ignore[arg-type]
+                for e in self._entries()]
+
+    def register(self, host_id: str, pid: int, always_on: bool) -> None:
+        """Adopt a worker started elsewhere (``irs up``'s always-on worker)."""
+        now = time.time()
+        self._write({"id": host_id, "pid": pid, "launched_at": now, "ready_at": now, "always_on": always_on})
+
+    def launch(self, count: int, always_on: bool = False) -> list[str]:
+        room = self.max_hosts - len(self._entries())
+        started = []
+        for _ in range(max(0, min(count, room))):
+            host_id = f"local-{uuid.uuid4().hex[:8]}"
+            env = {**os.environ, "IRS_INSTANCE_ID": host_id, "IRS_POOL_NAME": self.pool,
+                   "IRS_ALWAYS_ON": str(always_on).lower(),
+                   "IRS_IDLE_SHUTDOWN_S": "0" if always_on else str(self.idle_shutdown_s), "PYTHONUNBUFFERED": "1"}
+            argv = [sys.executable, "-c", BOOT, str(self.boot_delay_s), "-m", "celery", "-A", "irs", "worker",
+                    "-Q", self.pool, "-c", str(self.concurrency), "-n", f"{host_id}@%h", "-l", "INFO"]
+            log = (self.logs / f"{host_id}.log").open("ab")
+            child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            now = time.time()
+            self._write({"id": host_id, "pid": child.pid, "launched_at": now, "ready_at": now + self.boot_delay_s,
+                         "always_on": always_on})
+            started.append(host_id)
+        return started
+
+    def drain(self, ids: list[str]) -> None:
+        self._signal(ids, signal.SIGTERM)  # an IRS worker drains on SIGTERM (irs.lifecycle)
+
+    def terminate(self, ids: list[str]) -> None:
+        self._signal(ids, signal.SIGKILL)
+
+    def stop_all(self, timeout: float = 30.0) -> None:
+        """Drain every host, then end whatever is left after ``timeout``."""
+        ids = [str(e["id"]) for e in self._entries()]
+        self.drain(ids)
+        deadline = time.monotonic() + timeout
+        while self._entries() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.terminate([str(e["id"]) for e in self._entries()])
+
+    def _signal(self, ids: list[str], signum: int) -> None:
+        wanted = set(ids)
+        for entry in self._entries():
+            if entry["id"] in wanted:
+                try:
+                    os.kill(int(entry["pid"]), signum)  # type: ignore[call-overload]
+                except ProcessLookupError:
+                    pass
+
+    def _write(self, entry: dict[str, object]) -> None:
+        path = self.registry / f"{entry['id']}.json"
+        path.with_suffix(".tmp").write_text(json.dumps(entry))
+        path.with_suffix(".tmp").replace(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # started by an earlier controller: init reaps it

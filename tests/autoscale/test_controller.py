@@ -1,0 +1,74 @@
+"""The controller on the local stack: a burst scales the fleet out, every image is answered once, and it
+shrinks back to the always-on worker; no busy worker is ever stopped."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from irs import fleet
+from irs.autoscale.controller import Controller
+from irs.autoscale.policy import Config
+from irs.autoscale.providers.local import LocalProvider
+from irs.client import collect, submit_files
+from tests import images
+from tests.conftest import IMAGES, Worker, wait_until
+
+CFG = Config(slots=1, service_time_s=0.12, boot_s=2, target_latency_s=6, scale_in_idle_s=15, max_instances=4)
+
+
+def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to_one(emulator, tmp_path: Path
+                                                                                      ) -> None:  # type: ignore[no-untyped-def]
+    provider = LocalProvider(tmp_path, boot_delay_s=2, pool="edge", idle_shutdown_s=0)
+    always_on = Worker("edge-always-on", "edge", concurrency=1,
+                       extra_env={"IRS_INSTANCE_ID": "local-always-on", "IRS_ALWAYS_ON": "1"})
+    provider.register("local-always-on", always_on.process.pid, always_on=True)
+    decisions = []
+    controller = Controller(provider, CFG, pool="edge", interval_s=1, say=decisions.append)
+    stop = threading.Event()
+    loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    sizes: list[int] = []
+    watcher = threading.Thread(target=lambda: [sizes.append(len(provider.hosts())) for _ in iter(
+        lambda: stop.wait(0.5), True)], daemon=True)
+    loop.start()
+    watcher.start()
+    try:
+        photos = sorted(IMAGES.glob("*.jpg"))
+        submitted = submit_files([photos[n % len(photos)] for n in range(160)], queue="edge")
+        documents = list(collect(submitted, timeout=240))
+        assert len({d["task_id"] for d in documents}) == len(submitted) == 160
+        assert all(d["status"] == "ok" for d in documents)
+        assert max(sizes) > 1, decisions[-5:]
+        print("\n".join(decisions))
+        wait_until(lambda: [h.id for h in provider.hosts()] == ["local-always-on"], 120,
+                   "the fleet to shrink back to the always-on worker")
+        for log in (tmp_path / "logs").glob("*.log"):
+            assert "WorkerLostError" not in log.read_text(), log.name
+    finally:
+        stop.set()
+        loop.join(10)
+        provider.stop_all()
+        always_on.stop()
+
+
+def test_draining_a_busy_worker_lets_its_task_finish(emulator, tmp_path: Path, upload, monkeypatch
+                                                     ) -> None:  # type: ignore[no-untyped-def]
+    from irs.tasks import classify
+
+    monkeypatch.setenv("IRS_MAX_IMAGE_PIXELS", "200000000")  # the host's worker inherits it
+    provider = LocalProvider(tmp_path, boot_delay_s=0, pool="edge", idle_shutdown_s=0)
+    (host_id,) = provider.launch(1)
+    try:
+        wait_until(lambda: host_id in fleet.read("edge"), 60, "the host's worker")
+        key = upload(images.gradient(12000, 9000, ".png"), "huge.png")  # about a second of work
+        result = classify.apply_async((key,), queue="edge")
+        log = tmp_path / "logs" / f"{host_id}.log"
+        wait_until(lambda: f"[{result.id}] received" in log.read_text(), 30, "the task to start")
+        provider.drain([host_id])
+        document = result.get(timeout=60)
+        wait_until(lambda: not provider.hosts(), 40, "the drained host to go")
+        assert document["task_id"] == result.id and document["status"] == "ok"
+        assert f"[{result.id}] succeeded" in log.read_text()
+        assert "WorkerLostError" not in log.read_text() and "drained" in log.read_text()
+    finally:
+        provider.stop_all()
