@@ -103,16 +103,17 @@ def provision() -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(as_json: bool) -> None:
-    """Queue depths per pool: waiting, in flight, delayed and dead-lettered."""
+    """Per pool: waiting, in flight, delayed and dead-lettered messages, and workers (busy of all)."""
     from irs.status import pool_status
 
     pools = pool_status()
     if as_json:
         out.print_json(json.dumps([p.as_dict() for p in pools]))
         return
-    table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered")
+    table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered", "workers (busy)")
     for p in pools:
-        table.add_row(p.pool, str(p.waiting), str(p.in_flight), str(p.delayed), str(p.dead_lettered))
+        table.add_row(p.pool, str(p.waiting), str(p.in_flight), str(p.delayed), str(p.dead_lettered),
+                      f"{p.workers} ({p.busy_workers})")
     out.print(table)
 
 

@@ -1,10 +1,10 @@
-"""What the queues hold right now: waiting, in flight and dead-lettered, per pool."""
+"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered) and its workers."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from irs import aws
+from irs import aws, fleet
 from irs.provision import queue_names
 from irs.settings import Settings
 
@@ -16,6 +16,8 @@ class PoolStatus:
     in_flight: int  # ApproximateNumberOfMessagesNotVisible
     delayed: int  # ApproximateNumberOfMessagesDelayed (retries waiting out their backoff)
     dead_lettered: int  # messages in the pool's dead-letter queue
+    workers: int  # workers that reported in the last two minutes
+    busy_workers: int
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -36,11 +38,14 @@ def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
     result = []
     for names in queue_names(settings):
         queue, dead = _attributes(names.queue), _attributes(names.dead_letter)
+        reports = fleet.read(names.pool)
         result.append(PoolStatus(
             pool=names.pool,
             waiting=queue["ApproximateNumberOfMessages"],
             in_flight=queue["ApproximateNumberOfMessagesNotVisible"],
             delayed=queue["ApproximateNumberOfMessagesDelayed"],
             dead_lettered=sum(dead.values()),
+            workers=len(reports),
+            busy_workers=sum(r.busy for r in reports.values()),
         ))
     return result

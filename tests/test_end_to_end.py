@@ -15,7 +15,7 @@ from irs.results import result_key
 from irs.settings import get_settings
 from irs.tasks import classify
 from tests import images
-from tests.conftest import IMAGES, ROOT
+from tests.conftest import IMAGES, ROOT, wait_until
 
 
 def stored(image_key: str) -> dict[str, Any]:
@@ -79,8 +79,12 @@ def test_irs_classify_prints_summaries_and_fails_when_an_image_is_bad(cloud_work
 
 
 def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    from irs import fleet
+
+    wait_until(lambda: fleet.read("cloud"), 20, "the cloud worker's first report")
     run = irs("status", "--json")
     assert run.returncode == 0, run.stderr
     pools = {p["pool"]: p for p in json.loads(run.stdout)}
     assert pools.keys() == {"cloud", "edge"}
-    assert {"waiting", "in_flight", "delayed", "dead_lettered"} <= pools["cloud"].keys()
+    assert {"waiting", "in_flight", "delayed", "dead_lettered", "busy_workers"} <= pools["cloud"].keys()
+    assert pools["cloud"]["workers"] >= 1  # the session's cloud worker reports itself

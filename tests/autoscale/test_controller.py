@@ -72,3 +72,24 @@ def test_draining_a_busy_worker_lets_its_task_finish(emulator, tmp_path: Path, u
         assert "WorkerLostError" not in log.read_text() and "drained" in log.read_text()
     finally:
         provider.stop_all()
+
+
+class _ProviderDown:
+    """A provider whose API is unreachable: nothing here can run for real on loopback."""
+
+    name = "down"
+
+    def hosts(self) -> list:  # type: ignore[type-arg]
+        raise OSError("connection refused")
+
+    def launch(self, count: int, always_on: bool = False) -> list[str]:
+        raise AssertionError("must not launch while blind")
+
+    drain = terminate = launch  # type: ignore[assignment]
+
+
+def test_when_the_provider_fails_the_controller_holds_steady(emulator) -> None:  # type: ignore[no-untyped-def]
+    said: list[str] = []
+    controller = Controller(_ProviderDown(), CFG, pool="edge", say=said.append)  # type: ignore[arg-type]
+    assert controller.step() is None
+    assert "holding steady" in said[-1]

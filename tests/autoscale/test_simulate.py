@@ -44,3 +44,18 @@ def test_a_static_fleet_costs_its_size_times_the_horizon() -> None:
 
 def test_the_trace_names_are_the_documented_ones() -> None:
     assert {"burst", "step", "diurnal", "poisson_bursts"} <= {t.name for t in traces()}
+
+
+def test_irs_autoscale_simulate_prints_rows_and_draws_the_timeline(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import subprocess
+    import sys
+
+    plot = tmp_path / "step.png"
+    run = subprocess.run([sys.executable, "-m", "irs.cli", "autoscale", "simulate", "--trace", "burst", "--json",
+                          "--plot", str(plot)], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["policy"] for r in rows] == ["irs", "aws_target_tracking", "seed"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
