@@ -53,3 +53,54 @@ def test_an_ephemeral_worker_stops_itself_once_idle_and_the_always_on_one_does_n
     finally:
         ephemeral.stop()
         always_on.stop()
+
+
+class _MetadataService:
+    """A stand-in for EC2's instance metadata service (IMDSv2), on loopback: none can run here."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        service = self
+        self.drain_tag: str | None = None
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:  # noqa: N802 - the http.server API
+                ok = self.path == "/latest/api/token" and "X-aws-ec2-metadata-token-ttl-seconds" in self.headers
+                self._answer(200 if ok else 400, b"token-123")
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.headers.get("X-aws-ec2-metadata-token") != "token-123":
+                    self._answer(401, b"")
+                elif self.path == "/latest/meta-data/tags/instance/irs-drain" and service.drain_tag:
+                    self._answer(200, service.drain_tag.encode())
+                else:
+                    self._answer(404, b"")
+
+            def _answer(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_an_ec2_worker_drains_when_its_instance_is_tagged_irs_drain(emulator) -> None:  # type: ignore[no-untyped-def]
+    metadata = _MetadataService()
+    worker = Worker("tagged", "edge", concurrency=1, extra_env={"IRS_IMDS_URL": metadata.url})
+    try:
+        time.sleep(6)  # it has asked the metadata service at least once, and found no tag
+        assert worker.alive()
+        metadata.drain_tag = "requested"  # what Ec2Provider.drain sets through CreateTags
+        assert worker.process.wait(40) == 0
+        assert "draining" in worker.text() and "drained" in worker.text()
+    finally:
+        worker.stop()
+        metadata.server.shutdown()
