@@ -159,6 +159,57 @@ def model_fetch(name: str, url_base: str | None) -> None:
     out.print(f"{name} is ready in {target}")
 
 
+# --- deploying to AWS --------------------------------------------------------------------------------
+@main.command()
+@click.option("--stack-name", default="irs", show_default=True)
+@click.option("--prefix", default="irs", show_default=True, help="Prefix of every resource name.")
+@click.option("--vpc-id", help="VPC of the worker hosts [default: the account's default VPC].")
+@click.option("--image-id", default="", help="AMI of worker hosts, made with deploy/worker-image.sh.")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path("irs.env"),
+              show_default=True, help="Where the stack's outputs are written, as IRS settings.")
+@click.option("--print-template", is_flag=True, help="Only print the CloudFormation template.")
+def deploy(stack_name: str, prefix: str, vpc_id: str | None, image_id: str, env_file: Path,
+           print_template: bool) -> None:
+    """Create or update everything IRS needs in an AWS account, and write its settings to an env file."""
+    from irs.deploy.template import dump
+
+    if print_template:
+        click.echo(dump(), nl=False)
+        return
+    from irs import aws
+    from irs.deploy.stack import DeployError, write_env
+    from irs.deploy.stack import deploy as run_deploy
+
+    if not vpc_id:
+        vpcs = aws.client("ec2").describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+        if not vpcs:
+            raise click.UsageError("no default VPC: pass --vpc-id")
+        vpc_id = vpcs[0]["VpcId"]
+    try:
+        values = run_deploy(stack_name, {"Prefix": prefix, "VpcId": vpc_id, "WorkerImageId": image_id},
+                            say=lambda line: err.print(line, highlight=False))
+    except DeployError as error:
+        raise click.ClickException(str(error)) from None
+    write_env(values, env_file, stack_name)
+    for key, value in values.items():
+        out.print(f"{key}={value}", highlight=False)
+    err.print(f"settings written to {env_file}")
+
+
+@main.command()
+@click.option("--stack-name", default="irs", show_default=True)
+@click.option("--empty-buckets", is_flag=True, help="Also delete the buckets' contents (uploads and results).")
+def teardown(stack_name: str, empty_buckets: bool) -> None:
+    """Remove the deployment; buckets that hold objects are only emptied with --empty-buckets."""
+    from irs.deploy.stack import DeployError
+    from irs.deploy.stack import teardown as run_teardown
+
+    try:
+        run_teardown(stack_name, empty_buckets, say=lambda line: err.print(line, highlight=False))
+    except DeployError as error:
+        raise click.ClickException(str(error)) from None
+
+
 # --- autoscaling -----------------------------------------------------------------------------------
 @main.group(invoke_without_command=True)
 @click.option("--provider", type=click.Choice(["local", "ec2"]), default="local", show_default=True,

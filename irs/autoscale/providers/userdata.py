@@ -24,6 +24,7 @@ Wants=network-online.target
 
 [Service]
 User={user}
+EnvironmentFile=-/etc/irs/image.env
 EnvironmentFile=/etc/irs/irs.env
 ExecStart={celery} -A irs worker -Q {pool} -c {concurrency} -n %H -l INFO
 Restart=on-failure

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Turns a fresh Ubuntu 24.04 or Debian 12 host into an IRS worker image: run it as root on a
+# builder instance (or as its user data), then create an AMI from that instance, and pass the
+# AMI to `irs deploy --image-id`. Workers launched from it are configured at boot by the user
+# data of the launch template; nothing here holds a secret or an account-specific setting.
+#
+#   IRS_SOURCE   what pip installs IRS from: a wheel, an sdist or a git URL (required)
+#   IRS_MODEL    the model baked into the image (default: yolo-fastest-1.1-xl); its files are
+#                checked against the sha256 in IRS's model registry as they are downloaded
+set -euo pipefail
+: "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel, sdist or git URL to install}"
+IRS_MODEL="${IRS_MODEL:-yolo-fastest-1.1-xl}"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip curl ca-certificates
+
+id irs >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/irs --shell /usr/sbin/nologin irs
+python3 -m venv /opt/irs/.venv
+/opt/irs/.venv/bin/pip install --upgrade pip
+/opt/irs/.venv/bin/pip install "$IRS_SOURCE"
+
+# The model, fetched and checked once, where every worker looks first.
+install -d -o irs -g irs /opt/irs/models
+sudo -u irs env IRS_CACHE_DIR=/opt/irs/cache /opt/irs/.venv/bin/irs model fetch "$IRS_MODEL"
+cp -r /opt/irs/cache/models/. /opt/irs/models/
+chown -R irs:irs /opt/irs/models
+install -d /etc/irs
+echo "IRS_MODEL_DIR=/opt/irs/models" > /etc/irs/image.env
+
+echo "IRS worker image ready: IRS in /opt/irs/.venv, model $IRS_MODEL in /opt/irs/models"

@@ -1,0 +1,1 @@
+"""Deploying IRS to AWS: the CloudFormation template and the deploy and teardown commands."""

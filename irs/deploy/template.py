@@ -1,0 +1,225 @@
+"""The CloudFormation template of an IRS deployment, built in one place.
+
+``deploy/irs.yaml`` is this template written out (``irs deploy --print-template``);
+a test keeps the two the same. It is built in Python so that the workers' boot
+script is the very one the autoscaler's EC2 provider uses.
+
+Least privilege, by role (a test reads the policies and checks each claim):
+- **worker**: receive, delete, release and re-send on its queues, send to their
+  dead-letter queues; read uploads; write result documents and its fleet report.
+- **autoscaler**: read queue depth and fleet reports; run, tag and terminate
+  only instances tagged with this deployment's fleet; pass only the worker role.
+- **web**: put uploads, send tasks, read results.
+- **edge** (an IAM user for Raspberry Pis): its own queue, uploads and results;
+  no EC2 at all. Its access keys are made outside the template (README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from irs.autoscale.providers.ec2 import FLEET_TAG
+from irs.autoscale.providers.userdata import render
+
+POOLS = ("cloud", "edge")
+Json = dict[str, Any]
+
+
+def _sub(text: str) -> Json:
+    return {"Fn::Sub": text}
+
+
+def _arn(logical: str) -> Json:
+    return {"Fn::GetAtt": [logical, "Arn"]}
+
+
+def _bucket_objects(logical: str, prefix: str = "") -> Json:
+    return {"Fn::Sub": f"${{{logical}.Arn}}/{prefix}*"}
+
+
+def _queue(pool: str) -> str:
+    return f"{pool.capitalize()}Queue"
+
+
+def _dlq(pool: str) -> str:
+    return f"{pool.capitalize()}DeadLetterQueue"
+
+
+def _statement(actions: list[str], resources: list[Any] | str, condition: Json | None = None) -> Json:
+    statement: Json = {"Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _role(service: list[str], policy_name: str, statements: list[Json]) -> Json:
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "RoleName": _sub(f"${{Prefix}}-{policy_name}"),
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{"PolicyName": policy_name, "PolicyDocument": {"Version": "2012-10-17",
+                                                                    "Statement": statements}}]}}
+
+
+def _bucket(suffix: str, prefix: str, days_parameter: str) -> Json:
+    return {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+        "BucketName": _sub(f"${{Prefix}}-{suffix}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LifecycleConfiguration": {"Rules": [
+            {"Id": f"expire-{prefix.strip('/')}", "Status": "Enabled", "Prefix": prefix,
+             "ExpirationInDays": {"Ref": days_parameter}},
+            {"Id": "abort-incomplete-uploads", "Status": "Enabled",
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]}}}
+
+
+def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
+    return [
+        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
+                    "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in pools]),
+        _statement(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in pools]),
+        _statement(["sqs:ListQueues"], "*"),  # kombu looks its queues up by prefix; ListQueues has no resource
+        _statement(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
+        _statement(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "results/")]),
+        _statement(["s3:PutObject", "s3:DeleteObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+    ]
+
+
+def autoscaler_statements() -> list[Json]:
+    fleet = {"Fn::Sub": "${Prefix}-cloud"}
+    region_account = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
+    return [
+        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
+        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+        _statement(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
+                   {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
+        _statement(["ec2:RunInstances"], [
+            _sub(f"{region_account}:network-interface/*"), _sub(f"{region_account}:subnet/*"),
+            _sub(f"{region_account}:security-group/*"), _sub(f"{region_account}:launch-template/*"),
+            _sub("arn:${AWS::Partition}:ec2:${AWS::Region}::image/*")]),
+        _statement(["ec2:CreateTags"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
+                   {"StringEquals": {"ec2:CreateAction": "RunInstances"}}),
+        _statement(["ec2:CreateTags", "ec2:TerminateInstances"], [_sub(f"{region_account}:instance/*")],
+                   {"StringEquals": {f"ec2:ResourceTag/{FLEET_TAG}": fleet}}),
+        _statement(["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),  # Describe* take no resource
+        _statement(["iam:PassRole"], [_arn("WorkerRole")],
+                   {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
+    ]
+
+
+def web_statements() -> list[Json]:
+    return [
+        _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+        _statement(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        _statement(["sqs:ListQueues"], "*"),
+        _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": ["results/*", "fleet/*"]}}),
+        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
+                                      _bucket_objects("ResultsBucket", "fleet/")]),
+    ]
+
+
+def edge_statements() -> list[Json]:
+    return [
+        *worker_statements(pools=("edge",)),
+        _statement(["sqs:SendMessage", "sqs:GetQueueUrl"], [_arn(_queue("cloud"))]),  # requests it sends to the cloud
+        _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+    ]
+
+
+def _worker_env() -> dict[str, str]:
+    return {"IRS_REGION": "${AWS::Region}", "IRS_QUEUE_PREFIX": "${Prefix}-",
+            "IRS_INPUT_BUCKET": "${UploadsBucket}", "IRS_RESULTS_BUCKET": "${ResultsBucket}",
+            "IRS_MODEL": "${Model}"}
+
+
+def build() -> Json:
+    resources: Json = {}
+    for pool in POOLS:
+        resources[_dlq(pool)] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": _sub(f"${{Prefix}}-{pool}-dlq"), "MessageRetentionPeriod": 1209600}}
+        resources[_queue(pool)] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": _sub(f"${{Prefix}}-{pool}"),
+            "VisibilityTimeout": {"Ref": "VisibilityTimeout"},
+            "ReceiveMessageWaitTimeSeconds": 10,
+            "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(pool)), "maxReceiveCount": 3}}}
+    for topic, purpose in (("EventsTopic", "events"), ("AlertsTopic", "alerts")):
+        resources[topic] = {"Type": "AWS::SNS::Topic", "Properties": {
+            "TopicName": _sub(f"${{Prefix}}-{purpose}"), "KmsMasterKeyId": "alias/aws/sns"}}
+    resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
+    resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
+    resources["WorkerRole"] = _role(["ec2.amazonaws.com"], "worker", worker_statements())
+    resources["WorkerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {
+        "InstanceProfileName": _sub("${Prefix}-worker"), "Roles": [{"Ref": "WorkerRole"}]}}
+    resources["AutoscalerRole"] = _role(["ec2.amazonaws.com"], "autoscaler", autoscaler_statements())
+    resources["AutoscalerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {
+        "InstanceProfileName": _sub("${Prefix}-autoscaler"), "Roles": [{"Ref": "AutoscalerRole"}]}}
+    resources["WebRole"] = _role(["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"], "web", web_statements())
+    resources["EdgeUser"] = {"Type": "AWS::IAM::User", "Properties": {
+        "UserName": _sub("${Prefix}-edge"),
+        "Policies": [{"PolicyName": "edge", "PolicyDocument": {"Version": "2012-10-17",
+                                                               "Statement": edge_statements()}}]}}
+    resources["WorkerSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+        "GroupDescription": "IRS worker hosts: no inbound traffic; outbound HTTPS to AWS APIs only",
+        "VpcId": {"Ref": "VpcId"},
+        "SecurityGroupEgress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0",
+                                 "Description": "AWS APIs (SQS, S3, EC2)"}]}}
+    resources["WorkerLaunchTemplate"] = {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
+        "LaunchTemplateName": _sub("${Prefix}-worker"),
+        "LaunchTemplateData": {
+            "ImageId": {"Fn::If": ["HasImage", {"Ref": "WorkerImageId"}, {"Ref": "AWS::NoValue"}]},
+            "InstanceType": {"Ref": "WorkerInstanceType"},
+            "IamInstanceProfile": {"Arn": _arn("WorkerInstanceProfile")},
+            "SecurityGroupIds": [{"Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"]}],
+            "InstanceInitiatedShutdownBehavior": "terminate",
+            "MetadataOptions": {"HttpTokens": "required", "InstanceMetadataTags": "enabled"},
+            "UserData": {"Fn::Base64": {"Fn::Sub": render(_worker_env())}},
+        }}}
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "IRS, Image Recognition as a Service: queues, buckets, roles and worker hosts",
+        "Parameters": {
+            "Prefix": {"Type": "String", "Default": "irs", "AllowedPattern": "^[a-z][a-z0-9-]{1,20}$",
+                       "Description": "Prefix of every resource name"},
+            "Model": {"Type": "String", "Default": "yolo-fastest-1.1-xl", "Description": "Model the workers run"},
+            "WorkerImageId": {"Type": "String", "Default": "",
+                              "Description": "AMI with IRS in /opt/irs/.venv (deploy/worker-image.sh)"},
+            "WorkerInstanceType": {"Type": "String", "Default": "c6i.large"},
+            "VpcId": {"Type": "AWS::EC2::VPC::Id", "Description": "VPC the worker hosts run in"},
+            "VisibilityTimeout": {"Type": "Number", "Default": 90,
+                                  "Description": "Above the task's hard time limit (IRS_TASK_TIME_LIMIT + 30)"},
+            "UploadTtlDays": {"Type": "Number", "Default": 7, "MinValue": 1},
+            "ResultTtlDays": {"Type": "Number", "Default": 30, "MinValue": 1},
+        },
+        "Conditions": {
+            "HasImage": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerImageId"}, ""]}]},
+        },
+        "Resources": resources,
+        # Each output is an IRS setting: `irs deploy` writes them to the env file as IRS_<SNAKE_CASE>.
+        "Outputs": {
+            "Region": {"Value": {"Ref": "AWS::Region"}},
+            "QueuePrefix": {"Value": _sub("${Prefix}-")},
+            "InputBucket": {"Value": {"Ref": "UploadsBucket"}},
+            "ResultsBucket": {"Value": {"Ref": "ResultsBucket"}},
+            "Model": {"Value": {"Ref": "Model"}},
+            "Ec2LaunchTemplate": {"Value": _sub("${Prefix}-worker")},
+            "Ec2InstanceProfile": {"Value": {"Ref": "WorkerInstanceProfile"}},
+            "Ec2SecurityGroupIds": {"Value": {"Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"]}},
+        },
+    }
+
+
+class _NoAliases(yaml.SafeDumper):
+    """CloudFormation rejects YAML anchors and aliases: write repeated parts out in full."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump() -> str:
+    header = "# Generated by `irs deploy --print-template` from irs/deploy/template.py: edit that, not this.\n"
+    return header + yaml.dump(build(), Dumper=_NoAliases, sort_keys=False, width=120)

@@ -1,0 +1,102 @@
+"""The CloudFormation template: valid, current, and least privilege as the README claims."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from irs.deploy.template import build, dump
+from tests.conftest import ROOT
+
+TEMPLATE = build()
+RESOURCES = TEMPLATE["Resources"]
+
+
+def statements(resource: str) -> list[dict[str, Any]]:
+    policies = RESOURCES[resource]["Properties"]["Policies"]
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def actions(resource: str) -> set[str]:
+    return {a for s in statements(resource) for a in s["Action"]}
+
+
+def test_the_committed_template_is_the_generated_one() -> None:
+    assert (ROOT / "deploy" / "irs.yaml").read_text() == dump(), "run: irs deploy --print-template > deploy/irs.yaml"
+
+
+def test_cfn_lint_passes() -> None:
+    run = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "deploy" / "irs.yaml")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_every_queue_dead_letters_and_outlives_the_hard_time_limit() -> None:
+    for pool in ("Cloud", "Edge"):
+        queue = RESOURCES[f"{pool}Queue"]["Properties"]
+        assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{pool}DeadLetterQueue", "Arn"]}
+        assert TEMPLATE["Parameters"]["VisibilityTimeout"]["Default"] > 60
+
+
+def test_buckets_are_encrypted_private_and_expire_what_they_hold() -> None:
+    for name in ("UploadsBucket", "ResultsBucket"):
+        bucket = RESOURCES[name]["Properties"]
+        assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert all(bucket["PublicAccessBlockConfiguration"].values())
+        assert any("ExpirationInDays" in rule for rule in bucket["LifecycleConfiguration"]["Rules"])
+
+
+def test_workers_touch_only_their_queues_and_buckets() -> None:
+    for statement in statements("WorkerRole"):
+        if statement["Resource"] == "*":
+            assert statement["Action"] == ["sqs:ListQueues"]  # the one action with no resource to name
+        else:
+            assert all("Queue" in json.dumps(r) or "Bucket" in json.dumps(r) for r in statement["Resource"])
+    assert not {a for a in actions("WorkerRole") if a.startswith(("ec2:", "iam:"))}
+    assert "s3:DeleteObject" not in {a for s in statements("WorkerRole") for a in s["Action"]
+                                     if "results/" in json.dumps(s["Resource"])}
+
+
+def test_the_autoscaler_runs_tags_and_terminates_only_instances_of_its_fleet() -> None:
+    fleet = {"Fn::Sub": "${Prefix}-cloud"}
+    for statement in statements("AutoscalerRole"):
+        resources = json.dumps(statement["Resource"])
+        if "ec2:TerminateInstances" in statement["Action"]:
+            assert statement["Condition"]["StringEquals"] == {"ec2:ResourceTag/irs-fleet": fleet}
+        if "ec2:RunInstances" in statement["Action"] and ":instance/" in resources:
+            assert statement["Condition"]["StringEquals"] == {"aws:RequestTag/irs-fleet": fleet}
+        if "ec2:CreateTags" in statement["Action"]:
+            assert "Condition" in statement
+        if "iam:PassRole" in statement["Action"]:
+            assert statement["Resource"] == [{"Fn::GetAtt": ["WorkerRole", "Arn"]}]
+        if statement["Resource"] == "*":
+            assert set(statement["Action"]) <= {"ec2:DescribeInstances", "ec2:DescribeTags"}
+
+
+def test_the_edge_user_cannot_touch_ec2_and_the_web_tier_cannot_either() -> None:
+    assert not {a for a in actions("EdgeUser") if a.startswith(("ec2:", "iam:"))}
+    assert not {a for a in actions("WebRole") if a.startswith(("ec2:", "iam:"))}
+    edge_queues = json.dumps([s["Resource"] for s in statements("EdgeUser") if "sqs:ReceiveMessage" in s["Action"]])
+    assert "EdgeQueue" in edge_queues and "CloudQueue" not in edge_queues
+
+
+def test_no_wildcard_actions_and_no_secrets_anywhere() -> None:
+    text = dump()
+    assert not re.search(r"Action:\n\s*- '?\*'?$|Action: '?\*'?$", text, re.M)
+    assert "AWS::IAM::AccessKey" not in text
+    assert not re.search(r"AKIA[0-9A-Z]{16}|aws_secret_access_key|AWS_SECRET_ACCESS_KEY", text, re.I)
+
+
+def test_the_worker_boot_script_is_valid_bash_once_cloudformation_fills_it_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    user_data = RESOURCES["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    script = re.sub(r"\$\{[A-Za-z:.]+\}", "value", user_data["Fn::Base64"]["Fn::Sub"])
+    assert "IRS_INPUT_BUCKET=" in script and "celery -A irs worker -Q cloud" in script
+    path = tmp_path / "user-data.sh"
+    path.write_text(script)
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    image = ROOT / "deploy" / "worker-image.sh"
+    assert subprocess.run(["bash", "-n", str(image)]).returncode == 0
