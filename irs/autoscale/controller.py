@@ -41,13 +41,14 @@ class Controller:
         self.history: deque[tuple[float, int, int]] = deque()  # (time, backlog, images completed so far)
         self.completed = 0  # completions counted so far, across workers that came and went
         self.last_processed: dict[str, int] = {}
+        self.queue_url = ""
 
     # -- observe ------------------------------------------------------------------------------------
     def observe(self) -> Observation:
         now = self.clock()
         sqs = aws.client("sqs")
-        url = sqs.get_queue_url(QueueName=self.queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        self.queue_url = self.queue_url or sqs.get_queue_url(QueueName=self.queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         waiting = int(attributes["ApproximateNumberOfMessages"])
         in_flight = int(attributes["ApproximateNumberOfMessagesNotVisible"])
