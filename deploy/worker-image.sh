@@ -4,11 +4,16 @@
 # AMI to `irs deploy --image-id`. Workers launched from it are configured at boot by the user
 # data of the launch template; nothing here holds a secret or an account-specific setting.
 #
-#   IRS_SOURCE   what pip installs IRS from: a wheel, an sdist or a git URL (required)
-#   IRS_MODEL    the model baked into the image (default: yolo-fastest-1.1-xl); its files are
-#                checked against the sha256 in IRS's model registry as they are downloaded
+#   IRS_SOURCE         the IRS wheel or sdist to install: a URL or a path (required)
+#   IRS_SOURCE_SHA256  its sha256 (required): the image installs exactly that file or nothing
+#   IRS_MODEL          the model baked into the image (default: yolo-fastest-1.1-xl); its files are
+#                      checked against the sha256 in IRS's model registry as they are downloaded
+# IRS's dependencies are installed at the versions pinned in its requirements.txt, when the
+# source directory holds one (REQUIREMENTS, default: requirements.txt beside this script's parent).
 set -euo pipefail
-: "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel, sdist or git URL to install}"
+: "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel or sdist to install}"
+: "${IRS_SOURCE_SHA256:?set IRS_SOURCE_SHA256 to the sha256 of that file}"
+REQUIREMENTS="${REQUIREMENTS:-$(dirname "$0")/../requirements.txt}"
 IRS_MODEL="${IRS_MODEL:-yolo-fastest-1.1-xl}"
 
 export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +23,16 @@ apt-get install -y --no-install-recommends python3 python3-venv python3-pip curl
 id irs >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/irs --shell /usr/sbin/nologin irs
 python3 -m venv /opt/irs/.venv
 /opt/irs/.venv/bin/pip install --upgrade pip
-/opt/irs/.venv/bin/pip install "$IRS_SOURCE"
+package="/tmp/$(basename "$IRS_SOURCE")"
+case "$IRS_SOURCE" in
+  http://*|https://*) curl -fsSL -o "$package" "$IRS_SOURCE" ;;
+  *) cp "$IRS_SOURCE" "$package" ;;
+esac
+echo "$IRS_SOURCE_SHA256  $package" | sha256sum --check --strict
+if [ -f "$REQUIREMENTS" ]; then
+  /opt/irs/.venv/bin/pip install -r "$REQUIREMENTS"
+fi
+/opt/irs/.venv/bin/pip install "$package"
 
 # The model, fetched and checked once, where every worker looks first.
 install -d -o irs -g irs /opt/irs/models
