@@ -127,5 +127,9 @@ class Controller:
         self.say(f"autoscaling {self.queue} with the {self.provider.name} provider: "
                  f"{self.cfg.min_instances} to {self.cfg.max_instances} instances, every {self.interval_s:.0f} s")
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - a bug in one tick must not stop the autoscaler
+                logger.exception("autoscaler tick failed; holding steady")
+                self.say("autoscaler tick failed (see the log); holding steady")
             stop.wait(self.interval_s)

@@ -47,7 +47,7 @@ class Observation:
     in_flight: int  # messages received and not yet acknowledged
     arrival_rate: float  # images per second, recently
     instances: tuple[Instance, ...]
-    peak_rate: float = 0.0  # the highest arrival rate (over 10 s) within the scale-in window
+    peak_rate: float = 0.0  # the highest arrival rate (over 10 s) within the scale-in window; inf: unknown
 
     @property
     def running(self) -> list[Instance]:
@@ -126,6 +126,8 @@ def decide(obs: Observation, cfg: Config) -> Decision:
         return Decision(desired, launch=desired - current, reasons=(*reasons, f"launch {desired - current}"))
     if desired == current:
         return Decision(desired, reasons=tuple(reasons))
+    if math.isinf(obs.peak_rate):
+        return Decision(desired, reasons=(*reasons, "keeping every instance until the recent peak rate is known"))
     keep = max(desired, math.ceil(obs.peak_rate / (cfg.rate_per_instance * cfg.utilisation)))
     if keep >= current:
         why = f"keeping {current}: the peak rate of the last {cfg.scale_in_idle_s:.0f} s ({obs.peak_rate:.1f}/s)"

@@ -85,3 +85,9 @@ def test_capacity_the_recent_peak_needed_is_kept_for_the_scale_in_window() -> No
 def test_instances_younger_than_the_window_are_not_scaled_in() -> None:
     instances = fleet(running=3, idle_since=990.0, launched_at=980.0)
     assert observe(instances=instances, now=1000.0).terminate == ()
+
+
+def test_nothing_is_scaled_in_while_the_recent_peak_rate_is_unknown() -> None:
+    instances = fleet(running=5, idle_since=900.0)
+    decision = observe(rate=0, peak=float("inf"), instances=instances)
+    assert decision.terminate == () and decision.launch == 0
