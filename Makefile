@@ -30,8 +30,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+lint: $(STAMP)
+	$(BIN)/ruff check irs tests bench
+	$(BIN)/mypy irs
+
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/throughput.py --json
+	$(BIN)/python bench/autoscale.py --json
 
 clean:
 	rm -rf $(VENV) .irs irs.env
