@@ -20,7 +20,7 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs import aws
-from irs.results import error_document, image_key_of, key_for_task
+from irs.results import error_document, image_key_of, result_key
 from irs.settings import get_settings
 
 #: Poll delays in seconds for AsyncResult.get(): quick at first, then the caller's interval.
@@ -59,7 +59,7 @@ class S3DocumentBackend(KeyValueStoreBackend):
         aws.client("s3").delete_object(Bucket=self.bucket, Key=_text(key))
 
     def get_key_for_task(self, task_id: str, key: str = "") -> str:  # type: ignore[override]
-        return key_for_task(_text(task_id))
+        return result_key(_text(task_id))
 
     # -- Celery's view of a document --------------------------------------------------------
     def _store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
@@ -86,8 +86,6 @@ class S3DocumentBackend(KeyValueStoreBackend):
         if not raw:
             return {"status": states.PENDING, "result": None}
         document = json.loads(raw)
-        if document.get("task_id") != _text(task_id):
-            return {"status": states.PENDING, "result": None}  # an earlier request's document
         if "celery" in document:
             return self.meta_from_decoded(dict(document["celery"], task_id=document["task_id"]))
         return {"status": states.SUCCESS, "result": document, "task_id": document["task_id"],

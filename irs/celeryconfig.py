@@ -28,6 +28,7 @@ POOLS = ("cloud", "edge")
 task_queues = [Queue(pool) for pool in POOLS]
 task_default_queue = "cloud"
 task_create_missing_queues = False
+task_routes = ("irs.routing.router.route",)  # edge or cloud, whichever answers sooner
 
 # --- JSON only ------------------------------------------------------------------------
 task_serializer = "json"

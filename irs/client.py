@@ -85,8 +85,8 @@ def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL
     while wanted:
-        for document in _from_s3(list(wanted.values())):
-            del wanted[document["task_id"]]
+        for task_id, document in _from_s3(list(wanted.values())):
+            del wanted[task_id]
             yield document
         if not wanted:
             return
@@ -97,7 +97,7 @@ def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str
         delay = min(delay * POLL_GROWTH, MAX_POLL)
 
 
-def _from_s3(items: list[Submitted]) -> list[dict[str, Any]]:
+def _from_s3(items: list[Submitted]) -> list[tuple[str, dict[str, Any]]]:
     """The finished documents among ``items``.
 
     One item: a GET, which is also the cheapest way to ask. Several: a LIST of
@@ -110,21 +110,19 @@ def _from_s3(items: list[Submitted]) -> list[dict[str, Any]]:
     if len(items) == 1:
         ready = items
     else:
-        wanted = [result_key(item.image_key) for item in items]
+        wanted = [result_key(item.task_id) for item in items]
         prefix = os.path.commonprefix(wanted)
         keys: set[str] = set()
         # StartAfter is exclusive: drop the last character of the first key due, so it is included.
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, StartAfter=wanted[0][:-1])
         for page in pages:
             keys.update(entry["Key"] for entry in page.get("Contents", ()))
-        ready = [item for item in items if result_key(item.image_key) in keys]
+        ready = [item for item in items if result_key(item.task_id) in keys]
     found = []
     for item in ready:
         try:
-            body = s3.get_object(Bucket=bucket, Key=result_key(item.image_key))["Body"].read()
+            body = s3.get_object(Bucket=bucket, Key=result_key(item.task_id))["Body"].read()
         except s3.exceptions.NoSuchKey:
             continue
-        document = json.loads(body)
-        if document.get("task_id") == item.task_id:
-            found.append(document)
+        found.append((item.task_id, json.loads(body)))
     return found

@@ -33,6 +33,8 @@ class WorkerReport:
     started_at: float
     updated_at: float
     draining: bool = False
+    slots: int = 1  # tasks it runs at once (worker processes)
+    service_ms: float | None = None  # how long its recent tasks took (moving average)
 
     @property
     def key(self) -> str:

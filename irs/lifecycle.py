@@ -35,6 +35,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import bootsteps
 from celery.worker import state
+from celery.worker.request import Request
 
 from irs import fleet
 from irs.settings import get_settings
@@ -44,6 +45,32 @@ TICK_S = 1.0
 MIN_WRITE_GAP_S = 5.0  # a busy worker's report changes all the time; write it at most this often
 HEARTBEAT_S = 30.0
 IMDS_EVERY_S = 5.0
+
+
+class ServiceTime:
+    """A moving average of task run times, kept in the consumer process for the fleet report."""
+
+    weight = 0.2
+
+    def __init__(self) -> None:
+        self.ms: float | None = None
+
+    def observe(self, seconds: float) -> None:
+        ms = seconds * 1000
+        self.ms = ms if self.ms is None else (1 - self.weight) * self.ms + self.weight * ms
+
+
+SERVICE_TIME = ServiceTime()
+
+
+class TimedRequest(Request):
+    """Celery's request, noting each task's run time as the pool reports it back to the consumer."""
+
+    def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> Any:
+        failed, _, runtime = failed__retval__runtime
+        if not failed:
+            SERVICE_TIME.observe(runtime)
+        return super().on_success(failed__retval__runtime, **kwargs)
 
 
 class Lifecycle(bootsteps.StartStopStep):
@@ -65,9 +92,11 @@ class Lifecycle(bootsteps.StartStopStep):
         self.thread: threading.Thread | None = None
         self.consumer: Any = None
         self.drain_began = 0.0
+        self.slots = 1
 
     def start(self, parent: Any) -> None:
         self.consumer = parent
+        self.slots = getattr(parent.controller, "concurrency", None) or 1
         # Runs after Celery installed its handlers (they are set before the consumer starts).
         self.celery_on_term = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, self._on_term)
@@ -127,7 +156,8 @@ class Lifecycle(bootsteps.StartStopStep):
 
     def _report(self, busy: bool, idle_since: float | None) -> fleet.WorkerReport:
         return fleet.WorkerReport(self.instance_id, self.pool, self.always_on, busy, idle_since,
-                                  state.all_total_count[0], self.started_at, time.time(), bool(self.drain_began))
+                                  state.all_total_count[0], self.started_at, time.time(), bool(self.drain_began),
+                                  slots=self.slots, service_ms=SERVICE_TIME.ms)
 
     # -- draining -----------------------------------------------------------------------------------
     def _stop_consuming(self) -> None:

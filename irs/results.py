@@ -1,15 +1,18 @@
 """Where a result document lives, and how a task id leads to it.
 
-A task id is ``<32 hex>:<image key>``: unique per request, yet it names the
-image, so the result backend can find the document at a key derived from the
-image key alone. A redelivered task therefore overwrites its document and never
-writes a second one; a document left by an earlier request for the same image
-is told apart by the task id it carries.
+A task id is ``<32 hex>:<image key>``: unique per request, and it names the
+image. The result document of a request lives at
+``results/<image key>/<32 hex>.json``, derived from the task id alone: a
+redelivered task overwrites its own document and never writes a second one,
+and two requests for the same image, even at once, never overwrite each other.
+The first 16 hex digits are the time the id was made, so the documents of an
+image list in the order they were asked for; the last is the latest.
 """
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from datetime import UTC, datetime
 
 from irs.settings import get_settings
@@ -18,7 +21,8 @@ _HEX = 32
 
 
 def new_task_id(image_key: str) -> str:
-    return f"{uuid.uuid4().hex}:{image_key}"
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}:{image_key}"
+
 
 
 def image_key_of(task_id: str) -> str | None:
@@ -29,16 +33,19 @@ def image_key_of(task_id: str) -> str | None:
     return None
 
 
-def result_key(image_key: str) -> str:
-    return f"{get_settings().results_prefix}{image_key}.json"
+def result_prefix(image_key: str) -> str:
+    """Where every result document of an image lives."""
+    return f"{get_settings().results_prefix}{image_key}/"
 
 
-def key_for_task(task_id: str) -> str:
+def result_key(task_id: str) -> str:
     """The result document's key; ids IRS did not make get a key of their own."""
     image_key = image_key_of(task_id)
     if image_key is None:
         return f"{get_settings().results_prefix}tasks/{task_id}.json"
-    return result_key(image_key)
+    return f"{result_prefix(image_key)}{task_id[:_HEX]}.json"
+
+
 
 
 def now_iso() -> str:

@@ -26,6 +26,7 @@ from irs.imaging import BadImage, decode
 from irs.models import resolve
 from irs.recognition import get_recognizer, summary
 from irs.results import error_document, new_task_id, now_iso
+from irs.routing.router import ROUTE, take_last
 from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ UPLOAD_MS = "irs_upload_ms"  # message header: how long the submitter took to up
 
 class ClassifyTask(Task):
     """Gives each request a task id that names its image (see :mod:`irs.results`)."""
+
+    Request = "irs.lifecycle:TimedRequest"
 
     def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None,
                     **options: Any) -> Any:
@@ -46,9 +49,13 @@ class ClassifyTask(Task):
 
 
 @before_task_publish.connect
-def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+def _stamp_headers(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """When it was sent, and why it went to its pool."""
     if headers is not None:
         headers.setdefault(SENT_AT, time.time())
+        choice = take_last()
+        if choice is not None:
+            headers.setdefault(ROUTE, choice.as_header())
 
 
 @worker_init.connect
@@ -105,7 +112,7 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         timings[name] = _ms(time.perf_counter() - begin)
 
     recognizer = get_recognizer()
-    common = {"model": recognizer.model_info, "pool": settings.pool_name,
+    common = {"model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
               "worker": self.request.hostname or socket.gethostname(),
               "submitted_at": _iso(sent_at), "started_at": started_at}
     try:

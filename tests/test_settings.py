@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irs.results import image_key_of, key_for_task, new_task_id, result_key
+from irs.results import image_key_of, new_task_id, result_key
 from irs.settings import Settings
 
 
@@ -28,14 +28,19 @@ def test_options_in_the_broker_url_override_the_defaults() -> None:
 def test_a_task_id_names_its_image_and_leads_to_the_result_key() -> None:
     task_id = new_task_id("uploads/a:b/dog.jpg")
     assert image_key_of(task_id) == "uploads/a:b/dog.jpg"
-    assert key_for_task(task_id) == result_key("uploads/a:b/dog.jpg") == "results/uploads/a:b/dog.jpg.json"
+    assert result_key(task_id) == f"results/uploads/a:b/dog.jpg/{task_id[:32]}.json"
 
 
 def test_foreign_task_ids_get_a_key_of_their_own() -> None:
     assert image_key_of("my-own-id") is None
-    assert key_for_task("my-own-id") == "results/tasks/my-own-id.json"
+    assert result_key("my-own-id") == "results/tasks/my-own-id.json"
 
 
 def test_the_visibility_timeout_stays_above_the_hard_time_limit() -> None:
     settings = Settings(task_time_limit=120)
     assert settings.visibility_timeout > 120
+
+
+def test_task_ids_sort_in_the_order_they_were_made() -> None:
+    ids = [new_task_id("uploads/dog.jpg") for _ in range(50)]
+    assert sorted(ids) == ids and len(set(ids)) == 50

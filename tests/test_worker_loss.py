@@ -7,7 +7,7 @@ import signal
 import time
 
 from irs import aws
-from irs.results import result_key
+from irs.results import result_key, result_prefix
 from irs.settings import get_settings
 from irs.tasks import classify
 from tests import images
@@ -29,7 +29,7 @@ def test_kill_9_of_the_pool_child_mid_task_still_gives_exactly_one_result(emulat
         log = worker.text()
         assert "WorkerLostError" in log and log.count(f"[{result.id}] received") == 2, "not killed mid-task"
         assert doc["status"] == "ok" and doc["pool"] == "edge"
-        listing = aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_key(key))
-        assert [item["Key"] for item in listing["Contents"]] == [result_key(key)]
+        listing = aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_prefix(key))
+        assert [item["Key"] for item in listing["Contents"]] == [result_key(result.id)]
     finally:
         worker.stop()

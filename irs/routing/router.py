@@ -1,0 +1,39 @@
+"""The Celery router (``task_routes``): every classify request goes where it will be answered sooner.
+
+``classify.delay(key)``, ``irs classify`` and the web tier all pass through it.
+A request that names its queue (``apply_async(..., queue="edge")``) is pinned
+there. The decision and its reason travel with the message (header
+``irs_route``) and end up in the result document.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from irs.routing.observe import Observer
+from irs.routing.policy import Choice, choose
+
+ROUTE = "irs_route"  # message header: the routing decision
+_observer = Observer()
+_last = threading.local()  # the decision for the message this thread is about to publish
+
+
+def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None, **_: Any
+          ) -> dict[str, Any] | None:
+    if name != "irs.tasks.classify":
+        return None
+    pinned = options.get("queue")
+    choice = choose(None if pinned else _observer.views(),
+                    pinned=getattr(pinned, "name", pinned) if pinned else None)
+    if not pinned:
+        _observer.sent_to(choice.pool)
+    _last.choice = choice
+    return {"queue": choice.pool}
+
+
+def take_last() -> Choice | None:
+    """The decision made for the message being published on this thread (once)."""
+    choice: Choice | None = getattr(_last, "choice", None)
+    _last.choice = None
+    return choice

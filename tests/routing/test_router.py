@@ -1,0 +1,59 @@
+"""The router on the local stack: requests go to the pool that answers sooner, never to an edge nobody serves."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from irs import aws, fleet
+from irs.provision import queue_names
+from irs.routing import router
+from irs.routing.observe import Observer
+from irs.tasks import classify
+from tests.conftest import Worker, wait_until
+
+
+@pytest.fixture
+def fresh_observer(monkeypatch):  # type: ignore[no-untyped-def]
+    """Forget what earlier tests' workers looked like."""
+    monkeypatch.setattr(router, "_observer", Observer())
+
+
+def _edge_depth() -> int:
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=next(n.queue for n in queue_names() if n.pool == "edge"))["QueueUrl"]
+    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return sum(int(found[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                        "ApproximateNumberOfMessagesDelayed"))
+
+
+def test_the_edge_queue_receives_nothing_when_no_edge_worker_lives(cloud_worker, fresh_observer, upload, photo
+                                                                   ) -> None:  # type: ignore[no-untyped-def]
+    assert not fleet.read("edge")
+    key = upload(photo("dog.jpg"), "dog.jpg")
+    results = []
+    for _ in range(40):
+        results.append(classify.delay(key))
+        assert _edge_depth() == 0
+    documents = [r.get(timeout=120) for r in results]
+    assert {d["pool"] for d in documents} == {"cloud"}
+    assert documents[-1]["routing"]["reason"] == "no edge worker seen recently"
+
+
+def test_with_an_edge_worker_both_pools_serve_and_every_image_is_answered_once(cloud_worker, fresh_observer, upload,
+                                                                               photo) -> None:  # type: ignore[no-untyped-def]
+    edge = Worker("edge-router", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-router"})
+    try:
+        wait_until(lambda: "edge-router" in fleet.read("edge"), 20, "the edge worker's report")
+        key = upload(photo("eagle.jpg"), "eagle.jpg")
+        results = [classify.delay(key) for _ in range(120)]
+        documents = [r.get(timeout=180) for r in results]
+        assert len({d["task_id"] for d in documents}) == 120
+        served = Counter(d["pool"] for d in documents)
+        assert served["cloud"] > 0 and served["edge"] > 0, served
+        routed_to_edge = [d for d in documents if d["pool"] == "edge"]
+        assert all(d["routing"]["pool"] == "edge" and "edge answers in" in d["routing"]["reason"]
+                   for d in routed_to_edge)
+    finally:
+        edge.stop()
