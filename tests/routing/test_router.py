@@ -57,3 +57,13 @@ def test_with_an_edge_worker_both_pools_serve_and_every_image_is_answered_once(c
                    for d in routed_to_edge)
     finally:
         edge.stop()
+
+
+def test_when_the_pools_cannot_be_observed_requests_go_to_the_cloud(emulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from irs.routing.policy import choose
+    from irs.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "queue_prefix", "no-such-queues-")
+    observer = Observer()
+    assert observer.views() is None
+    assert choose(observer.views()).pool == "cloud"
