@@ -313,8 +313,11 @@ def emulator(port: int) -> None:
               help="Images the demo classifies [env IRS_DEMO_IMAGES].")
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Classify the demo images at start.")
 @click.option("--boot-delay", default=5.0, show_default=True, help="Seconds an autoscaled local host takes to boot.")
-def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: float) -> None:
-    """Run the whole local stack until Ctrl-C: emulator, queues, buckets, a cloud worker, the autoscaler, a demo."""
+@click.option("--edge-floor-ms", default=1500.0, show_default=True,
+              help="The emulated edge worker takes at least this long per image, like a Raspberry Pi.")
+def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: float, edge_floor_ms: float) -> None:
+    """Run the whole local stack until Ctrl-C: emulator, queues, buckets, the cloud and an emulated edge
+    worker, the autoscaler, a demo."""
     from irs import stack
     from irs.autoscale.providers.local import LocalProvider
 
@@ -336,6 +339,7 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
     env_file = None
     try:
         _ensure_model(settings.model)
+        _ensure_model("yolo-fastest-1.1")  # the emulated edge worker's
         stack.start_emulator(procs, endpoint, env)
         from irs.provision import provision as run_provision
 
@@ -344,6 +348,9 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
         worker = procs.start("worker-cloud", stack.worker_argv("cloud", concurrency or settings.concurrency),
                              {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"})
         fleet.register(ALWAYS_ON_ID, worker.pid, always_on=True)
+        procs.start("worker-edge", stack.worker_argv("edge", 1),
+                    {**env, "IRS_INSTANCE_ID": "local-edge-emulated", "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms),
+                     "IRS_MODEL": "yolo-fastest-1.1"})
         procs.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",
                                    "--boot-delay", str(boot_delay)], env)
         procs.wait_for("worker-cloud", "ready.")

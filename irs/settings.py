@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
 
+    service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
+                                    "at least this long, to make a worker behave like a slower device.")
+
     # --- the worker's place in the fleet ----------------------------------------------------------
     instance_id: str | None = Field(default=None, description="This worker's instance id in fleet reports; "
                                     "hostname-pid when unset.")

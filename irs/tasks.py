@@ -127,6 +127,9 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         logger.info("%s: %s", image_key, error)
         return error_document(image_key, self.request.id, str(error), **common,
                               timings_ms=timings, finished_at=now_iso())
+    if settings.service_floor_ms:  # an emulated slow device, labelled as such in the document
+        time.sleep(max(0.0, settings.service_floor_ms / 1000 - (time.time() - started)))
+        common["emulated"] = {"service_floor_ms": settings.service_floor_ms}
     return {
         "image_key": image_key,
         "task_id": self.request.id,

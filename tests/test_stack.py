@@ -36,7 +36,7 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         assert "giraffe.jpg: giraffe" in run.stdout, run.stderr
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
-        assert len(pids) == 3  # the emulator, the always-on worker and the autoscaler
+        assert len(pids) == 4  # the emulator, the always-on cloud worker, the emulated edge worker, the autoscaler
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert "stopped" in log.read_text()

@@ -66,3 +66,15 @@ def test_an_image_over_the_byte_limit_is_refused_before_it_is_read(upload, monke
     monkeypatch.setattr(get_settings(), "max_image_bytes", 1000)
     doc = run(upload(images.png(200, 200) + b"\0" * 2000))
     assert doc["status"] == "error" and "over the limit of 1,000" in doc["error"]
+
+
+def test_an_emulated_slow_device_takes_at_least_its_floor_and_says_so(upload, photo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    from irs.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "service_floor_ms", 300.0)
+    doc = run(upload(photo("eagle.jpg"), "eagle.jpg"))
+    assert doc["emulated"] == {"service_floor_ms": 300.0}
+    took = datetime.fromisoformat(doc["finished_at"]) - datetime.fromisoformat(doc["started_at"])
+    assert took.total_seconds() >= 0.3
