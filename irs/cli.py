@@ -349,7 +349,8 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
                              {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"})
         fleet.register(ALWAYS_ON_ID, worker.pid, always_on=True)
         procs.start("worker-edge", stack.worker_argv("edge", 1),
-                    {**env, "IRS_INSTANCE_ID": "local-edge-emulated", "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms),
+                    {**env, "IRS_INSTANCE_ID": "local-edge-emulated", "IRS_POOL_NAME": "edge",
+                     "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms),
                      "IRS_MODEL": "yolo-fastest-1.1"})
         procs.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",
                                    "--boot-delay", str(boot_delay)], env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -34,6 +35,13 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
                              cwd=tmp_path, env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True,
                              text=True, timeout=120)
         assert "giraffe.jpg: giraffe" in run.stdout, run.stderr
+
+        def workers() -> dict[str, int]:
+            status = subprocess.run([sys.executable, "-m", "irs.cli", "status", "--json"], cwd=tmp_path,
+                                    env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+            return {p["pool"]: p["workers"] for p in json.loads(status.stdout)}
+
+        wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
         assert len(pids) == 4  # the emulator, the always-on cloud worker, the emulated edge worker, the autoscaler
