@@ -52,3 +52,14 @@ def test_capacity_still_booting_counts_once_it_is_up() -> None:
 def test_the_decision_travels_as_a_json_header() -> None:
     header = choose({CLOUD: cloud(), EDGE: edge(workers=0, slots=0)}).as_header()
     assert header["pool"] == CLOUD and header["expected_s"] == {CLOUD: 0.06, EDGE: None}
+
+
+def test_the_split_simulation_runs_every_policy_and_the_static_ones_do_what_they_say() -> None:
+    from irs.routing.simulate import POLICIES, simulate
+
+    assert set(POLICIES) >= {"irs", "cloud_only", "edge_only", "round_robin", "random", "join_shortest_queue",
+                             "seed_local_first"}
+    rows = {p: simulate("camera", p, load=2.0, duration_s=120) for p in POLICIES}
+    assert rows["cloud_only"]["edge_share"] == 0 and rows["edge_only"]["edge_share"] == 1
+    assert 0.4 < rows["round_robin"]["edge_share"] <= 0.6
+    assert all(r["requests"] == rows["irs"]["requests"] and r["p95_s"] >= r["p50_s"] for r in rows.values())

@@ -1,0 +1,48 @@
+"""Routing policies between an edge device and the cloud, simulated with the router's own decision.
+
+    python bench/split.py [--json]
+
+One row per world (camera, web), arrival pattern (poisson, bursts), load (offered load over the
+edge device's capacity) and policy. The parameters and their sources are in
+irs/routing/simulate.py (Params) and BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from irs.routing.simulate import POLICIES, Params, simulate  # noqa: E402
+
+LOADS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# The edge's time per image is assumed, not measured (no Pi here): 1.5 s as the local stack
+# emulates it, and 0.25 s for a faster device or model, where the choice is a close one.
+EDGES = (Params(edge_service_s=1.5), Params(edge_service_s=0.25))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    args = parser.parse_args()
+    rows = [simulate(world, policy, load, pattern, params=params)
+            for params in EDGES for world in ("camera", "web") for pattern in ("poisson", "bursts")
+            for load in LOADS for policy in POLICIES]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*rows[0].keys(), title="routing policies, simulated")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
