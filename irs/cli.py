@@ -159,6 +159,43 @@ def model_fetch(name: str, url_base: str | None) -> None:
     out.print(f"{name} is ready in {target}")
 
 
+# --- the edge device ---------------------------------------------------------------------------------
+@main.group()
+def edge() -> None:
+    """Commands for an edge device (a Raspberry Pi with a camera)."""
+
+
+@edge.command("watch")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one result document per line.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the directory.")
+@click.option("--once", is_flag=True, help="Classify what is there now, then exit.")
+def edge_watch(directory: Path, as_json: bool, interval: float, once: bool) -> None:
+    """Turn every new image in DIRECTORY into a request; the router picks edge or cloud for each."""
+    from irs.client import collect, submit_files
+
+    seen: set[tuple[str, int]] = set()
+    stop = False
+
+    def finish(*_: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    err.print(f"watching {directory} (Ctrl-C to stop)")
+    while not stop:
+        current = {(str(p), p.stat().st_mtime_ns) for p in _expand((directory,))}
+        new = sorted(current - seen)
+        seen |= current
+        if new:
+            submitted = submit_files([Path(path) for path, _ in new])
+            _show(collect(submitted, timeout=300), as_json, lambda: None)
+        if once:
+            return
+        time.sleep(interval)
+
+
 # --- deploying to AWS --------------------------------------------------------------------------------
 @main.command()
 @click.option("--stack-name", default="irs", show_default=True)

@@ -87,3 +87,14 @@ def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no
     assert pools.keys() == {"cloud", "edge"}
     assert {"waiting", "in_flight", "delayed", "dead_lettered", "busy_workers"} <= pools["cloud"].keys()
     assert pools["cloud"]["workers"] >= 1  # the session's cloud worker reports itself
+
+
+def test_irs_edge_watch_classifies_what_lands_in_a_directory(cloud_worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    for name in ("dog.jpg", "eagle.jpg"):
+        shutil.copy(IMAGES / name, tmp_path / name)
+    run = irs("edge", "watch", str(tmp_path), "--json", "--once")
+    assert run.returncode == 0, run.stderr
+    summaries = sorted(json.loads(line)["summary"].split(":")[0] for line in run.stdout.splitlines())
+    assert summaries == ["dog.jpg", "eagle.jpg"]
