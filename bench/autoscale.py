@@ -10,12 +10,13 @@ controller) into DIR, docs/autoscale by default.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from report import emit  # noqa: E402
 
 from irs.autoscale.baselines import all_policies  # noqa: E402
 from irs.autoscale.policy import Config  # noqa: E402
@@ -37,17 +38,7 @@ def main() -> None:
         rows.extend(result.row() for result in results)
         draw([r for r in results if r.policy in PICTURED], args.plots / f"{trace.name}.png",
              f"trace {trace.name}: {len(trace.arrivals)} images")
-    if args.json:
-        print(json.dumps(rows, indent=1))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*rows[0].keys(), title="autoscaling policies, simulated")
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
-
+    emit(rows, args.json, "autoscaling policies, simulated")
 
 if __name__ == "__main__":
     main()

@@ -10,12 +10,13 @@ irs/routing/simulate.py (Params) and BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from report import emit  # noqa: E402
 
 from irs.routing.simulate import POLICIES, Params, simulate  # noqa: E402
 
@@ -32,17 +33,7 @@ def main() -> None:
     rows = [simulate(world, policy, load, pattern, params=params)
             for params in EDGES for world in ("camera", "web") for pattern in ("poisson", "bursts")
             for load in LOADS for policy in POLICIES]
-    if args.json:
-        print(json.dumps(rows, indent=1))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(*rows[0].keys(), title="routing policies, simulated")
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
-
+    emit(rows, args.json, "routing policies, simulated")
 
 if __name__ == "__main__":
     main()

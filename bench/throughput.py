@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from report import emit  # noqa: E402
+
 # Public request prices, US East (N. Virginia), per million requests.
 PRICE_PER_MILLION = {
     "sqs": 0.40,  # standard queue, per 64 KiB chunk
@@ -346,13 +348,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("measure", "value", title=f"IRS throughput benchmark ({result['date']})")
-    for key, value in result.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
-    Console().print(table)
+    emit([{"measure": k, "value": v} for k, v in result.items()], False, f"IRS throughput benchmark ({result['date']})")
 
 
 if __name__ == "__main__":
