@@ -40,5 +40,6 @@ def main() -> None:
              f"trace {trace.name}: {len(trace.arrivals)} images")
     emit(rows, args.json, "autoscaling policies, simulated")
 
+
 if __name__ == "__main__":
     main()

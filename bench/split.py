@@ -35,5 +35,6 @@ def main() -> None:
             for load in LOADS for policy in POLICIES]
     emit(rows, args.json, "routing policies, simulated")
 
+
 if __name__ == "__main__":
     main()
