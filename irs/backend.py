@@ -3,9 +3,9 @@
 Celery's stock S3 backend writes a ``celery-task-meta-<id>`` object beside
 whatever the task itself saves, reads before it writes, and polls with a HEAD
 and a GET. Here the result document *is* the Celery result: one PUT at the
-key derived from the image key (see :mod:`irs.results`), one GET per poll, and
-polling that starts fast and backs off, so ``.get()`` returns soon after the
-worker finishes without hammering S3 while it waits.
+key derived from the task id, which names the image (see :mod:`irs.results`),
+one GET per poll, and polling that starts fast and backs off, so ``.get()``
+returns soon after the worker finishes without hammering S3 while it waits.
 """
 
 from __future__ import annotations
@@ -20,12 +20,8 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs import aws
-from irs.results import error_document, image_key_of, result_key
+from irs.results import FIRST_POLL_S, POLL_GROWTH, error_document, image_key_of, result_key
 from irs.settings import get_settings
-
-#: Poll delays in seconds for AsyncResult.get(): quick at first, then the caller's interval.
-FIRST_POLL = 0.01
-POLL_GROWTH = 1.5
 
 
 class S3DocumentBackend(KeyValueStoreBackend):
@@ -96,7 +92,7 @@ class S3DocumentBackend(KeyValueStoreBackend):
         """Poll with growing delays capped at ``interval``, instead of a fixed interval."""
         self._ensure_not_eager()
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = min(FIRST_POLL, interval)
+        delay = min(FIRST_POLL_S, interval)
         while True:
             meta = self.get_task_meta(task_id)
             if meta["status"] in states.READY_STATES:

@@ -22,15 +22,13 @@ from typing import Any
 
 from irs import aws
 from irs.celery import app
-from irs.results import result_key
+from irs.results import FIRST_POLL_S, POLL_GROWTH, result_key
 from irs.settings import get_settings
 from irs.tasks import UPLOAD_MS, classify
 from irs.transport import SQS_BATCH
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-FIRST_POLL = 0.01  # seconds; polls then back off by POLL_GROWTH up to MAX_POLL
-POLL_GROWTH = 1.5
-MAX_POLL = 0.25
+MAX_POLL = 0.25  # seconds between looks, at most
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str
     """Yield each result document as it lands, until all are in or ``timeout`` passes."""
     wanted = dict(sorted(((item.task_id, item) for item in submitted), key=lambda pair: pair[1].image_key))
     deadline = time.monotonic() + timeout
-    delay = FIRST_POLL
+    delay = FIRST_POLL_S
     while wanted:
         for task_id, document in _from_s3(list(wanted.values())):
             del wanted[task_id]

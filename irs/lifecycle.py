@@ -172,7 +172,8 @@ class Lifecycle(bootsteps.StartStopStep):
         channel = getattr(self.consumer.task_consumer, "channel", None)
         receiving = getattr(channel, "receiving", 0)
         longest = float(getattr(channel, "wait_time_seconds", 20)) + 5
-        return receiving == 0 and now - self.drain_began >= TICK_S or now - self.drain_began >= longest
+        waited = now - self.drain_began
+        return (receiving == 0 and waited >= TICK_S) or waited >= longest
 
     def _tagged_for_drain(self) -> bool:
         """Whether the instance carries the irs-drain tag (IMDSv2, tags in metadata enabled)."""

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 from irs.settings import get_settings
 
 _HEX = 32
+#: How anything waiting for a result document polls: quickly at first, then backing off.
+FIRST_POLL_S = 0.01
+POLL_GROWTH = 1.5
 
 
 def new_task_id(image_key: str) -> str:
@@ -48,8 +51,10 @@ def result_key(task_id: str) -> str:
 
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def iso(epoch: float | None = None) -> str:
+    """A timestamp as the result documents write it: UTC, milliseconds; now by default."""
+    moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def error_document(image_key: str, task_id: str, reason: str, **extra: object) -> dict[str, object]:

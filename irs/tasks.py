@@ -12,7 +12,6 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from irs.celery import app
 from irs.imaging import BadImage, decode
 from irs.models import resolve
 from irs.recognition import get_recognizer, summary
-from irs.results import error_document, new_task_id, now_iso
+from irs.results import error_document, iso, new_task_id
 from irs.routing.router import ROUTE, take_last
 from irs.settings import get_settings
 
@@ -98,7 +97,7 @@ def download(image_key: str) -> bytes:
 def classify(self: Task, image_key: str) -> dict[str, Any]:
     """Classify the image at ``image_key`` in the input bucket and return its result document."""
     settings = get_settings()
-    started_at, started = now_iso(), time.time()
+    started_at, started = iso(), time.time()
     sent_at = self.request.get(SENT_AT)
     timings: dict[str, float | None] = {
         "queue_wait": _ms(started - sent_at) if sent_at else None,
@@ -114,7 +113,7 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
     recognizer = get_recognizer()
     common = {"model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
               "worker": self.request.hostname or socket.gethostname(),
-              "submitted_at": _iso(sent_at), "started_at": started_at}
+              "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
     try:
         with stage("download"):
             data = download(image_key)
@@ -126,7 +125,7 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
     except BadImage as error:
         logger.info("%s: %s", image_key, error)
         return error_document(image_key, self.request.id, str(error), **common,
-                              timings_ms=timings, finished_at=now_iso())
+                              timings_ms=timings, finished_at=iso())
     if settings.service_floor_ms:  # an emulated slow device, labelled as such in the document
         time.sleep(max(0.0, settings.service_floor_ms / 1000 - (time.time() - started)))
         common["emulated"] = {"service_floor_ms": settings.service_floor_ms}
@@ -139,15 +138,9 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         "image": {"format": info.format, "width": info.width, "height": info.height, "bytes": info.bytes},
         **common,
         "timings_ms": timings,
-        "finished_at": now_iso(),
+        "finished_at": iso(),
     }
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
