@@ -21,8 +21,9 @@ from report import emit  # noqa: E402
 from irs.routing.simulate import POLICIES, Params, simulate  # noqa: E402
 
 LOADS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-# The edge's time per image is assumed, not measured (no Pi here): 1.5 s as the local stack
-# emulates it, and 0.25 s for a faster device or model, where the choice is a close one.
+# The edge's time per image is estimated, not measured on a Pi (there is none here): 0.25 s is the
+# Pi 4 estimate in BENCHMARKS.md ("Pi service time"), 1.5 s a slower device and the local stack's
+# emulated edge.
 EDGES = (Params(edge_service_s=1.5), Params(edge_service_s=0.25))
 
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, replace
 from botocore.exceptions import BotoCoreError, ClientError
 
 from irs import aws, fleet
+from irs.autoscale import state
 from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
 from irs.autoscale.providers import Provider
 from irs.provision import queue_names
@@ -42,6 +43,7 @@ class Controller:
         self.completed = 0  # completions counted so far, across workers that came and went
         self.last_processed: dict[str, int] = {}
         self.queue_url = ""
+        self.decisions: deque[dict[str, object]] = deque(maxlen=state.KEEP_DECISIONS)
 
     # -- observe ------------------------------------------------------------------------------------
     def observe(self) -> Observation:
@@ -105,6 +107,7 @@ class Controller:
             except (ClientError, BotoCoreError, OSError) as error:
                 self.say(f"could not launch the always-on instance ({error}); trying again next tick")
             return decision
+        launched: list[str] = []
         if decision.launch or decision.terminate:
             try:
                 launched = self.provider.launch(decision.launch) if decision.launch else []
@@ -115,7 +118,22 @@ class Controller:
                 self.say(f"could not act ({error}); holding steady")
                 return None
         self._log(observation, decision)
+        self._publish(observation, decision, launched)
         return decision
+
+    def _publish(self, observation: Observation, decision: Decision, launched: list[str]) -> None:
+        """Tell the router what is booting, and the status page what was decided and why."""
+        if decision.launch or decision.terminate or not self.decisions:
+            self.decisions.append({"t": round(observation.now, 1), **asdict(decision)})
+        pending: list[dict[str, float | str]] = [{"id": i.id, "launched_at": i.launched_at}
+                                                 for i in observation.pending]
+        pending += [{"id": host_id, "launched_at": observation.now} for host_id in launched]
+        try:
+            state.write(state.State(self.pool, self.provider.name, observation.now, decision.desired,
+                                    [i.id for i in observation.running], pending, self.cfg.boot_s, self.cfg.slots,
+                                    list(self.decisions)))
+        except (ClientError, BotoCoreError, OSError) as error:
+            self.say(f"could not publish the autoscaler's state ({error})")
 
     def _log(self, observation: Observation, decision: Decision) -> None:
         entry = {"t": round(observation.now, 1), "waiting": observation.waiting, "in_flight": observation.in_flight,

@@ -2,8 +2,10 @@
 
 The IRS policy is the router's own decision (:func:`irs.routing.policy.choose`),
 fed what the live router sees: each pool's queue (waiting plus in service),
-observed once a second, plus the requests routed since, the pools' live slots
-and service times, and the transfer the image would need to reach each pool.
+observed once a second and carried forward as the router does (drained at the
+pool's rate, plus the requests routed since), the pools' live slots and
+service times, and the transfer the image would need to reach each pool. The
+queue-length baselines see the raw count: last observed plus sent since.
 
 Two worlds: ``camera``, where images are taken on the edge device (the edge
 reads them where they are; the cloud needs them uploaded over the device's
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from irs.routing.policy import CLOUD, EDGE, PoolView, choose
+from irs.routing.policy import CLOUD, EDGE, PoolView, choose, drained
 
 OBSERVE_EVERY_S = 1.0
 
@@ -30,7 +32,7 @@ OBSERVE_EVERY_S = 1.0
 class Params:
     """Each figure and where it comes from (BENCHMARKS.md repeats them)."""
 
-    edge_service_s: float = 1.5  # assumed Pi 4 time per image; the local stack's emulated edge uses the same
+    edge_service_s: float = 1.5  # a slow device, as the local stack emulates it; bench/split.py adds the Pi 4 estimate
     edge_slots: int = 1
     cloud_service_s: float = 0.0475  # worker CPU per image per process, throughput benchmark (run of record)
     cloud_slots: int = 2  # one always-on instance, two worker processes
@@ -73,24 +75,26 @@ class _Pool:
         return len(self.active)
 
 
-Policy = Callable[[dict[str, PoolView], float], str]  # (views with this image's transfers, a random draw) -> pool
+# (the router's views with this image's transfers, each queue's length as last observed plus what was
+# sent there since, a random draw) -> pool
+Policy = Callable[[dict[str, PoolView], dict[str, int], float], str]
 
 
 def _policies(params: Params) -> dict[str, Policy]:
     counter = itertools.count()
 
-    def jsq(views: dict[str, PoolView], _: float) -> str:
-        return min(views, key=lambda p: ((views[p].waiting + views[p].in_flight) / max(1, views[p].slots), p))
+    def jsq(views: dict[str, PoolView], counts: dict[str, int], _: float) -> str:
+        return min(views, key=lambda p: (counts[p] / max(1, views[p].slots), p))
 
-    def seed_local_first(views: dict[str, PoolView], _: float) -> str:
-        return EDGE if views[EDGE].waiting + views[EDGE].in_flight < params.seed_queue_limit else CLOUD
+    def seed_local_first(views: dict[str, PoolView], counts: dict[str, int], _: float) -> str:
+        return EDGE if counts[EDGE] < params.seed_queue_limit else CLOUD
 
     return {
-        "irs": lambda views, _: choose(views).pool,
-        "cloud_only": lambda views, _: CLOUD,
-        "edge_only": lambda views, _: EDGE,
-        "round_robin": lambda views, _: (CLOUD, EDGE)[next(counter) % 2],
-        "random": lambda views, draw: CLOUD if draw < 0.5 else EDGE,
+        "irs": lambda views, counts, _: choose(views).pool,
+        "cloud_only": lambda views, counts, _: CLOUD,
+        "edge_only": lambda views, counts, _: EDGE,
+        "round_robin": lambda views, counts, _: (CLOUD, EDGE)[next(counter) % 2],
+        "random": lambda views, counts, draw: CLOUD if draw < 0.5 else EDGE,
         "join_shortest_queue": jsq,
         "seed_local_first": seed_local_first,
     }
@@ -115,23 +119,26 @@ def simulate(world: str, policy_name: str, load: float, pattern: str = "poisson"
     policy = _policies(params)[policy_name]
     pools = {EDGE: _Pool(EDGE, params.edge_slots, params.edge_service_s),
              CLOUD: _Pool(CLOUD, params.cloud_slots, params.cloud_service_s)}
-    observed: dict[str, int] = {}
     observed_at = -math.inf
-    sent = {EDGE: 0, CLOUD: 0}
+    counts = {EDGE: 0, CLOUD: 0}  # observed, plus sent since
+    backlog = {EDGE: (0.0, 0.0), CLOUD: (0.0, 0.0)}  # the router's estimate: (images, as of when)
     latencies, served_by_edge = [], 0
     times = arrivals(load, pattern, params, duration_s, rng)
     for n, arrived in enumerate(times):
         if arrived - observed_at >= OBSERVE_EVERY_S:
-            observed_at = math.floor(arrived)
-            observed = {name: pool.depth(observed_at) for name, pool in pools.items()}
-            sent = {EDGE: 0, CLOUD: 0}
+            observed_at = math.floor(arrived / OBSERVE_EVERY_S) * OBSERVE_EVERY_S
+            counts = {name: pool.depth(observed_at) for name, pool in pools.items()}
+            backlog = {name: (float(counts[name]), observed_at) for name in pools}
         size_bits = params.image_bytes[n % len(params.image_bytes)] * 8
         transfer = {EDGE: 0.0, CLOUD: size_bits / (params.uplink_mbps * 1e6) + params.rtt_s} if world == "camera" \
             else {EDGE: size_bits / (params.downlink_mbps * 1e6) + params.rtt_s, CLOUD: 0.0}
-        views = {name: PoolView(name, observed[name] + sent[name], 0, 1, pool.slots, pool.service_s,
-                                upload_s=transfer[name]) for name, pool in pools.items()}
-        chosen = policy(views, float(rng.random()))
-        sent[chosen] += 1
+        now_queued = {name: drained(backlog[name][0], arrived - backlog[name][1], pool.slots, pool.service_s)
+                      for name, pool in pools.items()}
+        views = {name: PoolView(name, now_queued[name], 1, pool.slots, pool.service_s, upload_s=transfer[name])
+                 for name, pool in pools.items()}
+        chosen = policy(views, counts, float(rng.random()))
+        counts[chosen] += 1
+        backlog[chosen] = (now_queued[chosen] + 1, arrived)
         served_by_edge += chosen == EDGE
         latencies.append(pools[chosen].serve(arrived + transfer[chosen], rng) - arrived)
     ordered = np.sort(latencies)

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from irs import fleet
+from irs.autoscale import state
 from irs.autoscale.controller import Controller
 from irs.autoscale.policy import Config
 from irs.autoscale.providers.local import LocalProvider
@@ -28,8 +29,16 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     sizes: list[int] = []
-    watcher = threading.Thread(target=lambda: [sizes.append(len(provider.hosts())) for _ in iter(
-        lambda: stop.wait(0.5), True)], daemon=True)
+    booting: list[state.Booting] = []  # what the router would have counted as on its way
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            sizes.append(len(provider.hosts()))
+            published = state.read("edge")
+            if published and published.booting():
+                booting.append(published.booting())  # type: ignore[arg-type]
+
+    watcher = threading.Thread(target=watch, daemon=True)
     loop.start()
     watcher.start()
     try:
@@ -39,6 +48,10 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
         assert len({d["task_id"] for d in documents}) == len(submitted) == 160
         assert all(d["status"] == "ok" for d in documents)
         assert max(sizes) > 1, decisions[-5:]
+        assert booting and all(b.slots >= CFG.slots for b in booting)  # published while hosts booted
+        published = state.read("edge")
+        assert published is not None and published.provider == "local"
+        assert any(d["launch"] and d["reasons"] for d in published.decisions)  # what it did, and why
         print("\n".join(decisions))
         wait_until(lambda: [h.id for h in provider.hosts()] == ["local-always-on"], 120,
                    "the fleet to shrink back to the always-on worker")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 
-from irs.routing.policy import CLOUD, EDGE, PoolView, choose
+from irs.routing.policy import CLOUD, EDGE, PoolView, choose, drained
 
 
-def cloud(waiting: int = 0, workers: int = 1, slots: int = 2, service_s: float = 0.06, **kw: float) -> PoolView:
-    return PoolView(CLOUD, waiting, 0, workers, slots, service_s, **kw)  # type: ignore[arg-type]
+def cloud(waiting: float = 0, workers: int = 1, slots: int = 2, service_s: float = 0.06, **kw: float) -> PoolView:
+    return PoolView(CLOUD, waiting, workers, slots, service_s, **kw)  # type: ignore[arg-type]
 
 
-def edge(waiting: int = 0, workers: int = 1, slots: int = 1, service_s: float = 1.5, **kw: float) -> PoolView:
-    return PoolView(EDGE, waiting, 0, workers, slots, service_s, **kw)  # type: ignore[arg-type]
+def edge(waiting: float = 0, workers: int = 1, slots: int = 1, service_s: float = 1.5, **kw: float) -> PoolView:
+    return PoolView(EDGE, waiting, workers, slots, service_s, **kw)  # type: ignore[arg-type]
+
+
+def device(waiting: float = 0, workers: int = 1, service_s: float = 1.5, **kw: float) -> PoolView:
+    return PoolView("device-pi", waiting, workers, workers, service_s, **kw)  # type: ignore[arg-type]
 
 
 def test_an_idle_cloud_beats_a_slow_edge() -> None:
@@ -21,13 +25,37 @@ def test_an_idle_cloud_beats_a_slow_edge() -> None:
 
 def test_a_deep_cloud_queue_sends_work_to_an_idle_edge() -> None:
     choice = choose({CLOUD: cloud(waiting=200), EDGE: edge()})  # 6 s of work ahead in the cloud, 1.5 s at the edge
-    assert choice.pool == EDGE and "edge answers in 1.50 s" in choice.reason
+    assert choice.pool == EDGE and choice.reason.startswith("edge answers in 2.08 s")  # 1.5 s plus its margin
 
 
 def test_the_upload_counts_against_the_pool_that_needs_it() -> None:
     near = choose({CLOUD: cloud(waiting=20, upload_s=2.0), EDGE: edge()})  # a camera image on the device
     assert near.pool == EDGE
     assert choose({CLOUD: cloud(waiting=20), EDGE: edge(upload_s=2.0)}).pool == CLOUD
+
+
+def test_a_queue_drains_at_its_pools_rate_between_observations() -> None:
+    # 100 images were queued half a second ago; two slots at 0.06 s have done 16.7 of them since.
+    assert drained(100, 0.5, slots=2, service_s=0.06) == 100 - 0.5 * 2 / 0.06
+    assert drained(5, 10, slots=2, service_s=0.06) == 0
+    assert drained(5, 10, slots=0, service_s=0.06) == 5  # nobody works on it
+
+
+def test_a_close_call_goes_to_the_pool_whose_slow_draws_cost_less() -> None:
+    # Both expect 0.30 s, but an edge image that draws slow is late by far more than a cloud one.
+    views = {CLOUD: cloud(waiting=8, service_s=0.06), EDGE: edge(service_s=0.30)}
+    assert views[CLOUD].expected_s() == views[EDGE].expected_s() == 0.3
+    assert choose(views).pool == CLOUD
+
+
+def test_an_image_on_the_device_stays_there_unless_the_upload_pays_for_itself() -> None:
+    upload_s = 0.35  # 200 KB over 5 Mb/s, plus a round trip
+    views = {CLOUD: cloud(upload_s=upload_s), EDGE: edge(upload_s=upload_s), "device-pi": device(service_s=0.25)}
+    assert choose(views).pool == "device-pi"
+    views["device-pi"] = device(waiting=4, service_s=0.25)  # a second of work ahead on the device
+    assert choose(views).pool == CLOUD
+    views["device-pi"] = device(workers=0)  # its worker is gone
+    assert choose(views).pool == CLOUD
 
 
 def test_nothing_goes_to_the_edge_when_no_edge_worker_lives() -> None:
@@ -63,3 +91,14 @@ def test_the_split_simulation_runs_every_policy_and_the_static_ones_do_what_they
     assert rows["cloud_only"]["edge_share"] == 0 and rows["edge_only"]["edge_share"] == 1
     assert 0.4 < rows["round_robin"]["edge_share"] <= 0.6
     assert all(r["requests"] == rows["irs"]["requests"] and r["p95_s"] >= r["p50_s"] for r in rows.values())
+
+
+def test_capacity_the_autoscaler_is_booting_is_counted_from_its_published_state() -> None:
+    from irs.autoscale.state import State
+
+    published = State("cloud", "ec2", updated_at=1000.0, desired=3, running=["i-1"],
+                      pending=[{"id": "i-2", "launched_at": 990.0}, {"id": "i-3", "launched_at": 995.0}],
+                      boot_s=45.0, slots_per_instance=2, decisions=[])
+    booting = published.booting()
+    assert booting is not None and booting.slots == 4 and booting.remaining_s(now=1000.0) == 35.0
+    assert booting.remaining_s(now=2000.0) == 0.0
