@@ -4,12 +4,16 @@
 #
 #   sudo IRS_SOURCE=/path/to/irs-0.1.0-py3-none-any.whl IRS_SOURCE_SHA256=<sha256> ./install.sh
 #
-# then put the deployment's settings and the edge user's keys in /etc/irs/irs.env (see README.md
-# beside this script) and `sudo systemctl restart irs-edge`. Running it again upgrades in place.
+# Add CAMERA_EVERY=5 to take a still with the Pi camera every 5 s. Then put the deployment's
+# settings and the edge user's keys in /etc/irs/irs.env (see README.md beside this script) and
+# `sudo systemctl restart irs-edge irs-edge-watch`. Running it again upgrades in place.
 set -euo pipefail
 : "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel or sdist to install}"
 : "${IRS_SOURCE_SHA256:?set IRS_SOURCE_SHA256 to the sha256 of that file}"
 IRS_MODEL="${IRS_MODEL:-yolo-fastest-1.1}"    # the fastest model suits the Pi
+DEVICE_ID="${DEVICE_ID:-$(hostname)}"          # names this Pi's own queue: <prefix>device-<id>
+IMAGE_DIR="${IMAGE_DIR:-/var/lib/irs/camera}"  # images here are served on the Pi without upload
+CAMERA_EVERY="${CAMERA_EVERY:-}"               # seconds between stills from the Pi camera; empty: no camera
 CONCURRENCY="${CONCURRENCY:-1}"                # one image at a time, using all four cores
 THREADS="${THREADS:-4}"                        # OpenCV threads for that image
 PREFIX=/opt/irs
@@ -18,8 +22,16 @@ ENV_FILE=/etc/irs/irs.env
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip
 id irs >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/irs --shell /usr/sbin/nologin irs
+install -d -o irs -g irs "$IMAGE_DIR"
 
-python3 -m venv "$PREFIX/.venv"
+if [ -n "$CAMERA_EVERY" ]; then
+  # picamera2 is a Raspberry Pi OS package, not a wheel: the venv sees the system's site-packages.
+  apt-get install -y --no-install-recommends python3-picamera2
+  usermod -a -G video irs
+  python3 -m venv --system-site-packages "$PREFIX/.venv"
+else
+  python3 -m venv "$PREFIX/.venv"
+fi
 # piwheels serves ARM builds of opencv-python-headless, numpy and the rest.
 grep -q piwheels /etc/pip.conf 2>/dev/null || printf '[global]\nextra-index-url=https://www.piwheels.org/simple\n' >> /etc/pip.conf
 "$PREFIX/.venv/bin/pip" install --upgrade pip
@@ -45,6 +57,9 @@ IRS_REGION=
 IRS_QUEUE_PREFIX=irs-
 IRS_INPUT_BUCKET=
 IRS_RESULTS_BUCKET=
+IRS_DEVICE_ID=$DEVICE_ID
+IRS_LOCAL_IMAGE_DIR=$IMAGE_DIR
+# IRS_UPLINK_MBPS=5   # this Pi's upload speed until it has measured its own uploads
 AWS_ACCESS_KEY_ID=
 AWS_SECRET_ACCESS_KEY=
 ENV
@@ -62,7 +77,9 @@ Wants=network-online.target
 User=irs
 Environment=IRS_POOL_NAME=edge IRS_MODEL=$IRS_MODEL IRS_MODEL_DIR=$PREFIX/models IRS_CV_THREADS=$THREADS IRS_ALWAYS_ON=true
 EnvironmentFile=$ENV_FILE
-ExecStart=$PREFIX/.venv/bin/celery -A irs worker -Q edge -c $CONCURRENCY -n edge-%H -l INFO
+# The Pi's own queue (with its dead-letter queue): the edge user may create only device queues.
+ExecStartPre=$PREFIX/.venv/bin/irs provision --device-only
+ExecStart=$PREFIX/.venv/bin/celery -A irs worker -Q edge,device-\${IRS_DEVICE_ID} -c $CONCURRENCY -n edge-%H -l INFO
 Restart=on-failure
 RestartSec=5
 # SIGTERM drains: the worker stops taking work and finishes its image first.
@@ -71,11 +88,26 @@ TimeoutStopSec=60
 [Install]
 WantedBy=multi-user.target
 UNIT
+cat > /etc/systemd/system/irs-edge-watch.service <<UNIT
+[Unit]
+Description=IRS edge watcher: every new image in $IMAGE_DIR becomes a routed request
+After=irs-edge.service
+
+[Service]
+User=irs
+EnvironmentFile=$ENV_FILE
+ExecStart=$PREFIX/.venv/bin/irs edge watch $IMAGE_DIR --json ${CAMERA_EVERY:+--camera $CAMERA_EVERY}
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+UNIT
 systemctl daemon-reload
-systemctl enable irs-edge.service
+systemctl enable irs-edge.service irs-edge-watch.service
 if grep -q '^AWS_ACCESS_KEY_ID=.\+' "$ENV_FILE"; then
-  systemctl restart irs-edge.service
-  echo "irs-edge is running: journalctl -u irs-edge -f"
+  systemctl restart irs-edge.service irs-edge-watch.service
+  echo "irs-edge is running: journalctl -u irs-edge -u irs-edge-watch -f"
 else
-  echo "Installed. Fill in $ENV_FILE, then: sudo systemctl restart irs-edge"
+  echo "Installed. Fill in $ENV_FILE, then: sudo systemctl restart irs-edge irs-edge-watch"
 fi

@@ -25,7 +25,8 @@ broker_connection_retry_on_startup = True
 
 # --- queues: provisioned up front by `irs provision`, each with a dead-letter queue ---
 POOLS = ("cloud", "edge")
-task_queues = [Queue(pool) for pool in POOLS]
+QUEUES = (*POOLS, _settings.device_queue) if _settings.device_queue else POOLS  # plus an edge device's own
+task_queues = [Queue(name) for name in QUEUES]
 task_default_queue = "cloud"
 task_create_missing_queues = False
 task_routes = ("irs.routing.router.route",)  # edge or cloud, whichever answers sooner

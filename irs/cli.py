@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,28 +94,65 @@ def _print_result(document: dict[str, Any]) -> None:
 
 # --- provision and status ---------------------------------------------------------------------
 @main.command()
-def provision() -> None:
+@click.option("--device-only", is_flag=True, help="Only this edge device's own queue (IRS_DEVICE_ID).")
+def provision(device_only: bool) -> None:
     """Create the queues, dead-letter queues and buckets (idempotent; works on AWS too)."""
     from irs.provision import provision as run
 
-    run(say=lambda line: out.print(line, highlight=False))
+    if device_only and not get_settings().device_id:
+        raise click.UsageError("--device-only needs IRS_DEVICE_ID: the name of this edge device")
+    run(say=lambda line: out.print(line, highlight=False), device_only=device_only)
 
 
 @main.command()
+@click.argument("request_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def status(as_json: bool) -> None:
-    """Per pool: waiting, in flight, delayed and dead-lettered messages, and workers (busy of all)."""
+def status(request_id: str | None, as_json: bool) -> None:
+    """Per pool: queue, workers and the share of images each served; or, given REQUEST_ID, where that
+    request went and why."""
+    if request_id:
+        _request_status(request_id, as_json)
+        return
     from irs.status import pool_status
 
     pools = pool_status()
     if as_json:
         out.print_json(json.dumps([p.as_dict() for p in pools]))
         return
-    table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered", "workers (busy)")
+    total = sum(p.served for p in pools) or 1
+    table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered", "workers (busy)", "served (share)",
+                  "ms per image")
     for p in pools:
         table.add_row(p.pool, str(p.waiting), str(p.in_flight), str(p.delayed), str(p.dead_lettered),
-                      f"{p.workers} ({p.busy_workers})")
+                      f"{p.workers} ({p.busy_workers})", f"{p.served} ({p.served / total:.0%})",
+                      f"{p.service_ms:.0f}" if p.service_ms else "-")
     out.print(table)
+    out.print("[dim]served: images finished by the pool's live workers since they started[/]")
+
+
+def _request_status(request_id: str, as_json: bool) -> None:
+    from botocore.exceptions import ClientError
+
+    from irs import aws
+    from irs.results import result_key
+
+    settings = get_settings()
+    try:
+        body = aws.client("s3").get_object(Bucket=settings.results_bucket, Key=result_key(request_id))["Body"]
+    except ClientError as error:
+        raise click.ClickException(f"no result for {request_id} yet ({error.response['Error']['Code']})") from None
+    document = json.loads(body.read())
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    routing = document.get("routing") or {}
+    out.print(f"{document['image_key']}: {document['status']}, served by {document['pool']} "
+              f"({document.get('worker')})", highlight=False)
+    out.print(f"routed to {routing.get('pool', '?')}: {routing.get('reason', 'no routing decision recorded')}",
+              highlight=False)
+    if routing.get("expected_s"):
+        out.print("expected seconds: " + ", ".join(f"{k} {v}" for k, v in routing["expected_s"].items()),
+                  highlight=False)
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -170,30 +208,51 @@ def edge() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one result document per line.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the directory.")
 @click.option("--once", is_flag=True, help="Classify what is there now, then exit.")
-def edge_watch(directory: Path, as_json: bool, interval: float, once: bool) -> None:
-    """Turn every new image in DIRECTORY into a request; the router picks edge or cloud for each."""
-    from irs.client import collect, submit_files
+@click.option("--camera", "camera_every", type=float, default=None, metavar="SECONDS",
+              help="Also take a still with the Pi camera (picamera2) every SECONDS into DIRECTORY.")
+def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, camera_every: float | None) -> None:
+    """Turn every new image in DIRECTORY into a request, routed to wherever it is answered sooner.
 
+    On an edge device whose IRS_LOCAL_IMAGE_DIR is DIRECTORY, an image can be
+    served by the device itself without being uploaded; elsewhere every image
+    is uploaded and goes to the edge or the cloud queue.
+    """
+    from irs.camera import CameraUnavailable, capture_stills
+    from irs.client import collect, submit_files, submit_from_device
+
+    settings = get_settings()
+    on_device = bool(settings.device_id and settings.local_image_dir
+                     and settings.local_image_dir.resolve() == directory.resolve())
+    if settings.device_id and not on_device:
+        err.print(f"[yellow]{directory} is not IRS_LOCAL_IMAGE_DIR: its images are uploaded, not served "
+                  "on this device[/]")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    camera_error: list[Exception] = []
+    if camera_every is not None:
+        def run_camera() -> None:
+            try:
+                capture_stills(directory, camera_every, stop)
+            except CameraUnavailable as error:
+                camera_error.append(error)
+                stop.set()
+
+        threading.Thread(target=run_camera, name="irs-camera", daemon=True).start()
+    err.print(f"watching {directory}{' on device ' + str(settings.device_id) if on_device else ''} (Ctrl-C to stop)")
     seen: set[tuple[str, int]] = set()
-    stop = False
-
-    def finish(*_: Any) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, finish)
-    signal.signal(signal.SIGINT, finish)
-    err.print(f"watching {directory} (Ctrl-C to stop)")
-    while not stop:
+    while not stop.is_set():
         current = {(str(p), p.stat().st_mtime_ns) for p in _expand((directory,))}
-        new = sorted(current - seen)
+        new = [Path(path) for path, _ in sorted(current - seen)]
         seen |= current
         if new:
-            submitted = submit_files([Path(path) for path, _ in new])
+            submitted = submit_from_device(new, directory) if on_device else submit_files(new)
             _show(collect(submitted, timeout=300), as_json, lambda: None)
         if once:
-            return
-        time.sleep(interval)
+            break
+        stop.wait(interval)
+    if camera_error:
+        raise click.ClickException(str(camera_error[0]))
 
 
 # --- deploying to AWS --------------------------------------------------------------------------------

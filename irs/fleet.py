@@ -35,6 +35,7 @@ class WorkerReport:
     draining: bool = False
     slots: int = 1  # tasks it runs at once (worker processes)
     service_ms: float | None = None  # how long its recent tasks took (moving average)
+    device: str | None = None  # the edge device it runs on, whose own queue it also serves
 
     @property
     def key(self) -> str:

@@ -157,7 +157,7 @@ class Lifecycle(bootsteps.StartStopStep):
     def _report(self, busy: bool, idle_since: float | None) -> fleet.WorkerReport:
         return fleet.WorkerReport(self.instance_id, self.pool, self.always_on, busy, idle_since,
                                   state.all_total_count[0], self.started_at, time.time(), bool(self.drain_began),
-                                  slots=self.slots, service_ms=SERVICE_TIME.ms)
+                                  slots=self.slots, service_ms=SERVICE_TIME.ms, device=get_settings().device_id)
 
     # -- draining -----------------------------------------------------------------------------------
     def _stop_consuming(self) -> None:

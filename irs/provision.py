@@ -1,8 +1,9 @@
 """Create what IRS needs in an AWS account (or the emulator): idempotent, safe to rerun.
 
-For each pool a queue and its dead-letter queue, with a redrive policy and a
-visibility timeout above the task's hard time limit; the input and results
-buckets, private, with lifecycle rules so uploads and results do not pile up.
+For each pool (and, on an edge device, its own queue) a queue and its
+dead-letter queue, with a redrive policy and a visibility timeout above the
+task's hard time limit; the input and results buckets, private, with
+lifecycle rules so uploads and results do not pile up.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from irs import aws
-from irs.celeryconfig import POOLS
+from irs.celeryconfig import QUEUES
 from irs.settings import Settings, get_settings
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at poison messages
@@ -30,13 +31,17 @@ class QueueNames:
 def queue_names(settings: Settings | None = None) -> list[QueueNames]:
     settings = settings or get_settings()
     return [QueueNames(pool, f"{settings.queue_prefix}{pool}", f"{settings.queue_prefix}{pool}-dlq")
-            for pool in POOLS]
+            for pool in QUEUES]
 
 
-def provision(settings: Settings | None = None, say: Callable[[str], None] = print) -> None:
+def provision(settings: Settings | None = None, say: Callable[[str], None] = print, device_only: bool = False
+              ) -> None:
+    """Everything, or with ``device_only`` just this edge device's own queue (all a device may create)."""
     settings = settings or get_settings()
     sqs = aws.client("sqs")
     for names in queue_names(settings):
+        if device_only and names.pool != settings.device_queue:
+            continue
         dlq_url = sqs.create_queue(QueueName=names.dead_letter, Attributes={
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -54,6 +59,8 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
             url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
         sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # bring an older queue up to date
         say(f"queue {names.queue} -> dead letters to {names.dead_letter}")
+    if device_only:
+        return
     _bucket(settings.input_bucket, "uploads/", settings.upload_ttl_days, settings)
     say(f"bucket {settings.input_bucket} (uploads expire after {settings.upload_ttl_days} days)")
     _bucket(settings.results_bucket, settings.results_prefix, settings.result_ttl_days, settings)

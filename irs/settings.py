@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
                                     "at least this long, to make a worker behave like a slower device.")
 
+    # --- an edge device ------------------------------------------------------------------------
+    device_id: str | None = Field(default=None, description="This edge device's name. Its worker also serves "
+                                  "the queue device-<name>, whose images it reads from local_image_dir, not S3.")
+    local_image_dir: Path | None = Field(default=None, description="The device's image directory (what `irs edge "
+                                         "watch` watches): images there are served on the device without upload.")
+    uplink_mbps: float = Field(default=5.0, description="The device's upload bandwidth in Mb/s, until its own "
+                               "uploads have measured it.")
+
     # --- the worker's place in the fleet ----------------------------------------------------------
     instance_id: str | None = Field(default=None, description="This worker's instance id in fleet reports; "
                                     "hostname-pid when unset.")
@@ -90,6 +98,11 @@ class Settings(BaseSettings):
     def visibility_timeout(self) -> int:
         """Kept above the hard time limit, so a running task is never handed out twice."""
         return self.task_time_limit + 30
+
+    @property
+    def device_queue(self) -> str | None:
+        """The Celery queue of this device's own images, if this is a device."""
+        return f"device-{self.device_id}" if self.device_id else None
 
     @property
     def model_cache_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered) and its workers."""
+"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered), its workers, its share."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class PoolStatus:
     dead_lettered: int  # messages in the pool's dead-letter queue
     workers: int  # workers that reported in the last two minutes
     busy_workers: int
+    served: int  # images its live workers have finished since they started: the edge/cloud split
+    service_ms: float | None  # its workers' recent time per image
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -47,5 +49,11 @@ def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
             dead_lettered=sum(dead.values()),
             workers=len(reports),
             busy_workers=sum(r.busy for r in reports.values()),
+            served=sum(r.processed for r in reports.values()),
+            service_ms=_mean([r.service_ms for r in reports.values() if r.service_ms]),
         ))
     return result
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None

@@ -71,6 +71,35 @@ def _load_model(**_: Any) -> None:
     aws.client("s3")
 
 
+def device_prefix() -> str | None:
+    """Keys under this prefix name images on this device, read where they are (see :func:`read_local`)."""
+    settings = get_settings()
+    return f"uploads/devices/{settings.device_id}/" if settings.device_id and settings.local_image_dir else None
+
+
+def read_image(image_key: str) -> tuple[bytes, str]:
+    """The image's bytes and where they came from: this device's own disk, or the input bucket."""
+    prefix = device_prefix()
+    if prefix and image_key.startswith(prefix):
+        return read_local(image_key.removeprefix(prefix))
+    settings = get_settings()
+    return download(image_key), f"s3://{settings.input_bucket}/{image_key}"
+
+
+def read_local(relative: str) -> tuple[bytes, str]:
+    """A file in the device's image directory; nothing outside it, whatever the key says."""
+    settings = get_settings()
+    assert settings.local_image_dir is not None
+    root = settings.local_image_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise BadImage(f"no image {relative!r} in this device's image directory {root}")
+    size = path.stat().st_size
+    if size > settings.max_image_bytes:
+        raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}")
+    return path.read_bytes(), f"file://{path} on device {settings.device_id}"
+
+
 def download(image_key: str) -> bytes:
     settings = get_settings()
     location = f"s3://{settings.input_bucket}/{image_key}"
@@ -111,12 +140,13 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         timings[name] = _ms(time.perf_counter() - begin)
 
     recognizer = get_recognizer()
-    common = {"model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
-              "worker": self.request.hostname or socket.gethostname(),
-              "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
+    common: dict[str, Any] = {
+        "model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
+        "worker": self.request.hostname or socket.gethostname(),
+        "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
     try:
         with stage("download"):
-            data = download(image_key)
+            data, common["source"] = read_image(image_key)
         with stage("decode"):
             pixels, info = decode(data, settings.max_image_bytes, settings.max_image_pixels,
                                   min_side=recognizer.input_size)

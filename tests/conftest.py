@@ -91,11 +91,12 @@ def emulator() -> Iterator[str]:
 class Worker:
     """A real `celery -A irs worker` process, and its log."""
 
-    def __init__(self, name: str, pool: str, concurrency: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, pool: str, concurrency: int, extra_env: dict[str, str] | None = None,
+                 queues: str | None = None) -> None:
         self.log = ARTIFACTS / f"worker-{name}.log"
         env = {**os.environ, "IRS_POOL_NAME": pool, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "irs", "worker", "-Q", pool, "-c", str(concurrency),
+            [sys.executable, "-m", "celery", "-A", "irs", "worker", "-Q", queues or pool, "-c", str(concurrency),
              "-n", f"{name}@%h", "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(lambda: "ready." in self.text() or self.process.poll() is not None, 60, f"worker {name}")

@@ -19,6 +19,12 @@ def test_the_service_consumes_the_edge_queue_restarts_and_survives_reboots() -> 
     assert "Restart=on-failure" in text and "WantedBy=multi-user.target" in text and "systemctl enable" in text
 
 
+def test_the_pi_serves_its_own_queue_and_watches_its_image_directory() -> None:
+    text = SCRIPT.read_text()
+    assert "-Q edge,device-\\${IRS_DEVICE_ID}" in text and "irs provision --device-only" in text
+    assert "irs edge watch $IMAGE_DIR" in text and "IRS_LOCAL_IMAGE_DIR=$IMAGE_DIR" in text
+
+
 def test_the_installer_refuses_a_package_it_cannot_verify() -> None:
     text = SCRIPT.read_text()
     assert 'IRS_SOURCE_SHA256:?' in text and "sha256sum --check --strict" in text

@@ -89,6 +89,20 @@ def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no
     assert pools["cloud"]["workers"] >= 1  # the session's cloud worker reports itself
 
 
+def test_irs_status_of_a_request_says_which_pool_served_it_and_why(cloud_worker, upload, photo
+                                                                   ) -> None:  # type: ignore[no-untyped-def]
+    from irs import fleet
+
+    document = classify.delay(upload(photo("dog.jpg"), "dog.jpg")).get(timeout=60)
+    run = irs("status", document["task_id"])
+    assert run.returncode == 0, run.stderr
+    assert "served by cloud" in run.stdout and f"routed to cloud: {document['routing']['reason']}" in run.stdout
+    wait_until(lambda: sum(r.processed for r in fleet.read("cloud").values()) >= 1, 20, "a report counting it")
+    pools = {p["pool"]: p for p in json.loads(irs("status", "--json").stdout)}
+    assert pools["cloud"]["served"] >= 1
+    assert irs("status", "0" * 32 + ":uploads/none.jpg").returncode == 1
+
+
 def test_irs_edge_watch_classifies_what_lands_in_a_directory(cloud_worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import shutil
 

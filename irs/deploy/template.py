@@ -7,11 +7,14 @@ script is the very one the autoscaler's EC2 provider uses.
 Least privilege, by role (a test reads the policies and checks each claim):
 - **worker**: receive, delete, release and re-send on its queues, send to their
   dead-letter queues; read uploads; write result documents and its fleet report.
-- **autoscaler**: read queue depth and fleet reports; run, tag and terminate
-  only instances tagged with this deployment's fleet; pass only the worker role.
-- **web**: put uploads, send tasks, read results.
-- **edge** (an IAM user for Raspberry Pis): its own queue, uploads and results;
-  no EC2 at all. Its access keys are made outside the template (README).
+- **autoscaler**: read queue depth and fleet reports, publish its own state;
+  run, tag and terminate only instances tagged with this deployment's fleet;
+  pass only the worker role.
+- **web**: put uploads, send tasks, read results and what the router observes.
+- **edge** (an IAM user for Raspberry Pis): the edge queue and the devices' own
+  queues (``<prefix>-device-*``, which a device creates for itself), uploads,
+  results, and what its router observes; no EC2 at all. Its access keys are
+  made outside the template (README).
 """
 
 from __future__ import annotations
@@ -45,6 +48,23 @@ def _queue(pool: str) -> str:
 
 def _dlq(pool: str) -> str:
     return f"{pool.capitalize()}DeadLetterQueue"
+
+
+def _device_queues() -> Json:
+    """Every edge device's own queue and its dead-letter queue."""
+    return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-device-*")
+
+
+def _router_reads() -> list[Json]:
+    """What a process that routes requests reads: queue depths, worker reports, the autoscaler's state."""
+    return [
+        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        _statement(["s3:ListBucket"], [_arn("ResultsBucket")],
+                   {"StringLike": {"s3:prefix": ["results/*", "fleet/*"]}}),
+        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
+                                      _bucket_objects("ResultsBucket", "fleet/"),
+                                      _bucket_objects("ResultsBucket", "autoscaler/")]),
+    ]
 
 
 def _statement(actions: list[str], resources: list[Any] | str, condition: Json | None = None) -> Json:
@@ -96,6 +116,7 @@ def autoscaler_statements() -> list[Json]:
         _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
         _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
         _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+        _statement(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
         _statement(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
         _statement(["ec2:RunInstances"], [
@@ -115,19 +136,21 @@ def autoscaler_statements() -> list[Json]:
 def web_statements() -> list[Json]:
     return [
         _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
-        _statement(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        _statement(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
         _statement(["sqs:ListQueues"], "*"),
-        _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": ["results/*", "fleet/*"]}}),
-        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
-                                      _bucket_objects("ResultsBucket", "fleet/")]),
+        *_router_reads(),
     ]
 
 
 def edge_statements() -> list[Json]:
     return [
         *worker_statements(pools=("edge",)),
-        _statement(["sqs:SendMessage", "sqs:GetQueueUrl"], [_arn(_queue("cloud"))]),  # requests it sends to the cloud
+        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
+                    "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:SetQueueAttributes"],
+                   [_device_queues()]),
+        _statement(["sqs:SendMessage"], [_arn(_queue("cloud"))]),  # requests it sends to the cloud
         _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+        *_router_reads(),
     ]
 
 

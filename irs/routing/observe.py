@@ -1,12 +1,18 @@
 """What the router knows about each pool: read rarely and off the publishing path.
 
-Queue attributes are read at most once per ``QUEUE_TTL_S`` per pool and the
-workers' reports once per ``FLEET_TTL_S``, by a background thread that a stale
-view wakes; a request routes on the freshest view there is and never waits for
-AWS, except the very first one of a process. Requests routed since the last
-read are added to the queue they were sent to, so a burst submitted within a
-second does not all land on whichever pool looked emptiest at its start.
-Errors leave no views, which routes to the cloud.
+Queue attributes are read at most once per ``QUEUE_TTL_S`` per pool, and the
+workers' and the autoscaler's reports once per ``FLEET_TTL_S``, by a background
+thread that a stale view wakes; a request routes on the freshest view there is
+and never waits for AWS, except the very first one of a process. Between
+reads, each pool's backlog is carried forward: drained at the pool's rate and
+raised by every request routed there, so a burst submitted within a second
+does not all land on whichever pool looked emptiest at its start. Errors leave
+no views, which routes to the cloud.
+
+On an edge device (``IRS_DEVICE_ID``) there is a third pool, the device's own
+queue: its images need no upload there, while the cloud and the shared edge
+queue need them uploaded over the device's uplink, whose speed is learned from
+the device's own uploads.
 """
 
 from __future__ import annotations
@@ -19,84 +25,134 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from irs import aws, fleet
+from irs.autoscale import state as autoscaler_state
 from irs.provision import queue_names
-from irs.routing.policy import CLOUD, EDGE, PoolView
+from irs.routing.policy import CLOUD, EDGE, PoolView, drained
+from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 QUEUE_TTL_S = 1.0
 FLEET_TTL_S = 5.0
 STALE_S = 30.0  # views older than this are not trusted at all
 # Service times to assume before any worker of a pool has reported one: the cloud's from the
-# throughput benchmark (worker CPU per image); the edge's a Raspberry Pi 4 estimate.
-DEFAULT_SERVICE_S = {CLOUD: 0.063, EDGE: 1.5}
-POOLS = (CLOUD, EDGE)
+# throughput benchmark (worker CPU per image); the edge's a Raspberry Pi 4 estimate (BENCHMARKS.md,
+# "Pi service time"). Optimistic enough that a new edge worker gets work and so learns its own time.
+DEFAULT_SERVICE_S = {CLOUD: 0.063, EDGE: 0.25}
+UPLINK_RTT_S = 0.05  # one round trip from a device to the region, on top of the bytes
+UPLINK_WEIGHT = 0.3  # how much one measured upload moves the bandwidth estimate
+
+
+@dataclass
+class _Backlog:
+    queued: float  # images waiting or in service
+    at: float  # when that was true
+    read_at: float  # when the queue was last observed
 
 
 @dataclass(frozen=True)
-class _Depth:
-    read_at: float
-    waiting: int
-    in_flight: int
+class _Capacity:
+    workers: int
+    slots: int
+    service_s: float
 
 
 class Observer:
     def __init__(self) -> None:
+        settings = get_settings()
         self.clock = time.monotonic
         self.lock = threading.Lock()
+        self.device_queue = settings.device_queue
+        self.pools: tuple[str, ...] = (CLOUD, EDGE, self.device_queue) if self.device_queue else (CLOUD, EDGE)
         self.urls: dict[str, str] = {}
-        self.depths: dict[str, _Depth] = {}
-        self.sent: dict[str, int] = {}  # routed here since the depth was read
+        self.backlogs: dict[str, _Backlog] = {}
         self.reports: dict[str, fleet.WorkerReport] = {}
+        self.booting: autoscaler_state.Booting | None = None
         self.reports_at = -FLEET_TTL_S
         self.refreshing = threading.Event()
+        self.uplink_bps = settings.uplink_mbps * 1e6 / 8
 
-    def views(self) -> dict[str, PoolView] | None:
-        """Each pool's view, or None when there is no fresh enough observation."""
+    def views(self, local_bytes: int | None = None) -> dict[str, PoolView] | None:
+        """Each pool's view now, or None when there is no fresh enough observation.
+
+        ``local_bytes``: the request is an image of that size on this device, so
+        every pool but the device's own needs it uploaded first.
+        """
         now = self.clock()
-        if not self.depths:
+        if not self.backlogs:
             self._refresh()  # the first request of a process waits for one observation
-        elif any(now - d.read_at >= QUEUE_TTL_S for d in self.depths.values()) and not self.refreshing.is_set():
+        elif any(now - b.read_at >= QUEUE_TTL_S for b in self.backlogs.values()) and not self.refreshing.is_set():
             self.refreshing.set()
             threading.Thread(target=self._refresh, name="irs-route-observer", daemon=True).start()
         with self.lock:
-            if len(self.depths) < len(POOLS) or any(now - d.read_at > STALE_S for d in self.depths.values()):
+            if len(self.backlogs) < len(self.pools) or any(now - b.read_at > STALE_S for b in self.backlogs.values()):
                 return None
-            return {pool: self._view(pool) for pool in POOLS}
+            upload_s = UPLINK_RTT_S + local_bytes / self.uplink_bps if local_bytes is not None else 0.0
+            views = {pool: self._view(pool, now, 0.0 if pool == self.device_queue else upload_s)
+                     for pool in self.pools}
+        if local_bytes is None:
+            views.pop(self.device_queue or "", None)  # only the device's own images can go there
+        return views
 
     def sent_to(self, pool: str) -> None:
         with self.lock:
-            self.sent[pool] = self.sent.get(pool, 0) + 1
+            backlog = self.backlogs.get(pool)
+            if backlog is not None:
+                now, capacity = self.clock(), self._capacity(pool)
+                backlog.queued = drained(backlog.queued, now - backlog.at, capacity.slots, capacity.service_s) + 1
+                backlog.at = now
 
-    def _view(self, pool: str) -> PoolView:
-        depth = self.depths[pool]
-        reports = [r for r in self.reports.values() if r.pool == pool and not r.draining]
+    def uploaded(self, size_bytes: int, seconds: float) -> None:
+        """Learn the uplink from one upload this device made."""
+        if seconds > UPLINK_RTT_S and size_bytes > 0:
+            measured = size_bytes / (seconds - UPLINK_RTT_S)
+            with self.lock:
+                self.uplink_bps += UPLINK_WEIGHT * (measured - self.uplink_bps)
+
+    def _capacity(self, pool: str) -> _Capacity:
+        if pool == self.device_queue:  # the device's own worker, which serves the shared edge queue as well
+            reports = [r for r in self.reports.values() if r.device == get_settings().device_id and not r.draining]
+        else:
+            reports = [r for r in self.reports.values() if r.pool == pool and not r.draining]
         services = [r.service_ms / 1000 for r in reports if r.service_ms]
-        return PoolView(pool, depth.waiting + self.sent.get(pool, 0), depth.in_flight, workers=len(reports),
-                        slots=sum(r.slots for r in reports),
-                        service_s=sum(services) / len(services) if services else DEFAULT_SERVICE_S[pool])
+        default = DEFAULT_SERVICE_S.get(pool, DEFAULT_SERVICE_S[EDGE])  # a device is an edge worker
+        return _Capacity(len(reports), sum(r.slots for r in reports),
+                         sum(services) / len(services) if services else default)
+
+    def _view(self, pool: str, now: float, upload_s: float) -> PoolView:
+        capacity = self._capacity(pool)
+        backlog = self.backlogs[pool]
+        queued = drained(backlog.queued, now - backlog.at, capacity.slots, capacity.service_s)
+        if pool == self.device_queue:  # its worker takes from the edge queue too
+            edge = self.backlogs[EDGE]
+            queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
+        booting = self.booting if pool == CLOUD and self.booting else None
+        return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
+                        booting_slots=booting.slots if booting else 0,
+                        boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)
 
     def _refresh(self) -> None:
         try:
-            depths = {pool: self._read_depth(pool) for pool in POOLS}
-            reports = None
+            depths = {pool: self._read_depth(pool) for pool in self.pools}
+            reports, booting = None, None
             if self.clock() - self.reports_at >= FLEET_TTL_S:
                 reports = {**fleet.read(CLOUD), **fleet.read(EDGE)}
+                booting = autoscaler_state.read_booting(CLOUD)
             with self.lock:
-                self.depths.update(depths)
-                self.sent = {}
+                for pool, (queued, read_at) in depths.items():
+                    self.backlogs[pool] = _Backlog(queued, read_at, read_at)
                 if reports is not None:
-                    self.reports, self.reports_at = reports, self.clock()
+                    self.reports, self.booting, self.reports_at = reports, booting, self.clock()
         except (ClientError, BotoCoreError, OSError) as error:
             logger.warning("cannot observe the pools (%s): routing to the cloud until I can", error)
         finally:
             self.refreshing.clear()
 
-    def _read_depth(self, pool: str) -> _Depth:
+    def _read_depth(self, pool: str) -> tuple[int, float]:
         sqs = aws.client("sqs")
         if pool not in self.urls:
             name = next(n.queue for n in queue_names() if n.pool == pool)
             self.urls[pool] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
         found = sqs.get_queue_attributes(QueueUrl=self.urls[pool], AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return _Depth(self.clock(), int(found["ApproximateNumberOfMessages"]),
-                      int(found["ApproximateNumberOfMessagesNotVisible"]))
+        return (int(found["ApproximateNumberOfMessages"]) + int(found["ApproximateNumberOfMessagesNotVisible"]),
+                self.clock())

@@ -32,6 +32,22 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     return {"queue": choice.pool}
 
 
+def choose_for_local(size_bytes: int) -> Choice:
+    """Where an image taken on this device goes: its own queue (read in place) or, uploaded, edge or cloud.
+
+    The caller uploads when the choice is not the device's queue, then sends the
+    request pinned there with this choice as its ``irs_route`` header.
+    """
+    choice = choose(_observer.views(local_bytes=size_bytes))
+    _observer.sent_to(choice.pool)
+    return choice
+
+
+def uploaded(size_bytes: int, seconds: float) -> None:
+    """One upload this device made: what the router learns its uplink from."""
+    _observer.uploaded(size_bytes, seconds)
+
+
 def take_last() -> Choice | None:
     """The decision made for the message being published on this thread (once)."""
     choice: Choice | None = getattr(_last, "choice", None)
