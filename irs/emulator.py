@@ -37,24 +37,42 @@ def operation(environ: Environ) -> str:
     return f"{service} {action.group(1) if action else environ['REQUEST_METHOD']}"
 
 
+def s3_prefix(environ: Environ) -> str | None:
+    """For an S3 object request: "<METHOD> <bucket>/<first part of the key>/", to tell result reads
+    from worker reports; None for anything else."""
+    if not operation(environ).startswith("s3 "):
+        return None
+    parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 2)
+    if len(parts) < 3:
+        return None
+    return f"{environ['REQUEST_METHOD']} {parts[0]}/{parts[1]}/"
+
+
 class RequestCounter:
-    """WSGI middleware that counts requests by operation."""
+    """WSGI middleware that counts requests by operation (``GET /_irs/requests``) and S3 object
+    requests by key prefix (``GET /_irs/requests?by=prefix``); ``DELETE`` clears both."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.counts: Counter[str] = Counter()
+        self.prefixes: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/_irs/requests":
             with self._lock:
-                body = json.dumps(dict(self.counts)).encode()
+                by_prefix = "by=prefix" in environ.get("QUERY_STRING", "")
+                body = json.dumps(dict(self.prefixes if by_prefix else self.counts)).encode()
                 if environ["REQUEST_METHOD"] == "DELETE":
                     self.counts.clear()
+                    self.prefixes.clear()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        prefix = s3_prefix(environ)
         with self._lock:
             self.counts[operation(environ)] += 1
+            if prefix:
+                self.prefixes[prefix] += 1
         return self.app(environ, start_response)
 
 

@@ -27,7 +27,6 @@ def new_task_id(image_key: str) -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(8)}:{image_key}"
 
 
-
 def image_key_of(task_id: str) -> str | None:
     """The image key a task id names, or None for an id IRS did not make."""
     head, sep, key = task_id.partition(":")
@@ -49,6 +48,14 @@ def result_key(task_id: str) -> str:
     return f"{result_prefix(image_key)}{task_id[:_HEX]}.json"
 
 
+def task_id_of(key: str) -> str | None:
+    """The task id whose result document lives at ``key`` (the inverse of :func:`result_key`)."""
+    prefix = get_settings().results_prefix
+    image_key, _, name = key.removeprefix(prefix).rpartition("/")
+    head = name.removesuffix(".json")
+    if not key.startswith(prefix) or not image_key or len(head) != _HEX or not name.endswith(".json"):
+        return None
+    return f"{head}:{image_key}"
 
 
 def iso(epoch: float | None = None) -> str:

@@ -10,7 +10,8 @@ Least privilege, by role (a test reads the policies and checks each claim):
 - **autoscaler**: read queue depth and fleet reports, publish its own state;
   run, tag and terminate only instances tagged with this deployment's fleet;
   pass only the worker role.
-- **web**: put uploads, send tasks, read results and what the router observes.
+- **web**: put and read uploads, send tasks, read results, the results feed and
+  what the router observes.
 - **edge** (an IAM user for Raspberry Pis): the edge queue and the devices' own
   queues (``<prefix>-device-*``, which a device creates for itself), uploads,
   results, and what its router observes; no EC2 at all. Its access keys are
@@ -135,7 +136,9 @@ def autoscaler_statements() -> list[Json]:
 
 def web_statements() -> list[Json]:
     return [
-        _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+        _statement(["s3:PutObject", "s3:GetObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+        _statement(["s3:ListBucket"], [_arn("UploadsBucket"), _arn("ResultsBucket")]),  # readiness: HeadBucket
+        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"], [_arn("ResultsFeedQueue")]),
         _statement(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
         _statement(["sqs:ListQueues"], "*"),
         *_router_reads(),
@@ -175,6 +178,22 @@ def build() -> Json:
             "TopicName": _sub(f"${{Prefix}}-{purpose}"), "KmsMasterKeyId": "alias/aws/sns"}}
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
     resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
+    # Every new result document is announced on a queue that the web tier long-polls (irs.provision).
+    resources["ResultsFeedQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": _sub("${Prefix}-results-feed"), "MessageRetentionPeriod": 300,
+        "ReceiveMessageWaitTimeSeconds": 20}}
+    resources["ResultsFeedQueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+        "Queues": [{"Ref": "ResultsFeedQueue"}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": _arn("ResultsFeedQueue"),
+            "Condition": {"ArnLike": {"aws:SourceArn": _sub(
+                "arn:${AWS::Partition}:s3:::${Prefix}-results-${AWS::AccountId}-${AWS::Region}")},
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}
+    resources["ResultsBucket"]["DependsOn"] = "ResultsFeedQueuePolicy"
+    resources["ResultsBucket"]["Properties"]["NotificationConfiguration"] = {"QueueConfigurations": [{
+        "Event": "s3:ObjectCreated:*", "Queue": _arn("ResultsFeedQueue"),
+        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "results/"}]}}}]}
     resources["WorkerRole"] = _role(["ec2.amazonaws.com"], "worker", worker_statements())
     resources["WorkerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {
         "InstanceProfileName": _sub("${Prefix}-worker"), "Roles": [{"Ref": "WorkerRole"}]}}
