@@ -13,13 +13,21 @@ SHARED := $(abspath ../shared)
 export IRS_MODEL_DIR   ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models)
 export IRS_DEMO_IMAGES ?= $(if $(wildcard $(SHARED)/images),$(SHARED)/images)
 
+# The browser test drives Debian's chromium; it is installed once, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
 .PHONY: up test install lint bench clean
 
 up: $(STAMP)
 	$(BIN)/irs up
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 install: $(STAMP)
 
@@ -31,12 +39,14 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check irs tests bench
-	$(BIN)/mypy irs
+	$(BIN)/ruff check irs webapp tests bench
+	$(BIN)/mypy irs webapp
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --json
 	$(BIN)/python bench/autoscale.py --json
+	$(BIN)/python bench/split.py --json
+	$(BIN)/python bench/web.py --json
 
 clean:
 	rm -rf $(VENV) .irs irs.env

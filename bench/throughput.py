@@ -24,19 +24,26 @@ import multiprocessing
 import os
 import platform
 import resource
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from localstack import (  # noqa: E402
+    aws_requests,
+    configure_environment,
+    cpu_model,
+    cpu_seconds,
+    free_port,
+    process_tree,
+    say,
+)
 from report import emit  # noqa: E402
 
 # Public request prices, US East (N. Virginia), per million requests.
@@ -47,27 +54,10 @@ PRICE_PER_MILLION = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
-def _configure_environment(port: int, log_dir: Path) -> None:
-    """Point every IRS setting at a private emulator before IRS is imported."""
-    shared = ROOT.parent / "shared"
-    os.environ.update({
-        "IRS_ENV_FILE": str(log_dir / "no-env-file"),
-        "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "IRS_QUEUE_PREFIX": "irs-bench-",
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    })
-    os.environ.setdefault("IRS_MODEL_DIR", str(shared / "models"))
-    os.environ.setdefault("IRS_DEMO_IMAGES", str(shared / "images"))
 
 
 # --- bare ----------------------------------------------------------------------------------------
@@ -152,20 +142,8 @@ def _children_cpu() -> float:
 
 
 # --- the local stack ---------------------------------------------------------------------------------
-def _tree(pid: int) -> list[int]:
-    found = [pid]
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        found.extend(_tree(int(child)))
-    return found
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
-    return total
 
 
 def _rss_mb(pid: int) -> float:
@@ -175,11 +153,6 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _requests(endpoint: str, reset: bool = False) -> dict[str, int]:
-    request = urllib.request.Request(f"{endpoint}/_irs/requests", method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        counts: dict[str, int] = json.loads(response.read())
-    return counts
 
 
 def _usd_per_million(per_image: dict[str, float]) -> float:
@@ -195,16 +168,16 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
 
     files = [paths[n % len(paths)] for n in range(count)]
     list(collect(submit_files(files[:4]), 120))  # warm: connections, model, first-request paths
-    _requests(endpoint, reset=True)
-    pids = _tree(worker_pid)
-    cpu0, main0 = _cpu_seconds(pids), _cpu_seconds([worker_pid])
-    emulator0, client0 = _cpu_seconds([emulator_pid]), time.process_time()
+    aws_requests(endpoint, reset=True)
+    pids = process_tree(worker_pid)
+    cpu0, main0 = cpu_seconds(pids), cpu_seconds([worker_pid])
+    emulator0, client0 = cpu_seconds([emulator_pid]), time.process_time()
     begin = time.perf_counter()
     documents = list(collect(submit_files(files), 600))
     wall = time.perf_counter() - begin
-    cpu, main = _cpu_seconds(pids) - cpu0, _cpu_seconds([worker_pid]) - main0
-    emulator, client = _cpu_seconds([emulator_pid]) - emulator0, time.process_time() - client0
-    requests = _requests(endpoint)
+    cpu, main = cpu_seconds(pids) - cpu0, cpu_seconds([worker_pid]) - main0
+    emulator, client = cpu_seconds([emulator_pid]) - emulator0, time.process_time() - client0
+    requests = aws_requests(endpoint)
     assert all(d["status"] == "ok" for d in documents), "an image failed in the benchmark"
     per_image = {op: n / count for op, n in sorted(requests.items())}
     return {
@@ -216,8 +189,8 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
         "aws_requests_per_image": sum(per_image.values()),
         "aws_requests_by_operation": per_image,
         "usd_per_million_images": _usd_per_million(per_image),
-        "worker_rss_mb": max(_rss_mb(pid) for pid in _tree(worker_pid)),
-        "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in _tree(worker_pid)],
+        "worker_rss_mb": max(_rss_mb(pid) for pid in process_tree(worker_pid)),
+        "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in process_tree(worker_pid)],
         "worker_pids": len(pids),
     }
 
@@ -226,7 +199,7 @@ def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
     from irs.client import collect, upload_and_submit
 
     totals, stages = [], {}
-    _requests(endpoint, reset=True)
+    aws_requests(endpoint, reset=True)
     for n in range(count):
         time.sleep(0.05)  # idle between requests
         begin = time.perf_counter()
@@ -235,7 +208,7 @@ def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
         totals.append((time.perf_counter() - begin) * 1000)
         for stage, ms in document["timings_ms"].items():
             stages.setdefault(stage, []).append(ms)
-    requests = sum(_requests(endpoint).values())
+    requests = sum(aws_requests(endpoint).values())
     totals.sort()
     breakdown = {stage: statistics.median(v) for stage, v in stages.items() if None not in v}
     breakdown["result_return_and_rest"] = statistics.median(totals) - sum(breakdown.values())
@@ -256,20 +229,20 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
     settings = get_settings()
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{_cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
+        "machine": f"{cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
                    f"{platform.system()}",
         "model": settings.model,
         "images": count,
     }
     bare_runs: list[dict[str, float]] = []
     if "bare" in legs:
-        _say(f"bare: {count} images, 2 processes x {settings.cv_threads} threads, model {settings.model}")
+        say(f"bare: {count} images, 2 processes x {settings.cv_threads} threads, model {settings.model}")
         bare_runs.append(bare_leg(payloads, count))
         result["bare_inference_ms"] = round(_single_thread_latency(payloads, 3 * len(payloads)), 2)
 
     irs: dict[str, Any] = {}
     if legs & {"irs", "latency"}:
-        stack = Stack(Path(tempfile.mkdtemp(prefix="irs-bench-")), say=_say)
+        stack = Stack(Path(tempfile.mkdtemp(prefix="irs-bench-")), say=say)
         try:
             start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
             from irs.provision import provision
@@ -278,11 +251,11 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             worker = stack.start("worker", worker_argv("cloud", 2), dict(os.environ))
             stack.wait_for("worker", "ready.")
             if "irs" in legs:
-                _say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")
+                say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")
                 emulator_pid = next(child.pid for name, child in stack.children if name == "emulator")
                 irs = irs_leg(paths, count, settings.endpoint_url or "", worker.pid, emulator_pid)
             if "latency" in legs:
-                _say(f"latency: {latency_count} single images on the idle stack")
+                say(f"latency: {latency_count} single images on the idle stack")
                 latency = latency_leg(paths, latency_count, settings.endpoint_url or "")
                 result.update({
                     "latency_p50_ms": round(latency["p50_ms"], 1),
@@ -293,7 +266,7 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         finally:
             stack.stop()
     if "bare" in legs and "irs" in legs:
-        _say("bare again, so noise between the legs shows")
+        say("bare again, so noise between the legs shows")
         bare_runs.append(bare_leg(payloads, count))
     bare: dict[str, float] = {}
     if bare_runs:
@@ -318,7 +291,7 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         result["irs_over_bare"] = round(irs["images_per_s"] / bare["images_per_s"], 3)
         result["cpu_per_image_ratio"] = round(irs["cpu_s_per_image"] / bare["cpu_s_per_image"], 3)
     if "cold" in legs:
-        _say(f"cold: {cold_count} images, a fresh process each, 2 at a time")
+        say(f"cold: {cold_count} images, a fresh process each, 2 at a time")
         cold = cold_leg(paths, cold_count)
         result["cold_images_per_s"] = round(cold["images_per_s"], 2)
         result["cold_cpu_ms_per_image"] = round(cold["cpu_s_per_image"] * 1000, 1)
@@ -328,11 +301,6 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
     return result
 
 
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def main() -> None:
@@ -343,7 +311,7 @@ def main() -> None:
                         help="comma-separated legs to run (default: all); ratios need their legs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        _configure_environment(_free_port(), Path(scratch))
+        configure_environment(free_port(), Path(scratch))
         result = run(args.quick, set(args.legs.split(",")))
     if args.json:
         print(json.dumps(result, indent=2))

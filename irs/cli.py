@@ -255,6 +255,19 @@ def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, came
         raise click.ClickException(str(camera_error[0]))
 
 
+# --- the web tier -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", help="Address to listen on [default: IRS_WEB_HOST, 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [default: IRS_WEB_PORT, 8080].")
+def web(host: str | None, port: int | None) -> None:
+    """Serve the web app and the REST API (the upload page, /status, /api/v1, /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("webapp.app:app", host=host or settings.web_host, port=port or settings.web_port,
+                log_level="info", access_log=False)
+
+
 # --- deploying to AWS --------------------------------------------------------------------------------
 @main.command()
 @click.option("--stack-name", default="irs", show_default=True)
@@ -450,13 +463,17 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
                      "IRS_MODEL": "yolo-fastest-1.1"})
         procs.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",
                                    "--boot-delay", str(boot_delay)], env)
+        web_url = f"http://{settings.web_host}:{settings.web_port}"
+        procs.start("web", [sys.executable, "-m", "irs.cli", "web"], env)
         procs.wait_for("worker-cloud", "ready.")
         err.print("worker ready")
         if demo and demo_dir and demo_dir.is_dir():
             _demo(demo_dir, procs)
         elif demo:
             err.print("no demo images (set IRS_DEMO_IMAGES or --demo-dir); skipping the demo")
-        err.print(f"\n[bold green]IRS is up[/] at {endpoint}. In another shell, from this directory:\n"
+        procs.wait_for("web", "Application startup complete")
+        err.print(f"\n[bold green]IRS is up[/]: web app and API at [bold]{web_url}[/] (status: {web_url}/status, "
+                  f"API docs: {web_url}/docs); AWS emulated at {endpoint}.\nIn another shell, from this directory:\n"
                   "  .venv/bin/irs classify path/to/image.jpg\n  .venv/bin/irs status\n"
                   "Press Ctrl-C to stop.")
         while True:

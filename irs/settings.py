@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     ec2_security_group_ids: str = Field(default="", description="Comma-separated security groups of worker hosts.")
     ec2_instance_profile: str | None = Field(default=None, description="Instance profile (role) of worker hosts.")
 
+    # --- the web tier ----------------------------------------------------------------------------
+    web_host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    web_port: int = Field(default=8080, description="Port the web app listens on.")
+    web_max_files: int = Field(default=20, description="Images one upload request may carry.")
+    web_max_backlog: int = Field(default=2000, description="Above this many requests waiting or in flight, "
+                                 "the API answers 503 with Retry-After instead of accepting more.")
+
     # --- worker processes ------------------------------------------------------------------
     concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")
 
@@ -98,6 +105,11 @@ class Settings(BaseSettings):
     def visibility_timeout(self) -> int:
         """Kept above the hard time limit, so a running task is never handed out twice."""
         return self.task_time_limit + 30
+
+    @property
+    def results_feed_queue(self) -> str:
+        """The SQS queue the results bucket notifies of every new result document (the web tier reads it)."""
+        return f"{self.queue_prefix}results-feed"
 
     @property
     def device_queue(self) -> str | None:

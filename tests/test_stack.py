@@ -10,13 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import IMAGES, ROOT, _free_port, wait_until
 
 
 def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port, web_port = _free_port(), _free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
-           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1"}
+           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port)}
     env.pop("IRS_ENV_FILE")
     log = tmp_path / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
@@ -26,6 +28,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         text = log.read_text()
         assert "IRS is up" in text, text
         assert "dog.jpg: dog, bicycle, car" in text and "eagle.jpg: bird" in text
+        assert f"web app and API at http://127.0.0.1:{web_port}" in text
+        assert httpx.get(f"http://127.0.0.1:{web_port}/health/ready", timeout=10).json()["status"] == "ready"
         env_file = tmp_path / "irs.env"
         assert f"IRS_ENDPOINT_URL=http://127.0.0.1:{port}" in env_file.read_text()
 
@@ -44,7 +48,7 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
-        assert len(pids) == 4  # the emulator, the always-on cloud worker, the emulated edge worker, the autoscaler
+        assert len(pids) == 5  # the emulator, the cloud and the emulated edge worker, the autoscaler, the web app
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert "stopped" in log.read_text()

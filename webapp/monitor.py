@@ -1,0 +1,65 @@
+"""What the status page shows and what load shedding decides on: sampled in the background.
+
+One thread reads the pools (queues, dead letters, workers, images served) and
+the autoscaler's published state every ``EVERY_S`` seconds and keeps the last
+``HISTORY_S`` seconds for the timeline. Pages and the API read the latest
+sample; none of them waits for AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import asdict
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from irs.autoscale import state as autoscaler_state
+from irs.status import pool_status
+
+logger = logging.getLogger(__name__)
+EVERY_S = 2.0
+HISTORY_S = 600.0
+
+Sample = dict[str, Any]
+
+
+class Monitor:
+    def __init__(self) -> None:
+        self.history: deque[Sample] = deque(maxlen=int(HISTORY_S / EVERY_S))
+        self.latest: Sample | None = None
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="irs-web-monitor", daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+
+    def backlog(self) -> int | None:
+        """Requests waiting or in flight in every pool, as last sampled; None before the first sample."""
+        if self.latest is None:
+            return None
+        return sum(p["waiting"] + p["in_flight"] for p in self.latest["pools"])
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.latest = sample()
+                self.history.append(self.latest)
+                self.ready.set()
+            except (ClientError, BotoCoreError, OSError) as error:
+                logger.warning("status sample failed: %s", error)
+            self.stop.wait(EVERY_S)
+
+
+def sample() -> Sample:
+    statuses = pool_status()
+    served = sum(p.served for p in statuses) or 1
+    pools = [{**p.as_dict(), "share": round(p.served / served, 3)} for p in statuses]
+    scaler = autoscaler_state.read("cloud")
+    return {"t": round(time.time(), 1), "pools": pools, "autoscaler": asdict(scaler) if scaler else None}
