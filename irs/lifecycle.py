@@ -64,13 +64,25 @@ SERVICE_TIME = ServiceTime()
 
 
 class TimedRequest(Request):
-    """Celery's request, noting each task's run time as the pool reports it back to the consumer."""
+    """Celery's request, noting each task's run time for the fleet report.
 
-    def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> Any:
-        failed, _, runtime = failed__retval__runtime
-        if not failed:
-            SERVICE_TIME.observe(runtime)
-        return super().on_success(failed__retval__runtime, **kwargs)
+    Celery's worker subclasses the task's Request class and replaces ``on_success``
+    without calling ours (celery/celery#4526, still open in 5.7), so the time is
+    taken from when the pool accepted the task until the worker acknowledges it
+    (late acknowledgement: after it finished).
+    """
+
+    _accepted_at: float | None = None
+
+    def on_accepted(self, pid: int, time_accepted: float) -> Any:
+        self._accepted_at = time.monotonic()
+        return super().on_accepted(pid, time_accepted)
+
+    def acknowledge(self) -> Any:
+        if self._accepted_at is not None:
+            SERVICE_TIME.observe(time.monotonic() - self._accepted_at)
+            self._accepted_at = None
+        return super().acknowledge()
 
 
 class Lifecycle(bootsteps.StartStopStep):
@@ -123,7 +135,7 @@ class Lifecycle(bootsteps.StartStopStep):
     # -- the loop ---------------------------------------------------------------------------------
     def _run(self) -> None:
         idle_since: float | None = time.time()
-        last: tuple[bool, bool, int] | None = None
+        last: tuple[bool, bool, int, float | None] | None = None
         written, imds_checked = 0.0, 0.0
         while not self.stopping.wait(TICK_S):
             now = time.time()
@@ -140,7 +152,9 @@ class Lifecycle(bootsteps.StartStopStep):
             if self.drain_requested.is_set() and not self.drain_began:
                 self._stop_consuming()
             draining = bool(self.drain_began)
-            current = (busy, draining, state.all_total_count[0])
+            # The service time too: it is noted just after the count moves, and a report written in
+            # between would otherwise carry the old one until the next heartbeat.
+            current = (busy, draining, state.all_total_count[0], SERVICE_TIME.ms)
             if (current != last and now - written >= MIN_WRITE_GAP_S) or now - written >= HEARTBEAT_S \
                     or (draining and last is not None and not last[1]):
                 try:

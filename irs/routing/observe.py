@@ -34,10 +34,12 @@ logger = logging.getLogger(__name__)
 QUEUE_TTL_S = 1.0
 FLEET_TTL_S = 5.0
 STALE_S = 30.0  # views older than this are not trusted at all
-# Service times to assume before any worker of a pool has reported one: the cloud's from the
-# throughput benchmark (worker CPU per image); the edge's a Raspberry Pi 4 estimate (BENCHMARKS.md,
-# "Pi service time"). Optimistic enough that a new edge worker gets work and so learns its own time.
-DEFAULT_SERVICE_S = {CLOUD: 0.063, EDGE: 0.25}
+# Service times to assume before any worker of a pool has reported its own: the cloud's from the
+# throughput benchmark (worker CPU per image); the edge's that of a slow device. Guessing the edge
+# too slow costs a few images' worth of cloud time until its first report; guessing it too fast
+# strands a burst on it (measured: with a 0.25 s guess, bench/split_live.py sent 10 % of a
+# 210-image burst to a 1.5 s edge, whose images then took a p50 of 17 s).
+DEFAULT_SERVICE_S = {CLOUD: 0.063, EDGE: 1.5}
 UPLINK_RTT_S = 0.05  # one round trip from a device to the region, on top of the bytes
 UPLINK_WEIGHT = 0.3  # how much one measured upload moves the bandwidth estimate
 
@@ -54,6 +56,7 @@ class _Capacity:
     workers: int
     slots: int
     service_s: float
+    measured: bool
 
 
 class Observer:
@@ -116,7 +119,7 @@ class Observer:
         services = [r.service_ms / 1000 for r in reports if r.service_ms]
         default = DEFAULT_SERVICE_S.get(pool, DEFAULT_SERVICE_S[EDGE])  # a device is an edge worker
         return _Capacity(len(reports), sum(r.slots for r in reports),
-                         sum(services) / len(services) if services else default)
+                         sum(services) / len(services) if services else default, bool(services))
 
     def _view(self, pool: str, now: float, upload_s: float) -> PoolView:
         capacity = self._capacity(pool)
@@ -127,6 +130,7 @@ class Observer:
             queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
         booting = self.booting if pool == CLOUD and self.booting else None
         return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
+                        measured=capacity.measured,
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)
 

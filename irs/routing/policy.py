@@ -38,6 +38,7 @@ class PoolView:
     booting_slots: int = 0  # capacity the autoscaler is bringing up
     boot_remaining_s: float = 0.0  # until that capacity is up
     spread: float = DEFAULT_SPREAD  # log standard deviation of its service time
+    measured: bool = True  # service_s was measured by its workers, not assumed
 
     def expected_s(self) -> float:
         if self.slots:
@@ -78,6 +79,13 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     live = {name: view for name, view in views.items() if name == CLOUD or view.workers}
     if len(live) == 1:
         return Choice(CLOUD, "no edge worker seen recently", expected)
+    # A pool's time is only a guess until it has served something: an idle one gets this request,
+    # one at a time, so the guess is replaced by a measurement (else a pool guessed slow would never
+    # be tried, and never be found fast). Of several, the one this image reaches soonest.
+    unmeasured = [name for name, view in live.items() if name != CLOUD and not view.measured and view.queued < 1]
+    if unmeasured:
+        name = min(unmeasured, key=lambda n: expected[n])
+        return Choice(name, f"{name} has no measured time per image yet: this request measures it", expected)
     due = {name: view.due_s() for name, view in live.items()}
     best = min(due, key=lambda name: (due[name], name != CLOUD))  # a tie goes to the cloud
     others = ", ".join(f"{name} in {due[name]:.2f} s" for name in sorted(due) if name != best)

@@ -102,3 +102,12 @@ def test_capacity_the_autoscaler_is_booting_is_counted_from_its_published_state(
     booting = published.booting()
     assert booting is not None and booting.slots == 4 and booting.remaining_s(now=1000.0) == 35.0
     assert booting.remaining_s(now=2000.0) == 0.0
+
+
+def test_an_idle_edge_whose_speed_is_only_guessed_gets_one_request_to_measure_it() -> None:
+    unmeasured = edge(service_s=1.5, measured=False)  # type: ignore[arg-type]
+    probe = choose({CLOUD: cloud(), EDGE: unmeasured})
+    assert probe.pool == EDGE and "no measured time per image yet" in probe.reason
+    # One at a time: with that request still queued there, the guess decides again.
+    assert choose({CLOUD: cloud(), EDGE: edge(waiting=1, service_s=1.5, measured=False)}).pool == CLOUD  # type: ignore[arg-type]
+    assert choose({CLOUD: cloud(), EDGE: edge(service_s=1.5)}).pool == CLOUD  # measured slow: no probe
