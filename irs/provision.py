@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from irs import aws
+from irs import aws, feeds
 from irs.celeryconfig import QUEUES
 from irs.settings import Settings, get_settings
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at poison messages
-FEED_RETENTION_SECONDS = 300  # a notice nobody read in 5 minutes is of no use to anyone
 
 
 @dataclass(frozen=True)
@@ -66,26 +65,24 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
     say(f"bucket {settings.input_bucket} (uploads expire after {settings.upload_ttl_days} days)")
     _bucket(settings.results_bucket, settings.results_prefix, settings.result_ttl_days, settings)
     say(f"bucket {settings.results_bucket} (results expire after {settings.result_ttl_days} days)")
-    _results_feed(settings)
-    say(f"queue {settings.results_feed_queue} <- a notice of every new result document")
+    _results_topic(settings)
+    say(f"topic {feeds.topic_name()} <- a notice of every new result document")
 
 
-def _results_feed(settings: Settings) -> None:
-    """Have the results bucket push a notice of each new result document to a queue: the web tier
-    learns of results the moment they land, instead of polling S3."""
-    sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName=settings.results_feed_queue, Attributes={
-        "MessageRetentionPeriod": str(FEED_RETENTION_SECONDS), "ReceiveMessageWaitTimeSeconds": "20"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bucket_arn = f"arn:aws:s3:::{settings.results_bucket}"
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+def _results_topic(settings: Settings) -> str:
+    """Have the results bucket announce each new result document on an SNS topic, which every
+    listening process (each web server) subscribes a queue of its own to (:mod:`irs.feeds`)."""
+    sns = aws.client("sns")
+    arn: str = sns.create_topic(Name=feeds.topic_name())["TopicArn"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps({
         "Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": bucket_arn}}}]})})
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",
+            "Resource": arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.results_bucket}"}}}]}))
     aws.client("s3").put_bucket_notification_configuration(
-        Bucket=settings.results_bucket, NotificationConfiguration={"QueueConfigurations": [{
-            "Id": "irs-results-feed", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
+        Bucket=settings.results_bucket, NotificationConfiguration={"TopicConfigurations": [{
+            "Id": "irs-results", "TopicArn": arn, "Events": ["s3:ObjectCreated:*"],
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.results_prefix}]}}}]})
+    return arn
 
 
 def _bucket(name: str, prefix: str, days: int, settings: Settings) -> None:

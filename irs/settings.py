@@ -107,11 +107,6 @@ class Settings(BaseSettings):
         return self.task_time_limit + 30
 
     @property
-    def results_feed_queue(self) -> str:
-        """The SQS queue the results bucket notifies of every new result document (the web tier reads it)."""
-        return f"{self.queue_prefix}results-feed"
-
-    @property
     def device_queue(self) -> str | None:
         """The Celery queue of this device's own images, if this is a device."""
         return f"device-{self.device_id}" if self.device_id else None

@@ -112,3 +112,9 @@ def test_irs_edge_watch_classifies_what_lands_in_a_directory(cloud_worker, tmp_p
     assert run.returncode == 0, run.stderr
     summaries = sorted(json.loads(line)["summary"].split(":")[0] for line in run.stdout.splitlines())
     assert summaries == ["dog.jpg", "eagle.jpg"]
+
+
+def test_irs_edge_watch_camera_without_picamera2_says_how_to_get_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = irs("edge", "watch", str(tmp_path), "--camera", "1")
+    assert run.returncode == 1
+    assert "picamera2 is not installed" in run.stderr and "python3-picamera2" in run.stderr

@@ -66,8 +66,8 @@ def create_app() -> FastAPI:
         await asyncio.to_thread(feed.start, WEB_PREFIX)
         monitor.start()
         yield
-        feed.close()
         monitor.close()
+        await asyncio.to_thread(feed.close)
 
     app = FastAPI(title="IRS: Image Recognition as a Service", version=__version__, lifespan=lifespan,
                   description="Upload images, get back the objects in them. Results arrive pushed; "
@@ -205,7 +205,7 @@ def _readiness(feed: ResultFeed) -> dict[str, bool]:
             checks[name] = True
         except (ClientError, BotoCoreError, OSError):
             checks[name] = False
-    checks["results_feed"] = bool(feed.thread and feed.thread.is_alive())
+    checks["results_feed"] = bool(feed.thread and feed.thread.is_alive() and feed.subscription)
     return checks
 
 

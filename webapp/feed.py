@@ -1,11 +1,12 @@
 """Result documents pushed to the web tier as they land: no polling of S3.
 
-The results bucket notifies a queue (``irs-results-feed``, see
-:mod:`irs.provision`) of every new result document. One thread long-polls that
+The results bucket announces every new result document on an SNS topic, and
+this process subscribes a queue of its own to it (:mod:`irs.feeds`), so any
+number of web processes each hear of every result. One thread long-polls that
 queue, reads each new document once (one GET), keeps the recent ones in memory
 for the results list and the label search, and wakes whoever waits for them:
-an API long poll or a browser. A notice costs one SQS request per ten results
-and arrives within milliseconds of the PUT.
+an API long poll or a browser. Notices cost one SQS request per ten results
+and arrive within milliseconds of the PUT.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irs import aws
+from irs import aws, feeds
 from irs.results import result_key, task_id_of
 from irs.settings import get_settings
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 KEEP = 2000  # recent documents kept for listing and search
 WARM_START = 200  # recent documents of the web tier read at start, so the list is not empty after a restart
 WARM_DAYS = 7
+LONG_POLL_S = 5  # also how long stopping may wait for the poll in flight
 
 Document = dict[str, Any]
 
@@ -40,25 +42,44 @@ class ResultFeed:
         self.waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Document]]]] = {}
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        self.subscription: feeds.Subscription | None = None
 
     # -- running -----------------------------------------------------------------------------------
     def start(self, warm_prefix: str | None = None) -> None:
+        """Subscribe (after sweeping what crashed listeners left), read recent results, start listening.
+
+        The subscription comes first, so no result lands unheard between the warm-up and the loop.
+        """
+        try:
+            swept = feeds.sweep()
+            if swept:
+                logger.info("results feed: removed %d queue(s) of listeners that are gone", swept)
+            self.subscription = feeds.Subscription.open()
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("results feed: cannot subscribe (%s); will keep trying", error)
         if warm_prefix:
             self._warm(warm_prefix)
         self.thread = threading.Thread(target=self._run, name="irs-results-feed", daemon=True)
         self.thread.start()
 
     def close(self) -> None:
+        """Stop listening and remove this process's queue and subscription."""
         self.stop.set()
+        if self.thread:
+            self.thread.join(LONG_POLL_S + 5)
+        if self.subscription:
+            self.subscription.close()
+            self.subscription = None
 
     def _run(self) -> None:
-        settings = get_settings()
         sqs = aws.client("sqs")
-        url = ""
         while not self.stop.is_set():
             try:
-                url = url or sqs.get_queue_url(QueueName=settings.results_feed_queue)["QueueUrl"]
-                messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5,
+                if self.subscription is None:
+                    self.subscription = feeds.Subscription.open()
+                self.subscription.heartbeat()
+                url = self.subscription.queue_url
+                messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=LONG_POLL_S,
                                                MaxNumberOfMessages=10).get("Messages", [])
                 for message in messages:
                     for key in _keys(message["Body"]):
@@ -66,7 +87,12 @@ class ResultFeed:
                 if messages:
                     sqs.delete_message_batch(QueueUrl=url, Entries=[
                         {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
-            except (ClientError, BotoCoreError, OSError) as error:
+            except ClientError as error:
+                if "NonExistentQueue" in error.response["Error"]["Code"]:
+                    self.subscription = None  # swept or deleted under us: subscribe anew
+                logger.warning("results feed: %s; trying again in 2 s", error)
+                self.stop.wait(2)
+            except (BotoCoreError, OSError) as error:
                 logger.warning("results feed: %s; trying again in 2 s", error)
                 self.stop.wait(2)
 

@@ -21,15 +21,17 @@ from dataclasses import asdict, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irs import aws, fleet
+from irs import aws, feeds, fleet
 from irs.autoscale import state
 from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
 from irs.autoscale.providers import Provider
 from irs.provision import queue_names
+from irs.routing import rescue
 
 logger = logging.getLogger(__name__)
 RATE_WINDOW_S = 60.0
 PEAK_BUCKET_S = 10.0
+SWEEP_EVERY_S = 60.0
 
 
 class Controller:
@@ -44,6 +46,7 @@ class Controller:
         self.last_processed: dict[str, int] = {}
         self.queue_url = ""
         self.decisions: deque[dict[str, object]] = deque(maxlen=state.KEEP_DECISIONS)
+        self.swept_at = -SWEEP_EVERY_S
 
     # -- observe ------------------------------------------------------------------------------------
     def observe(self) -> Observation:
@@ -119,7 +122,31 @@ class Controller:
                 return None
         self._log(observation, decision)
         self._publish(observation, decision, launched)
+        if self.pool == "cloud":
+            self._rescue_stranded_edge_requests()
+        if observation.now - self.swept_at >= SWEEP_EVERY_S:
+            self._sweep_orphaned_feeds(observation.now)
         return decision
+
+    def _sweep_orphaned_feeds(self, now: float) -> None:
+        """Remove result-feed queues whose listener died without removing them (:mod:`irs.feeds`)."""
+        self.swept_at = now
+        try:
+            removed = feeds.sweep()
+        except (ClientError, BotoCoreError, OSError) as error:
+            self.say(f"could not sweep orphaned feed queues ({error})")
+            return
+        if removed:
+            self.say(f"removed {removed} feed queue(s) whose listener is gone")
+
+    def _rescue_stranded_edge_requests(self) -> None:
+        try:
+            moved = rescue.rescue()
+        except (ClientError, BotoCoreError, OSError) as error:
+            self.say(f"could not look for stranded edge requests ({error})")
+            return
+        if moved:
+            self.say(f"no edge worker lives: moved {moved} stranded request(s) from the edge queue to the cloud")
 
     def _publish(self, observation: Observation, decision: Decision, launched: list[str]) -> None:
         """Tell the router what is booting, and the status page what was decided and why."""

@@ -56,6 +56,25 @@ def _device_queues() -> Json:
     return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-device-*")
 
 
+def _feed_queues() -> Json:
+    """The queues web processes subscribe to the results topic (irs.feeds)."""
+    return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-feed-*")
+
+
+def _feed_statements(listen: bool = True) -> list[Json]:
+    """A listener makes, tags, reads and removes its own feed queue; the sweep removes orphaned ones."""
+    queue_actions = ["sqs:GetQueueAttributes", "sqs:ListQueueTags", "sqs:DeleteQueue"]
+    if listen:
+        queue_actions += ["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:ReceiveMessage",
+                          "sqs:DeleteMessage", "sqs:GetQueueUrl"]
+    topic_actions = ["sns:CreateTopic", "sns:ListSubscriptionsByTopic"] + (["sns:Subscribe"] if listen else [])
+    return [
+        _statement(queue_actions, [_feed_queues()]),
+        _statement(topic_actions, [{"Ref": "ResultsTopic"}]),
+        _statement(["sns:Unsubscribe"], [_sub("${ResultsTopic}:*")]),
+    ]
+
+
 def _router_reads() -> list[Json]:
     """What a process that routes requests reads: queue depths, worker reports, the autoscaler's state."""
     return [
@@ -118,6 +137,8 @@ def autoscaler_statements() -> list[Json]:
         _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
         _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
         _statement(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
+        _statement(["sqs:ListQueues"], "*"),  # finding orphaned feed queues by prefix; it has no resource
+        *_feed_statements(listen=False),
         _statement(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
         _statement(["ec2:RunInstances"], [
@@ -138,7 +159,7 @@ def web_statements() -> list[Json]:
     return [
         _statement(["s3:PutObject", "s3:GetObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
         _statement(["s3:ListBucket"], [_arn("UploadsBucket"), _arn("ResultsBucket")]),  # readiness: HeadBucket
-        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"], [_arn("ResultsFeedQueue")]),
+        *_feed_statements(),
         _statement(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
         _statement(["sqs:ListQueues"], "*"),
         *_router_reads(),
@@ -178,21 +199,20 @@ def build() -> Json:
             "TopicName": _sub(f"${{Prefix}}-{purpose}"), "KmsMasterKeyId": "alias/aws/sns"}}
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
     resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
-    # Every new result document is announced on a queue that the web tier long-polls (irs.provision).
-    resources["ResultsFeedQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
-        "QueueName": _sub("${Prefix}-results-feed"), "MessageRetentionPeriod": 300,
-        "ReceiveMessageWaitTimeSeconds": 20}}
-    resources["ResultsFeedQueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-        "Queues": [{"Ref": "ResultsFeedQueue"}],
+    # Every new result document is announced on a topic; each web process subscribes a queue of its own.
+    resources["ResultsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": _sub("${Prefix}-results"), "KmsMasterKeyId": "alias/aws/sns"}}
+    resources["ResultsTopicPolicy"] = {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+        "Topics": [{"Ref": "ResultsTopic"}],
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": _arn("ResultsFeedQueue"),
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",
+            "Resource": {"Ref": "ResultsTopic"},
             "Condition": {"ArnLike": {"aws:SourceArn": _sub(
                 "arn:${AWS::Partition}:s3:::${Prefix}-results-${AWS::AccountId}-${AWS::Region}")},
                 "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}
-    resources["ResultsBucket"]["DependsOn"] = "ResultsFeedQueuePolicy"
-    resources["ResultsBucket"]["Properties"]["NotificationConfiguration"] = {"QueueConfigurations": [{
-        "Event": "s3:ObjectCreated:*", "Queue": _arn("ResultsFeedQueue"),
+    resources["ResultsBucket"]["DependsOn"] = "ResultsTopicPolicy"
+    resources["ResultsBucket"]["Properties"]["NotificationConfiguration"] = {"TopicConfigurations": [{
+        "Event": "s3:ObjectCreated:*", "Topic": {"Ref": "ResultsTopic"},
         "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "results/"}]}}}]}
     resources["WorkerRole"] = _role(["ec2.amazonaws.com"], "worker", worker_statements())
     resources["WorkerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {

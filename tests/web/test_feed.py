@@ -1,0 +1,48 @@
+"""Result notices fan out to every web process, and a stopped or crashed one leaves no queue behind."""
+
+from __future__ import annotations
+
+import time
+
+from irs import aws, feeds
+from tests.conftest import IMAGES, wait_until
+
+
+def feed_queues() -> set[str]:
+    return set(aws.client("sqs").list_queues(QueueNamePrefix=feeds.queue_prefix()).get("QueueUrls", []))
+
+
+def test_every_web_process_hears_of_every_result(web, web_server) -> None:  # type: ignore[no-untyped-def]
+    other = web_server("second")
+    with web.client() as client:
+        request = client.post("/api/v1/images", files=[("files", ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(),
+                                                                   "image/jpeg"))]).json()["requests"][0]
+        client.get(request["result_url"], params={"wait": 30}).raise_for_status()
+    with other.client() as client:  # never asked about it: it can only have heard the notice
+        wait_until(lambda: request["request_id"] in [d["task_id"] for d in client.get(
+            "/api/v1/results", params={"limit": 500}).json()["results"]], 10, "the second process to hear of it")
+
+
+def test_a_stopped_web_process_removes_its_queue_and_subscription(web, web_server) -> None:  # type: ignore[no-untyped-def]
+    before = feed_queues()
+    server = web_server("short-lived")
+    mine = feed_queues() - before
+    assert len(mine) == 1
+    server.stop()
+    assert feed_queues() == before
+    subscribed = {s["Endpoint"].rsplit(":", 1)[-1] for s in aws.client("sns").list_subscriptions_by_topic(
+        TopicArn=feeds.topic_arn())["Subscriptions"]}
+    assert not {url.rsplit("/", 1)[-1] for url in mine} & subscribed
+
+
+def test_the_sweep_removes_what_a_crashed_listener_left_and_nothing_else(web) -> None:  # type: ignore[no-untyped-def]
+    live = feed_queues()
+    crashed = feeds.Subscription.open()  # a listener that dies without closing
+    assert feeds.sweep() == 0  # still fresh: it might be alive
+    stale = str(int(time.time() - feeds.ORPHAN_S - 60))  # ...and then nobody touches it for too long
+    aws.client("sqs").tag_queue(QueueUrl=crashed.queue_url, Tags={feeds.HEARTBEAT_TAG: stale})
+    assert feeds.sweep() == 1
+    assert feed_queues() == live  # the crashed one is gone, the live web process's is not
+    subscribed = {s["Endpoint"] for s in aws.client("sns").list_subscriptions_by_topic(
+        TopicArn=feeds.topic_arn())["Subscriptions"]}
+    assert crashed.queue_arn not in subscribed
