@@ -15,9 +15,11 @@ _broker_url, _transport_options = _settings.celery_broker()
 
 # --- broker: SQS through kombu ---------------------------------------------------
 broker_url = _broker_url
-broker_transport = "irs.transport:Transport"
+# With monitoring on, the transport that bridges remote control and events on SQS (irs.control).
+broker_transport = "irs.control:Transport" if _settings.monitoring else "irs.transport:Transport"
 broker_transport_options = {
     **_transport_options,
+    "supports_fanout": _settings.monitoring,  # fanout exchanges (control, events) through SNS topics
     "polling_interval": 0,  # with long polling, an empty poll already waited
     "visibility_timeout": _settings.visibility_timeout,
 }
@@ -52,6 +54,7 @@ result_expires = None  # documents expire by the bucket's lifecycle rule (IRS_RE
 
 # --- workers -----------------------------------------------------------------------------------------
 worker_concurrency = _settings.concurrency
-worker_enable_remote_control = False  # SQS has no fanout for it in stock Celery
-worker_send_task_events = False
+worker_enable_remote_control = _settings.monitoring  # needs irs.control's bridges on SQS
+worker_send_task_events = _settings.monitoring
+task_send_sent_event = _settings.monitoring
 timezone = "UTC"

@@ -255,6 +255,16 @@ def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, came
         raise click.ClickException(str(camera_error[0]))
 
 
+def _start_flower(procs: Any, settings: Any, env: dict[str, str]) -> tuple[str, str]:
+    """Flower on loopback, with a fresh password: its API can stop workers."""
+    import secrets
+
+    password = secrets.token_urlsafe(12)
+    procs.start("flower", [sys.executable, "-m", "celery", "-A", "irs", "flower", "--address=127.0.0.1",
+                           f"--port={settings.flower_port}", f"--basic-auth=irs:{password}"], env)
+    return f"http://127.0.0.1:{settings.flower_port}", password
+
+
 # --- the web tier -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--host", help="Address to listen on [default: IRS_WEB_HOST, 127.0.0.1].")
@@ -433,7 +443,8 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
     settings = get_settings()
     endpoint = settings.endpoint_url or LOCAL_ENDPOINT
     values = {"IRS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-              "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")}
+              "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+              "IRS_MONITORING": os.environ.get("IRS_MONITORING", "true")}  # Flower, inspect and events
     if settings.model_dir:
         values["IRS_MODEL_DIR"] = str(settings.model_dir.resolve())
     os.environ.update(values)
@@ -465,6 +476,7 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
                                    "--boot-delay", str(boot_delay)], env)
         web_url = f"http://{settings.web_host}:{settings.web_port}"
         procs.start("web", [sys.executable, "-m", "irs.cli", "web"], env)
+        flower = _start_flower(procs, settings, env) if settings.monitoring else None
         procs.wait_for("worker-cloud", "ready.")
         err.print("worker ready")
         if demo and demo_dir and demo_dir.is_dir():
@@ -473,8 +485,12 @@ def up(concurrency: int | None, demo_dir: Path | None, demo: bool, boot_delay: f
             err.print("no demo images (set IRS_DEMO_IMAGES or --demo-dir); skipping the demo")
         procs.wait_for("web", "Application startup complete")
         err.print(f"\n[bold green]IRS is up[/]: web app and API at [bold]{web_url}[/] (status: {web_url}/status, "
-                  f"API docs: {web_url}/docs); AWS emulated at {endpoint}.\nIn another shell, from this directory:\n"
+                  f"API docs: {web_url}/docs); AWS emulated at {endpoint}.")
+        if flower:
+            err.print(f"Flower at [bold]{flower[0]}[/] (user irs, password {flower[1]})")
+        err.print("In another shell, from this directory:\n"
                   "  .venv/bin/irs classify path/to/image.jpg\n  .venv/bin/irs status\n"
+                  "  .venv/bin/celery -A irs inspect ping\n"
                   "Press Ctrl-C to stop.")
         while True:
             procs.check()

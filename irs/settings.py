@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     ec2_security_group_ids: str = Field(default="", description="Comma-separated security groups of worker hosts.")
     ec2_instance_profile: str | None = Field(default=None, description="Instance profile (role) of worker hosts.")
 
+    # --- monitoring ------------------------------------------------------------------------------
+    monitoring: bool = Field(default=False, description="Remote control (`celery inspect`, `celery control`) "
+                             "and task events (Flower, `celery events`) over SQS and SNS.")
+    flower_port: int = Field(default=5555, description="Port of Flower in the local stack.")
+    monitoring_events: str = Field(
+        default="task-succeeded,task-failed,task-rejected,task-revoked,task-retried,worker-*",
+        description="Event types sent when monitoring is on (comma-separated; a trailing * matches a "
+        "prefix). Each costs an SNS publish plus a delivery per listener; add task-sent, task-received and "
+        "task-started to see tasks before they finish.")
+
     # --- the web tier ----------------------------------------------------------------------------
     web_host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
     web_port: int = Field(default=8080, description="Port the web app listens on.")

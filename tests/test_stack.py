@@ -18,7 +18,8 @@ from tests.conftest import IMAGES, ROOT, _free_port, wait_until
 def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
     port, web_port = _free_port(), _free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
-           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port)}
+           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port),
+           "IRS_FLOWER_PORT": str(_free_port())}
     env.pop("IRS_ENV_FILE")
     log = tmp_path / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
@@ -27,7 +28,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         wait_until(lambda: "IRS is up" in log.read_text() or up.poll() is not None, 120, "irs up")
         text = log.read_text()
         assert "IRS is up" in text, text
-        assert "dog.jpg: dog, bicycle, car" in text and "eagle.jpg: bird" in text
+        # The emulated edge may serve one of them (with its smaller model): what matters is that both are right.
+        assert re.search(r"dog\.jpg: .*\bdog\b", text) and re.search(r"eagle\.jpg: .*\bbird\b", text), text
         assert f"web app and API at http://127.0.0.1:{web_port}" in text
         assert httpx.get(f"http://127.0.0.1:{web_port}/health/ready", timeout=10).json()["status"] == "ready"
         env_file = tmp_path / "irs.env"
@@ -48,7 +50,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
-        assert len(pids) == 5  # the emulator, the cloud and the emulated edge worker, the autoscaler, the web app
+        assert "Flower at http://127.0.0.1:" in text and "user irs, password" in text
+        assert len(pids) == 6  # the emulator, the cloud and emulated edge workers, the autoscaler, web, Flower
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert "stopped" in log.read_text()

@@ -21,12 +21,13 @@ from dataclasses import asdict, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irs import aws, feeds, fleet
+from irs import aws, control, feeds, fleet
 from irs.autoscale import state
 from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
 from irs.autoscale.providers import Provider
 from irs.provision import queue_names
 from irs.routing import rescue
+from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 RATE_WINDOW_S = 60.0
@@ -47,6 +48,7 @@ class Controller:
         self.queue_url = ""
         self.decisions: deque[dict[str, object]] = deque(maxlen=state.KEEP_DECISIONS)
         self.swept_at = -SWEEP_EVERY_S
+        self.monitoring_sweeper = control.Sweeper()
 
     # -- observe ------------------------------------------------------------------------------------
     def observe(self) -> Observation:
@@ -129,15 +131,18 @@ class Controller:
         return decision
 
     def _sweep_orphaned_feeds(self, now: float) -> None:
-        """Remove result-feed queues whose listener died without removing them (:mod:`irs.feeds`)."""
+        """Remove the queues of listeners that died without removing them: result feeds
+        (:mod:`irs.feeds`) and, with monitoring on, control and event queues (:mod:`irs.control`)."""
         self.swept_at = now
         try:
             removed = feeds.sweep()
+            monitoring = self.monitoring_sweeper.sweep() if get_settings().monitoring else []
         except (ClientError, BotoCoreError, OSError) as error:
-            self.say(f"could not sweep orphaned feed queues ({error})")
+            self.say(f"could not sweep orphaned queues ({error})")
             return
-        if removed:
-            self.say(f"removed {removed} feed queue(s) whose listener is gone")
+        if removed or monitoring:
+            self.say(f"removed {removed} feed queue(s) and {len(monitoring)} control or event queue(s) "
+                     "whose consumer is gone")
 
     def _rescue_stranded_edge_requests(self) -> None:
         try:

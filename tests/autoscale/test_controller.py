@@ -53,7 +53,7 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
         assert published is not None and published.provider == "local"
         assert any(d["launch"] and d["reasons"] for d in published.decisions)  # what it did, and why
         print("\n".join(decisions))
-        wait_until(lambda: [h.id for h in provider.hosts()] == ["local-always-on"], 120,
+        wait_until(lambda: [h.id for h in provider.hosts()] == ["local-always-on"], 180,
                    "the fleet to shrink back to the always-on worker")
         for log in (tmp_path / "logs").glob("*.log"):
             assert "WorkerLostError" not in log.read_text(), log.name
