@@ -338,9 +338,10 @@ def teardown(stack_name: str, empty_buckets: bool) -> None:
 @click.option("--target-latency", default=60.0, show_default=True, help="Seconds an image may wait in a burst.")
 @click.option("--boot-delay", default=5.0, show_default=True, help="local: seconds a new host takes to boot.")
 @click.option("--once", is_flag=True, help="Decide and act once, then exit.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
 @click.pass_context
 def autoscale(ctx: click.Context, provider: str, interval: float, max_instances: int, target_latency: float,
-              boot_delay: float, once: bool) -> None:
+              boot_delay: float, once: bool, metrics_port: int | None) -> None:
     """Run the autoscaler: add worker hosts when the queue grows, drain idle ones when it shrinks."""
     if ctx.invoked_subcommand:
         return
@@ -360,6 +361,10 @@ def autoscale(ctx: click.Context, provider: str, interval: float, max_instances:
     if once:
         controller.step()
         return
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

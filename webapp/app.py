@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import make_asgi_app
 from pydantic import BaseModel, Field
 
 from irs import __version__, aws
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
                               "`GET /api/v1/results/{id}?wait=30` waits for one without polling.")
     app.state.feed, app.state.monitor = feed, monitor
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/metrics", make_asgi_app())  # Prometheus: queues, results, stage latencies, autoscaler, routing
 
     @app.middleware("http")
     async def limit_upload_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irs import aws, feeds
+from irs import aws, feeds, metrics
 from irs.results import result_key, task_id_of
 from irs.settings import get_settings
 
@@ -102,6 +102,7 @@ class ResultFeed:
             return
         document = _get(key)
         if document is not None:
+            metrics.observe_result(document)  # each document once: notices, not lookups or the warm-up
             self.add(task_id, document)
 
     def _warm(self, prefix: str) -> None:

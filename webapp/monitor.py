@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from irs import metrics
 from irs.autoscale import state as autoscaler_state
 from irs.status import pool_status
 
@@ -62,4 +63,7 @@ def sample() -> Sample:
     served = sum(p.served for p in statuses) or 1
     pools = [{**p.as_dict(), "share": round(p.served / served, 3)} for p in statuses]
     scaler = autoscaler_state.read("cloud")
+    metrics.observe_pools(pools)
+    if scaler:
+        metrics.observe_autoscaler(scaler.pool, scaler.desired, len(scaler.running), len(scaler.pending))
     return {"t": round(time.time(), 1), "pools": pools, "autoscaler": asdict(scaler) if scaler else None}

@@ -21,7 +21,7 @@ from dataclasses import asdict, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irs import aws, control, feeds, fleet
+from irs import aws, control, feeds, fleet, metrics
 from irs.autoscale import state
 from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
 from irs.autoscale.providers import Provider
@@ -159,6 +159,8 @@ class Controller:
             self.decisions.append({"t": round(observation.now, 1), **asdict(decision)})
         pending: list[dict[str, float | str]] = [{"id": i.id, "launched_at": i.launched_at}
                                                  for i in observation.pending]
+        metrics.observe_autoscaler(self.pool, decision.desired, len(observation.running),
+                                   len(observation.pending) + len(launched))
         pending += [{"id": host_id, "launched_at": observation.now} for host_id in launched]
         try:
             state.write(state.State(self.pool, self.provider.name, observation.now, decision.desired,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from irs import metrics
 from irs.routing.observe import Observer
 from irs.routing.policy import Choice, choose
 
@@ -28,6 +29,7 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
                     pinned=getattr(pinned, "name", pinned) if pinned else None)
     if not pinned:
         _observer.sent_to(choice.pool)
+    metrics.observe_route(choice.pool, choice.reason)
     _last.choice = choice
     return {"queue": choice.pool}
 
@@ -40,6 +42,7 @@ def choose_for_local(size_bytes: int) -> Choice:
     """
     choice = choose(_observer.views(local_bytes=size_bytes))
     _observer.sent_to(choice.pool)
+    metrics.observe_route(choice.pool, choice.reason)
     return choice
 
 

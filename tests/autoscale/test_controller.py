@@ -52,6 +52,9 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
         published = state.read("edge")
         assert published is not None and published.provider == "local"
         assert any(d["launch"] and d["reasons"] for d in published.decisions)  # what it did, and why
+        from prometheus_client import REGISTRY
+
+        assert REGISTRY.get_sample_value("irs_autoscaler_instances", {"pool": "edge", "state": "desired"}) >= 1
         print("\n".join(decisions))
         wait_until(lambda: [h.id for h in provider.hosts()] == ["local-always-on"], 180,
                    "the fleet to shrink back to the always-on worker")

@@ -160,3 +160,19 @@ def test_past_results_are_listed_by_a_web_server_started_after_them(web, web_ser
     with web_server("restarted").client() as client:
         listed = client.get("/api/v1/results", params={"label": "dog"}).json()["results"]
     assert request["request_id"] in [d["task_id"] for d in listed]
+
+
+def test_metrics_count_results_stages_queues_and_routing(web) -> None:  # type: ignore[no-untyped-def]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with web.client() as client:
+        request = client.post("/api/v1/images", files=[("files", ("dog.jpg", DOG, "image/jpeg"))]).json()["requests"][0]
+        client.get(request["result_url"], params={"wait": 30}).raise_for_status()
+        time.sleep(2.5)  # a status sample
+        text = client.get("/metrics/").text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("irs_results_total", (("pool", "cloud"), ("status", "ok")))] >= 1
+    assert samples[("irs_stage_milliseconds_count", (("pool", "cloud"), ("stage", "inference")))] >= 1
+    assert ("irs_queue_messages", (("pool", "cloud"), ("state", "waiting"))) in samples
+    assert any(name == "irs_route_decisions_total" and value >= 1 for (name, _), value in samples.items())
