@@ -37,7 +37,7 @@ from celery import bootsteps
 from celery.worker import state
 from celery.worker.request import Request
 
-from irs import fleet
+from irs import fleet, metrics
 from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,12 @@ class Lifecycle(bootsteps.StartStopStep):
         self.celery_on_term = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGUSR2, self._on_term)
+        address = get_settings().worker_metrics
+        if address:
+            from prometheus_client import start_http_server
+
+            host, _, port = address.rpartition(":")
+            start_http_server(int(port), addr=host or "127.0.0.1")
         self.thread = threading.Thread(target=self._run, name="irs-lifecycle", daemon=True)
         self.thread.start()
 
@@ -155,6 +161,7 @@ class Lifecycle(bootsteps.StartStopStep):
             # The service time too: it is noted just after the count moves, and a report written in
             # between would otherwise carry the old one until the next heartbeat.
             current = (busy, draining, state.all_total_count[0], SERVICE_TIME.ms)
+            metrics.observe_worker(self.pool, self.instance_id, busy, state.all_total_count[0], SERVICE_TIME.ms)
             if (current != last and now - written >= MIN_WRITE_GAP_S) or now - written >= HEARTBEAT_S \
                     or (draining and last is not None and not last[1]):
                 try:

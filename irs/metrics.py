@@ -3,6 +3,8 @@
 The web tier (``/metrics``) sees every result document pushed to it and samples
 the queues and the autoscaler's state, so it carries the fleet-wide numbers;
 the autoscaler (``irs autoscale --metrics-port``) carries its own decisions;
+each worker (``IRS_WORKER_METRICS``) whether it is busy, how much it has done
+and how long an image takes it;
 any process that routes requests counts its routing decisions. Flower's own
 ``/metrics`` adds the per-worker task counts.
 """
@@ -22,6 +24,11 @@ results = Counter("irs_results_total", "Result documents seen", ["pool", "status
 stage_ms = Histogram("irs_stage_milliseconds", "Time an image spent in each stage", ["stage", "pool"],
                      buckets=_MS_BUCKETS)
 autoscaler_instances = Gauge("irs_autoscaler_instances", "The autoscaler's fleet", ["pool", "state"])
+worker_busy = Gauge("irs_worker_busy", "1 while this worker has work in hand", ["pool", "instance"])
+worker_processed = Gauge("irs_worker_processed", "Images this worker has finished since it started",
+                         ["pool", "instance"])
+worker_service_seconds = Gauge("irs_worker_service_seconds", "This worker's recent time per image (moving average)",
+                               ["pool", "instance"])
 route_decisions = Counter("irs_route_decisions_total", "Routing decisions made by this process",
                           ["pool", "why"])
 
@@ -53,3 +60,10 @@ def observe_route(pool: str, reason: str) -> None:
            else "no observations" if "no fresh observations" in reason else "measuring" if "measures it" in reason
            else "sooner")
     route_decisions.labels(pool, why).inc()
+
+
+def observe_worker(pool: str, instance: str, busy: bool, processed: int, service_ms: float | None) -> None:
+    worker_busy.labels(pool, instance).set(int(busy))
+    worker_processed.labels(pool, instance).set(processed)
+    if service_ms is not None:
+        worker_service_seconds.labels(pool, instance).set(service_ms / 1000)

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     monitoring: bool = Field(default=False, description="Remote control (`celery inspect`, `celery control`) "
                              "and task events (Flower, `celery events`) over SQS and SNS.")
     flower_port: int = Field(default=5555, description="Port of Flower in the local stack.")
+    worker_metrics: str = Field(default="", description="host:port where a worker serves its Prometheus "
+                                "metrics (busy, images done, time per image); empty: none.")
     monitoring_events: str = Field(
         default="task-succeeded,task-failed,task-rejected,task-revoked,task-retried,worker-*",
         description="Event types sent when monitoring is on (comma-separated; a trailing * matches a "

@@ -104,3 +104,25 @@ def test_an_ec2_worker_drains_when_its_instance_is_tagged_irs_drain(emulator) ->
     finally:
         worker.stop()
         metadata.server.shutdown()
+
+
+def test_a_worker_serves_its_prometheus_metrics(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    worker = Worker("metrics", "edge", concurrency=1, extra_env={
+        "IRS_WORKER_METRICS": f"127.0.0.1:{port}", "IRS_INSTANCE_ID": "with-metrics"})
+    try:
+        classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue="edge").get(timeout=60)
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                return str(response.read().decode())
+
+        wait_until(lambda: 'irs_worker_processed{instance="with-metrics",pool="edge"} 1.0' in scrape(), 20,
+                   "the worker's metrics to count the image")
+        assert "irs_worker_service_seconds" in scrape()
+    finally:
+        worker.stop()
