@@ -23,8 +23,10 @@ from typing import Any
 from irs import aws
 from irs.celery import app
 from irs.results import FIRST_POLL_S, POLL_GROWTH, result_key
+from irs.routing import router
+from irs.routing.router import ROUTE
 from irs.settings import get_settings
-from irs.tasks import UPLOAD_MS, classify
+from irs.tasks import UPLOAD_MS, classify, device_prefix
 from irs.transport import SQS_BATCH
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -43,11 +45,24 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", Path(name).name).strip("._") or "image"
 
 
+def put_image(key: str, body: bytes) -> float:
+    """Put an image in the input bucket; returns how long that took, in ms."""
+    begin = time.perf_counter()
+    aws.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=body)
+    return round((time.perf_counter() - begin) * 1000, 2)
+
+
 def upload(path: Path, key: str) -> float:
     """Put the file in the input bucket; returns how long that took, in ms."""
-    begin = time.perf_counter()
-    aws.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=path.read_bytes())
-    return round((time.perf_counter() - begin) * 1000, 2)
+    return put_image(key, path.read_bytes())
+
+
+def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None) -> list[Any]:
+    """One classify request per uploaded key, sent ten to a SendMessageBatch; the router picks each pool
+    unless ``queue`` pins them."""
+    with producer.channel.batched_sends():
+        return [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
+                for key, ms in zip(keys, upload_ms, strict=True)]
 
 
 def upload_and_submit(path: Path, prefix: str) -> Submitted:
@@ -67,9 +82,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
         uploads = [pool.submit(upload, path, key) for path, key in zip(paths, keys, strict=True)]
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
-            with producer.channel.batched_sends():
-                chunk = [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
-                         for key, ms in zip(keys[start:], times, strict=False)]
+            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue)
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
                 if on_submitted:
@@ -85,10 +98,6 @@ def submit_from_device(paths: Sequence[Path], directory: Path) -> list[Submitted
     uploaded first, and the time that takes teaches the router the uplink).
     Keys are ``uploads/devices/<device>/<path in directory>`` either way.
     """
-    from irs.routing import router
-    from irs.routing.router import ROUTE
-    from irs.tasks import device_prefix
-
     prefix = device_prefix()
     if prefix is None:
         raise ValueError("not an edge device: set IRS_DEVICE_ID and IRS_LOCAL_IMAGE_DIR")

@@ -73,7 +73,7 @@ def _results_topic(settings: Settings) -> str:
     """Have the results bucket announce each new result document on an SNS topic, which every
     listening process (each web server) subscribes a queue of its own to (:mod:`irs.feeds`)."""
     sns = aws.client("sns")
-    arn: str = sns.create_topic(Name=feeds.topic_name())["TopicArn"]
+    arn = feeds.topic_arn()  # creates it the first time
     sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",

@@ -14,12 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from irs import aws
 from irs.celery import app
+from irs.client import enqueue, put_image
 from irs.imaging import BadImage, ImageInfo, inspect
 from irs.settings import get_settings
-from irs.tasks import UPLOAD_MS, classify
-from irs.transport import SQS_BATCH
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
@@ -67,20 +65,8 @@ def accept(files: list[Upload]) -> list[Accepted]:
     infos = check(files)
     batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/"
     keys = [f"{batch}{n:04d}.{_EXTENSIONS[info.format]}" for n, info in enumerate(infos)]
-    bucket = get_settings().input_bucket
-
-    def put(upload: Upload, key: str) -> float:
-        begin = time.perf_counter()
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=upload.data)
-        return round((time.perf_counter() - begin) * 1000, 2)
-
-    upload_ms = list(_uploader.map(put, files, keys))
-    accepted = []
+    upload_ms = list(_uploader.map(put_image, keys, [f.data for f in files]))
     with app.producer_or_acquire() as producer:
-        for start in range(0, len(keys), SQS_BATCH):
-            with producer.channel.batched_sends():
-                results = [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer)
-                           for key, ms in zip(keys[start:start + SQS_BATCH], upload_ms[start:], strict=False)]
-            accepted += [Accepted(files[start + n].filename, result.id, keys[start + n], infos[start + n])
-                         for n, result in enumerate(results)]
-    return accepted
+        results = enqueue(keys, upload_ms, producer)
+    return [Accepted(upload.filename, result.id, key, info)
+            for upload, result, key, info in zip(files, results, keys, infos, strict=True)]

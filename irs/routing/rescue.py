@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cache
 from typing import Any
 
 from irs import aws, fleet
@@ -31,11 +32,16 @@ def stranded(edge_workers: int, visible: int) -> bool:
 
 
 def rescue(silent_s: float = SILENT_S, limit: int = 500) -> int:
-    """Move visible edge requests to the cloud if no edge worker lives; returns how many moved."""
+    """Move visible edge requests to the cloud if no edge worker lives; returns how many moved.
+
+    Runs every autoscaler tick, so the usual answer costs one request: the edge queue is empty.
+    """
     sqs = aws.client("sqs")
-    urls = {n.pool: sqs.get_queue_url(QueueName=n.queue)["QueueUrl"] for n in queue_names() if n.pool in (CLOUD, EDGE)}
+    urls = _queue_urls()
     visible = int(sqs.get_queue_attributes(QueueUrl=urls[EDGE], AttributeNames=["ApproximateNumberOfMessages"])[
         "Attributes"]["ApproximateNumberOfMessages"])
+    if not visible:
+        return 0
     now = time.time()
     alive = [r for r in fleet.read(EDGE, now).values() if now - r.updated_at < silent_s]
     if not stranded(len(alive), visible):
@@ -53,6 +59,12 @@ def rescue(silent_s: float = SILENT_S, limit: int = 500) -> int:
     if moved:
         logger.info("no edge worker lives: moved %d stranded request(s) from the edge queue to the cloud", moved)
     return moved
+
+
+@cache
+def _queue_urls() -> dict[str, str]:
+    sqs = aws.client("sqs")
+    return {n.pool: sqs.get_queue_url(QueueName=n.queue)["QueueUrl"] for n in queue_names() if n.pool in (CLOUD, EDGE)}
 
 
 def _entry(n: int, message: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""What the router's observer makes of its last reads: backlogs carried forward, capacity on its way."""
+
+from __future__ import annotations
+
+from irs.autoscale.state import Booting
+from irs.routing.observe import Observer, _Backlog
+from irs.routing.policy import CLOUD, EDGE
+
+
+def observer_at(now: float, queued: float) -> Observer:
+    observer = Observer()
+    observer.clock = lambda: now
+    observer.backlogs = {CLOUD: _Backlog(queued, now, now), EDGE: _Backlog(0, now, now)}
+    return observer
+
+
+def test_cloud_capacity_the_autoscaler_is_booting_counts_when_no_cloud_worker_lives(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import irs.routing.observe as observe
+
+    monkeypatch.setattr(observe.time, "time", lambda: 1000.0)
+    observer = observer_at(50.0, queued=40)
+    assert observer._view(CLOUD, 50.0, 0.0).expected_s() == float("inf")  # nobody to serve it
+    observer.booting = Booting(slots=4, ready_at=1030.0)
+    view = observer._view(CLOUD, 50.0, 0.0)
+    assert view.booting_slots == 4 and view.boot_remaining_s == 30.0
+    assert view.expected_s() == 30.0 + 40 * view.service_s / 4 + view.service_s
+
+
+def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() -> None:
+    from irs.fleet import WorkerReport
+
+    observer = observer_at(100.0, queued=0)
+    observer.reports = {"pi": WorkerReport("pi", EDGE, False, True, None, 0, 0.0, 0.0, slots=1, service_ms=1000.0)}
+    for _ in range(5):
+        observer.sent_to(EDGE)
+    assert observer._view(EDGE, 100.0, 0.0).queued == 5
+    assert observer._view(EDGE, 102.0, 0.0).queued == 3  # one slot at 1 s an image: two done since
