@@ -18,10 +18,10 @@ sys.path.insert(0, str(ROOT))
 
 from report import emit  # noqa: E402
 
-from irs.autoscale.baselines import all_policies  # noqa: E402
 from irs.autoscale.policy import Config  # noqa: E402
-from irs.autoscale.simulate import simulate, traces  # noqa: E402
-from irs.autoscale.timeline import draw  # noqa: E402
+from irs.autoscale.sim.baselines import all_policies  # noqa: E402
+from irs.autoscale.sim.simulate import simulate, traces  # noqa: E402
+from irs.autoscale.sim.timeline import draw  # noqa: E402
 
 PICTURED = ("irs", "aws_target_tracking", "seed")
 

@@ -46,7 +46,8 @@ print(json.dumps(times))
 
 
 def leg(monitoring: bool, image: Path, count: int) -> dict[str, Any]:
-    from irs.stack import Stack, start_emulator, worker_argv
+    from irs.local.stack import Stack, start_emulator
+    from irs.worker.command import argv as worker_argv
 
     port = free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
@@ -55,7 +56,7 @@ def leg(monitoring: bool, image: Path, count: int) -> dict[str, Any]:
     try:
         start_emulator(stack, env["IRS_ENDPOINT_URL"], env)
         subprocess.run([sys.executable, "-m", "irs.cli", "provision"], env=env, check=True, capture_output=True)
-        stack.start("worker", worker_argv("cloud", 2), env)
+        stack.start("worker", worker_argv(["cloud"], 2, "cloud"), env)
         stack.wait_for("worker", "ready.")
         if monitoring:
             stack.start("events", [sys.executable, "-m", "celery", "-A", "irs", "events", "--dump"], env)

@@ -29,10 +29,11 @@ from report import emit  # noqa: E402
 
 
 def run(images: int, edge_floor_ms: float, waves: int, gap_s: float) -> list[dict[str, Any]]:
+    from irs.aws.provision import provision
     from irs.client import collect, submit_files
-    from irs.provision import provision
+    from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
-    from irs.stack import Stack, start_emulator, worker_argv
+    from irs.worker.command import argv as worker_argv
 
     settings = get_settings()
     photos = sorted(Path(os.environ["IRS_DEMO_IMAGES"]).glob("*.jpg"))
@@ -40,8 +41,8 @@ def run(images: int, edge_floor_ms: float, waves: int, gap_s: float) -> list[dic
     try:
         start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
         provision(settings, say=lambda _: None)
-        stack.start("worker-cloud", worker_argv("cloud", 2), {**os.environ, "IRS_INSTANCE_ID": "cloud-1"})
-        stack.start("worker-edge", worker_argv("edge", 1), {
+        stack.start("worker-cloud", worker_argv(["cloud"], 2, "cloud"), {**os.environ, "IRS_INSTANCE_ID": "cloud-1"})
+        stack.start("worker-edge", worker_argv(["edge"], 1, "edge"), {
             **os.environ, "IRS_INSTANCE_ID": "edge-emulated", "IRS_POOL_NAME": "edge",
             "IRS_MODEL": "yolo-fastest-1.1", "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms)})
         stack.wait_for("worker-cloud", "ready.")

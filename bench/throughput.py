@@ -66,8 +66,8 @@ def _bare_loop(args: tuple[list[bytes], int]) -> tuple[float, list[float]]:
 
     It uses the workers' OpenCV thread count (IRS_CV_THREADS), so both sides run the same kernels.
     """
-    from irs.imaging import decode
-    from irs.recognition import get_recognizer
+    from irs.worker.imaging import decode
+    from irs.worker.recognition import get_recognizer
 
     payloads, count = args
     recognizer = get_recognizer()
@@ -120,7 +120,7 @@ print(image, sorted({labels[i] for i in rows[scores > 0.25, 5:].argmax(axis=1)})
 
 
 def cold_leg(paths: list[Path], count: int, processes: int = 2) -> dict[str, float]:
-    from irs.models import resolve
+    from irs.worker.models import resolve
 
     spec, directory = resolve(os.environ.get("IRS_MODEL", "yolo-fastest-1.1-xl"))
     files = [*(str(directory / f.name) for f in (spec.cfg, spec.weights, spec.labels)), str(spec.input_size)]
@@ -217,8 +217,9 @@ def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
 
 
 def run(quick: bool, legs: set[str]) -> dict[str, Any]:
+    from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
-    from irs.stack import Stack, start_emulator, worker_argv
+    from irs.worker.command import argv as worker_argv
 
     count, latency_count, cold_count = (60, 30, 6) if quick else (280, 100, 20)
     image_dir = Path(os.environ["IRS_DEMO_IMAGES"])
@@ -245,10 +246,10 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         stack = Stack(Path(tempfile.mkdtemp(prefix="irs-bench-")), say=say)
         try:
             start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
-            from irs.provision import provision
+            from irs.aws.provision import provision
 
             provision(settings, say=lambda _: None)
-            worker = stack.start("worker", worker_argv("cloud", 2), dict(os.environ))
+            worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
             stack.wait_for("worker", "ready.")
             if "irs" in legs:
                 say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")

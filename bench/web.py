@@ -118,10 +118,10 @@ def _client(web_url: str, image: Path, tally: Tally, stop: threading.Event) -> N
 
 def throughput_leg(name: str, image: Path, levels: list[int], seconds: float, web_url: str,
                    pids: dict[str, int], endpoint: str) -> list[dict[str, Any]]:
-    from irs import aws
+    from irs.aws.clients import client
     from irs.settings import get_settings
 
-    sqs = aws.client("sqs")
+    sqs = client("sqs")
     queue_url = sqs.get_queue_url(QueueName=f"{get_settings().queue_prefix}cloud")["QueueUrl"]
     rows = []
     for clients in levels:
@@ -173,8 +173,9 @@ def _drain(sqs: Any, queue_url: str) -> None:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
+    from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
-    from irs.stack import Stack, start_emulator, worker_argv
+    from irs.worker.command import argv as worker_argv
 
     settings = get_settings()
     image = Path(os.environ["IRS_DEMO_IMAGES"]) / "dog.jpg"
@@ -184,10 +185,10 @@ def run(quick: bool) -> list[dict[str, Any]]:
     try:
         endpoint = settings.endpoint_url or ""
         start_emulator(stack, endpoint, dict(os.environ))
-        from irs.provision import provision
+        from irs.aws.provision import provision
 
         provision(settings, say=lambda _: None)
-        worker = stack.start("worker", worker_argv("cloud", 2), dict(os.environ))
+        worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
         emulator = next(child.pid for name, child in stack.children if name == "emulator")
 

@@ -75,11 +75,12 @@ Wants=network-online.target
 
 [Service]
 User=irs
-Environment=IRS_POOL_NAME=edge IRS_MODEL=$IRS_MODEL IRS_MODEL_DIR=$PREFIX/models IRS_CV_THREADS=$THREADS IRS_ALWAYS_ON=true
+Environment=IRS_POOL_NAME=edge IRS_CONCURRENCY=$CONCURRENCY IRS_MODEL=$IRS_MODEL IRS_MODEL_DIR=$PREFIX/models IRS_CV_THREADS=$THREADS IRS_ALWAYS_ON=true
 EnvironmentFile=$ENV_FILE
 # The Pi's own queue (with its dead-letter queue): the edge user may create only device queues.
 ExecStartPre=$PREFIX/.venv/bin/irs provision --device-only
-ExecStart=$PREFIX/.venv/bin/celery -A irs worker -Q edge,device-\${IRS_DEVICE_ID} -c $CONCURRENCY -n edge-%H -l INFO
+# IRS builds the worker's command line: the edge queue and this Pi's own (irs worker --print shows it).
+ExecStart=$PREFIX/.venv/bin/irs worker
 Restart=on-failure
 RestartSec=5
 # SIGTERM drains: the worker stops taking work and finishes its image first.

@@ -1,60 +1,65 @@
-"""Every Celery setting IRS uses, derived from :mod:`irs.settings`.
+"""Every Celery setting IRS uses, derived from :mod:`irs.settings` by one function.
 
-Loaded by ``app.config_from_object("irs.celeryconfig")``. Change behaviour
-through ``IRS_*`` environment variables rather than by editing this file.
+:func:`configure` is called by the app (:mod:`irs.broker.app`) when Celery
+first needs its configuration. Change behaviour through ``IRS_*`` environment
+variables rather than by editing this file.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from kombu import Queue
 
-from irs.settings import get_settings
+from irs.aws.queues import celery_queues
+from irs.pools import CLOUD
+from irs.settings import Settings
 
-_settings = get_settings()
-_broker_url, _transport_options = _settings.celery_broker()
+#: Seconds between a task's soft time limit (it may clean up) and its hard one (it is killed).
+SOFT_LIMIT_MARGIN_S = 10
 
-# --- broker: SQS through kombu ---------------------------------------------------
-broker_url = _broker_url
-# With monitoring on, the transport that bridges remote control and events on SQS (irs.control).
-broker_transport = "irs.control:Transport" if _settings.monitoring else "irs.transport:Transport"
-broker_transport_options = {
-    **_transport_options,
-    "supports_fanout": _settings.monitoring,  # fanout exchanges (control, events) through SNS topics
-    "polling_interval": 0,  # with long polling, an empty poll already waited
-    "visibility_timeout": _settings.visibility_timeout,
-}
-broker_connection_retry_on_startup = True
 
-# --- queues: provisioned up front by `irs provision`, each with a dead-letter queue ---
-POOLS = ("cloud", "edge")
-QUEUES = (*POOLS, _settings.device_queue) if _settings.device_queue else POOLS  # plus an edge device's own
-task_queues = [Queue(name) for name in QUEUES]
-task_default_queue = "cloud"
-task_create_missing_queues = False
-task_routes = ("irs.routing.router.route",)  # edge or cloud, whichever answers sooner
-
-# --- JSON only ------------------------------------------------------------------------
-task_serializer = "json"
-result_serializer = "json"
-accept_content = ["json"]
-result_accept_content = ["json"]
-
-# --- delivery: at least once, never lost ------------------------------------------------
-task_acks_late = True
-task_reject_on_worker_lost = True
-task_acks_on_failure = False  # a task that failed for good is rejected: dead-lettered
-task_acks_on_timeout = False
-worker_prefetch_multiplier = 1
-task_time_limit = _settings.task_time_limit
-task_soft_time_limit = max(1, _settings.task_time_limit - 10)
-
-# --- results: the result document in S3 -----------------------------------------------------
-result_backend = "irs.backend:S3DocumentBackend"
-result_expires = None  # documents expire by the bucket's lifecycle rule (IRS_RESULT_TTL_DAYS)
-
-# --- workers -----------------------------------------------------------------------------------------
-worker_concurrency = _settings.concurrency
-worker_enable_remote_control = _settings.monitoring  # needs irs.control's bridges on SQS
-worker_send_task_events = _settings.monitoring
-task_send_sent_event = _settings.monitoring
-timezone = "UTC"
+def configure(settings: Settings) -> dict[str, Any]:
+    """Celery's settings for this process."""
+    broker_url, transport_options = settings.celery_broker()
+    return {
+        # --- broker: SQS through kombu ------------------------------------------------------
+        "broker_url": broker_url,
+        # With monitoring on, the transport that bridges remote control and events on SQS.
+        "broker_transport": "irs.broker.monitoring:Transport" if settings.monitoring
+        else "irs.broker.transport:Transport",
+        "broker_transport_options": {
+            **transport_options,
+            "supports_fanout": settings.monitoring,  # fanout exchanges (control, events) through SNS topics
+            "polling_interval": 0,  # with long polling, an empty poll already waited
+            "visibility_timeout": settings.visibility_timeout,
+        },
+        "broker_connection_retry_on_startup": True,
+        # --- queues: provisioned up front by `irs provision`, each with a dead-letter queue ---
+        "task_queues": [Queue(name) for name in celery_queues(settings)],
+        "task_default_queue": CLOUD,
+        "task_create_missing_queues": False,
+        "task_routes": ("irs.routing.router.route",),  # edge or cloud, whichever answers sooner
+        # --- JSON only --------------------------------------------------------------------------
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # --- delivery: at least once, never lost -------------------------------------------------
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure": False,  # a task that failed for good is rejected: dead-lettered
+        "task_acks_on_timeout": False,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": max(1, settings.task_time_limit - SOFT_LIMIT_MARGIN_S),
+        # --- results: the result document in S3 ------------------------------------------------------
+        "result_backend": "irs.broker.backend:S3DocumentBackend",
+        "result_expires": None,  # documents expire by the bucket's lifecycle rule (IRS_RESULT_TTL_DAYS)
+        # --- workers -----------------------------------------------------------------------------------
+        "worker_concurrency": settings.concurrency,
+        "worker_enable_remote_control": settings.monitoring,  # needs irs.broker.monitoring's bridges on SQS
+        "worker_send_task_events": settings.monitoring,
+        "task_send_sent_event": settings.monitoring,
+        "timezone": "UTC",
+    }

@@ -9,7 +9,6 @@ costs about one GET per image, not one per image per poll.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -20,14 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from irs import aws
-from irs.celery import app
+from irs.aws import clients, documents
+from irs.aws.queues import SQS_BATCH
+from irs.broker.app import app
 from irs.results import FIRST_POLL_S, POLL_GROWTH, result_key
-from irs.routing import router
-from irs.routing.router import ROUTE
 from irs.settings import get_settings
-from irs.tasks import UPLOAD_MS, classify, device_prefix
-from irs.transport import SQS_BATCH
+from irs.tasks import UPLOAD_MS, classify
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_POLL = 0.25  # seconds between looks, at most
@@ -48,7 +45,7 @@ def safe_name(name: str) -> str:
 def put_image(key: str, body: bytes) -> float:
     """Put an image in the input bucket; returns how long that took, in ms."""
     begin = time.perf_counter()
-    aws.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=body)
+    clients.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=body)
     return round((time.perf_counter() - begin) * 1000, 2)
 
 
@@ -90,32 +87,6 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
     return submitted
 
 
-def submit_from_device(paths: Sequence[Path], directory: Path) -> list[Submitted]:
-    """Route images taken on this edge device, one at a time as they appear.
-
-    The router weighs the device's own queue (its worker reads the file where it
-    is: no upload) against the shared edge queue and the cloud (the image is
-    uploaded first, and the time that takes teaches the router the uplink).
-    Keys are ``uploads/devices/<device>/<path in directory>`` either way.
-    """
-    prefix = device_prefix()
-    if prefix is None:
-        raise ValueError("not an edge device: set IRS_DEVICE_ID and IRS_LOCAL_IMAGE_DIR")
-    root = directory.resolve()
-    submitted = []
-    for path in paths:
-        key = prefix + path.resolve().relative_to(root).as_posix()
-        size = path.stat().st_size
-        choice = router.choose_for_local(size)
-        headers: dict[str, Any] = {ROUTE: choice.as_header()}
-        if choice.pool != get_settings().device_queue:
-            headers[UPLOAD_MS] = upload(path, key)
-            router.uploaded(size, headers[UPLOAD_MS] / 1000)
-        result = classify.apply_async((key,), queue=choice.pool, headers=headers)
-        submitted.append(Submitted(path, key, result.id))
-    return submitted
-
-
 def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str, Any]]:
     """Yield each result document as it lands, until all are in or ``timeout`` passes."""
     wanted = dict(sorted(((item.task_id, item) for item in submitted), key=lambda pair: pair[1].image_key))
@@ -142,24 +113,16 @@ def _from_s3(items: list[Submitted]) -> list[tuple[str, dict[str, Any]]]:
     key order, and results land roughly in that order), then a GET for each
     document found.
     """
-    bucket = get_settings().results_bucket
-    s3 = aws.client("s3")
     if len(items) == 1:
         ready = items
     else:
         wanted = [result_key(item.task_id) for item in items]
-        prefix = os.path.commonprefix(wanted)
-        keys: set[str] = set()
         # StartAfter is exclusive: drop the last character of the first key due, so it is included.
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, StartAfter=wanted[0][:-1])
-        for page in pages:
-            keys.update(entry["Key"] for entry in page.get("Contents", ()))
+        keys = {key for key, _ in documents.listing(os.path.commonprefix(wanted), start_after=wanted[0][:-1])}
         ready = [item for item in items if result_key(item.task_id) in keys]
     found = []
     for item in ready:
-        try:
-            body = s3.get_object(Bucket=bucket, Key=result_key(item.task_id))["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            continue
-        found.append((item.task_id, json.loads(body)))
+        document = documents.get(result_key(item.task_id))
+        if document is not None:
+            found.append((item.task_id, document))
     return found

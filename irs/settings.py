@@ -17,12 +17,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ENV_FILE = os.environ.get("IRS_ENV_FILE", "irs.env")
+from irs.pools import CLOUD, device_queue
+
+DEFAULT_ENV_FILE = "irs.env"
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IRS_", env_file=ENV_FILE, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IRS_", env_file=DEFAULT_ENV_FILE, extra="ignore")
 
     # --- where AWS is -------------------------------------------------------------
     endpoint_url: str | None = Field(
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
     upload_ttl_days: int = Field(default=7, description="Uploaded images expire after this many days.")
 
     # --- the worker -------------------------------------------------------------------
-    pool_name: str = Field(default="cloud", description="Pool this worker serves: cloud or edge.")
+    pool_name: str = Field(default=CLOUD, description="Pool this worker serves: cloud or edge.")
     model: str = Field(default="yolo-fastest-1.1-xl", description="Model the worker runs.")
     input_size: int | None = Field(default=None, description="Network input size; the model's own when unset.")
     confidence: float = Field(default=0.25, description="Minimum confidence of a detection.")
@@ -121,7 +123,7 @@ class Settings(BaseSettings):
     @property
     def device_queue(self) -> str | None:
         """The Celery queue of this device's own images, if this is a device."""
-        return f"device-{self.device_id}" if self.device_id else None
+        return device_queue(self.device_id)
 
     @property
     def model_cache_dir(self) -> Path:
@@ -158,6 +160,12 @@ def _coerce(value: str) -> object:
         return value
 
 
+def env_file() -> str:
+    """The env file settings are read from: ``IRS_ENV_FILE``, or ``irs.env`` in the working directory."""
+    return os.environ.get("IRS_ENV_FILE", DEFAULT_ENV_FILE)
+
+
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    """This process's settings, read on first use (not at import) and then kept."""
+    return Settings(_env_file=env_file())  # type: ignore[call-arg]

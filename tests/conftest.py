@@ -1,7 +1,12 @@
 """Test fixtures: a real emulator on loopback, real worker processes, the shared models and photos.
 
-The environment is fixed here, at import, before any test module imports IRS,
-so every IRS setting the tests see points at this session's own emulator.
+Two tiers. A test that uses the emulator or the shared models and photos
+(through the ``emulator`` or ``shared`` fixture, directly or through another
+fixture) is marked ``integration`` here, automatically; the rest are pure and
+run with ``pytest -m "not integration"`` on a machine with neither.
+
+The environment is set here, before any test reads a setting, so every IRS
+setting the tests see points at this session's own emulator.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from irs.worker import command
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IRS_TEST_SHARED", ROOT.parent / "shared"))
@@ -47,13 +54,25 @@ for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "IRS_BROKER_URL"):
     os.environ.pop(variable, None)
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+INTEGRATION_FIXTURES = {"emulator", "shared"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the emulator or the shared data as ``integration``."""
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared Darknet models and sample photos; the test fails, saying where to put them, without them."""
     missing = [str(p) for p in (IMAGES / "dog.jpg", MODELS / "yolo-fastest-1.1-xl") if not p.exists()]
     if missing:
-        raise pytest.UsageError(
-            f"the shared test data is missing: {', '.join(missing)}. The tests need the sample photos and "
-            f"Darknet models in {SHARED} (or set IRS_TEST_SHARED to where they are)."
-        )
+        pytest.fail(f"the shared test data is missing: {', '.join(missing)}. Integration tests need the sample "
+                    f"photos and Darknet models in {SHARED} (or set IRS_TEST_SHARED to where they are); "
+                    'pytest -m "not integration" runs without them.', pytrace=False)
+    return SHARED
 
 
 def wait_until(condition: object, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -71,15 +90,15 @@ def _listening() -> bool:
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
+def emulator(shared: Path) -> Iterator[str]:
     """The AWS emulator on loopback, provisioned like `irs provision` does."""
     log = (ARTIFACTS / "emulator.log")
     ARTIFACTS.mkdir(exist_ok=True)
-    child = subprocess.Popen([sys.executable, "-m", "irs.emulator", "--port", str(PORT)],
+    child = subprocess.Popen([sys.executable, "-m", "irs.aws.emulator", "--port", str(PORT)],
                              stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
         wait_until(_listening, 30, "the emulator to listen")
-        from irs.provision import provision
+        from irs.aws.provision import provision
 
         provision(say=lambda _: None)
         yield ENDPOINT
@@ -95,10 +114,10 @@ class Worker:
                  queues: str | None = None) -> None:
         self.log = ARTIFACTS / f"worker-{name}.log"
         env = {**os.environ, "IRS_POOL_NAME": pool, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "irs", "worker", "-Q", queues or pool, "-c", str(concurrency),
-             "-n", f"{name}@%h", "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        argv = command.argv((queues or pool).split(","), concurrency, name,
+                            extra=("--without-heartbeat", "--without-gossip", "--without-mingle"))
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         wait_until(lambda: "ready." in self.text() or self.process.poll() is not None, 60, f"worker {name}")
         assert self.process.poll() is None, f"worker {name} exited at start:\n{self.text()}"
 
@@ -132,19 +151,19 @@ def cloud_worker(emulator: str) -> Iterator[Worker]:
 @pytest.fixture
 def upload(emulator: str):  # type: ignore[no-untyped-def]
     """Put bytes in the input bucket under a fresh key; returns the key."""
-    from irs import aws
+    from irs.aws import clients
     from irs.settings import get_settings
 
     def put(data: bytes, name: str = "image.jpg") -> str:
         key = f"uploads/test-{uuid.uuid4().hex[:10]}/{name}"
-        aws.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=data)
+        clients.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=data)
         return key
 
     return put
 
 
 @pytest.fixture
-def photo() -> object:
+def photo(shared: Path) -> object:
     def read(name: str) -> bytes:
         return (IMAGES / name).read_bytes()
 

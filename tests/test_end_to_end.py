@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from irs import aws
+from irs.aws import clients
 from irs.results import result_key, result_prefix
 from irs.settings import get_settings
 from irs.tasks import classify
@@ -19,7 +19,7 @@ from tests.conftest import IMAGES, ROOT, wait_until
 
 
 def stored(task_id: str) -> dict[str, Any]:
-    body = aws.client("s3").get_object(Bucket=get_settings().results_bucket, Key=result_key(task_id))["Body"]
+    body = clients.client("s3").get_object(Bucket=get_settings().results_bucket, Key=result_key(task_id))["Body"]
     document: dict[str, Any] = json.loads(body.read())
     return document
 
@@ -45,7 +45,7 @@ def test_two_requests_for_one_image_each_get_their_own_document_in_order(cloud_w
     key = upload(photo("dog.jpg"), "dog.jpg")
     first, second = classify.delay(key), classify.delay(key)  # at once, on two worker processes
     assert first.get(timeout=60)["task_id"] == first.id and second.get(timeout=60)["task_id"] == second.id
-    listing = aws.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_prefix(key))
+    listing = clients.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_prefix(key))
     assert [item["Key"] for item in listing["Contents"]] == [result_key(first.id), result_key(second.id)]
 
 
@@ -78,9 +78,9 @@ def test_irs_classify_prints_summaries_and_fails_when_an_image_is_bad(cloud_work
 
 
 def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no-untyped-def]
-    from irs import fleet
+    from irs.fleet import reports
 
-    wait_until(lambda: fleet.read("cloud"), 20, "the cloud worker's first report")
+    wait_until(lambda: reports.read("cloud"), 20, "the cloud worker's first report")
     run = irs("status", "--json")
     assert run.returncode == 0, run.stderr
     pools = {p["pool"]: p for p in json.loads(run.stdout)}
@@ -91,13 +91,13 @@ def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no
 
 def test_irs_status_of_a_request_says_which_pool_served_it_and_why(cloud_worker, upload, photo
                                                                    ) -> None:  # type: ignore[no-untyped-def]
-    from irs import fleet
+    from irs.fleet import reports
 
     document = classify.delay(upload(photo("dog.jpg"), "dog.jpg")).get(timeout=60)
     run = irs("status", document["task_id"])
     assert run.returncode == 0, run.stderr
     assert "served by cloud" in run.stdout and f"routed to cloud: {document['routing']['reason']}" in run.stdout
-    wait_until(lambda: sum(r.processed for r in fleet.read("cloud").values()) >= 1, 20, "a report counting it")
+    wait_until(lambda: sum(r.processed for r in reports.read("cloud").values()) >= 1, 20, "a report counting it")
     pools = {p["pool"]: p for p in json.loads(irs("status", "--json").stdout)}
     assert pools["cloud"]["served"] >= 1
     assert irs("status", "0" * 32 + ":uploads/none.jpg").returncode == 1

@@ -36,9 +36,36 @@ def test_foreign_task_ids_get_a_key_of_their_own() -> None:
     assert result_key("my-own-id") == "results/tasks/my-own-id.json"
 
 
-def test_the_visibility_timeout_stays_above_the_hard_time_limit() -> None:
-    settings = Settings(task_time_limit=120)
-    assert settings.visibility_timeout > 120
+def test_celery_is_given_only_settings_it_knows() -> None:
+    from celery.app.defaults import DEFAULTS
+
+    from irs.celeryconfig import configure
+
+    unknown = set(configure(Settings())) - set(DEFAULTS)
+    assert not unknown, f"not Celery settings (a typo is silently ignored): {unknown}"
+
+
+def test_a_running_task_is_never_handed_out_twice_and_may_clean_up_before_it_is_killed() -> None:
+    from irs.celeryconfig import configure
+
+    config = configure(Settings(task_time_limit=120))
+    assert config["broker_transport_options"]["visibility_timeout"] > config["task_time_limit"] == 120
+    assert config["task_soft_time_limit"] < config["task_time_limit"]
+
+
+def test_only_json_crosses_the_broker() -> None:
+    from irs.celeryconfig import configure
+
+    config = configure(Settings())
+    assert config["accept_content"] == config["result_accept_content"] == ["json"]
+    assert config["task_serializer"] == config["result_serializer"] == "json"
+
+
+def test_a_worker_is_gone_after_three_missed_heartbeats() -> None:
+    from irs.fleet.liveness import HEARTBEAT_S, alive
+
+    assert alive(updated_at=0.0, now=2.5 * HEARTBEAT_S)
+    assert not alive(updated_at=0.0, now=3 * HEARTBEAT_S)
 
 
 def test_task_ids_sort_in_the_order_they_were_made() -> None:

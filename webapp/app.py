@@ -1,6 +1,7 @@
 """The web tier: an upload page, a status page, and the REST API under /api/v1 (OpenAPI at /docs).
 
-Run it with ``irs web`` (``irs up`` starts it too). Results reach it pushed
+Run it with ``irs web`` (``irs up`` starts it too), which serves the app
+:func:`create_app` makes; importing this module makes none. Results reach it pushed
 (:mod:`webapp.feed`), the pools' state is sampled in the background
 (:mod:`webapp.monitor`), and uploads are checked by content before anything is
 stored or enqueued (:mod:`webapp.uploads`).
@@ -15,15 +16,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from pydantic import BaseModel, Field
 
-from irs import __version__, aws
-from irs.provision import queue_names
+from irs import __version__
+from irs.aws import clients
+from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS
+from irs.aws.queues import queue_names
 from irs.results import image_key_of
 from irs.settings import get_settings
 from webapp.feed import ResultFeed
@@ -35,7 +37,7 @@ MAX_WAIT_S = 60.0
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
 
 
-class Submitted(BaseModel):
+class ImageAccepted(BaseModel):
     request_id: str = Field(description="Ask GET /api/v1/results/{request_id} for the result.")
     filename: str = Field(description="The name the file was uploaded with (a label only).")
     image_key: str = Field(description="Where the server stored the image.")
@@ -46,8 +48,8 @@ class Submitted(BaseModel):
     bytes: int
 
 
-class SubmittedList(BaseModel):
-    requests: list[Submitted]
+class ImagesAccepted(BaseModel):
+    requests: list[ImageAccepted]
 
 
 class Problem(BaseModel):
@@ -103,11 +105,11 @@ def create_app() -> FastAPI:
         return FileResponse(STATIC / "status.html")
 
     # --- the API ------------------------------------------------------------------------------------
-    @app.post("/api/v1/images", status_code=202, response_model=SubmittedList, tags=["images"],
+    @app.post("/api/v1/images", status_code=202, response_model=ImagesAccepted, tags=["images"],
               responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem},
                          503: {"model": Problem, "description": "Too much work queued; try after Retry-After"}})
     async def upload_images(files: Annotated[list[UploadFile], File(description="One or more images.")]
-                            ) -> SubmittedList | JSONResponse:
+                            ) -> ImagesAccepted | JSONResponse:
         """Upload one or many images (multipart, field `files`); each becomes a classification request."""
         settings = get_settings()
         if not files:
@@ -123,7 +125,7 @@ def create_app() -> FastAPI:
         except Rejected as bad:
             too_big = any("over the limit" in why for why in bad.problems.values())
             return _problem(413 if too_big else 415, "nothing was accepted: " + str(bad), bad.problems)
-        return SubmittedList(requests=[Submitted(
+        return ImagesAccepted(requests=[ImageAccepted(
             request_id=a.request_id, filename=a.filename, image_key=a.image_key,
             result_url=f"/api/v1/results/{a.request_id}", format=a.image.format, width=a.image.width,
             height=a.image.height, bytes=a.image.bytes) for a in accepted])
@@ -155,9 +157,9 @@ def create_app() -> FastAPI:
         if not image_key.startswith("uploads/") or ".." in image_key:
             return _problem(404, "no such image")
         try:
-            found = await asyncio.to_thread(aws.client("s3").get_object, Bucket=get_settings().input_bucket,
+            found = await asyncio.to_thread(clients.client("s3").get_object, Bucket=get_settings().input_bucket,
                                             Key=image_key)
-        except ClientError:
+        except AWS_ERRORS:
             return _problem(404, "no such image (uploads expire after IRS_UPLOAD_TTL_DAYS)")
         body = await asyncio.to_thread(found["Body"].read)
         return Response(body, media_type=found.get("ContentType") or "application/octet-stream",
@@ -195,17 +197,17 @@ def _readiness(feed: ResultFeed) -> dict[str, bool]:
     settings = get_settings()
     checks = {}
     try:
-        sqs = aws.client("sqs")
+        sqs = clients.client("sqs")
         for names in queue_names():
             sqs.get_queue_url(QueueName=names.queue)
         checks["broker"] = True
-    except (ClientError, BotoCoreError, OSError):
+    except AWS_OR_NETWORK_ERRORS:
         checks["broker"] = False
     for name, bucket in (("uploads", settings.input_bucket), ("results", settings.results_bucket)):
         try:
-            aws.client("s3").head_bucket(Bucket=bucket)
+            clients.client("s3").head_bucket(Bucket=bucket)
             checks[name] = True
-        except (ClientError, BotoCoreError, OSError):
+        except AWS_OR_NETWORK_ERRORS:
             checks[name] = False
     checks["results_feed"] = bool(feed.thread and feed.thread.is_alive() and feed.subscription)
     return checks
@@ -231,5 +233,3 @@ def _overloaded(monitor: Monitor) -> JSONResponse | None:
 def _problem(status: int, detail: str, problems: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "problems": problems or {}}, status_code=status)
 
-
-app = create_app()

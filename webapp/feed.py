@@ -1,7 +1,7 @@
 """Result documents pushed to the web tier as they land: no polling of S3.
 
 The results bucket announces every new result document on an SNS topic, and
-this process subscribes a queue of its own to it (:mod:`irs.feeds`), so any
+this process subscribes a queue of its own to it (:mod:`irs.aws.feeds`), so any
 number of web processes each hear of every result. One thread long-polls that
 queue, reads each new document once (one GET), keeps the recent ones in memory
 for the results list and the label search, and wakes whoever waits for them:
@@ -20,9 +20,8 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from irs import aws, feeds, metrics
+from irs.aws import clients, documents, feeds
+from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, error_code
 from irs.results import result_key, task_id_of
 from irs.settings import get_settings
 
@@ -55,7 +54,7 @@ class ResultFeed:
             if swept:
                 logger.info("results feed: removed %d queue(s) of listeners that are gone", swept)
             self.subscription = feeds.Subscription.open()
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             logger.warning("results feed: cannot subscribe (%s); will keep trying", error)
         if warm_prefix:
             self._warm(warm_prefix)
@@ -72,7 +71,7 @@ class ResultFeed:
             self.subscription = None
 
     def _run(self) -> None:
-        sqs = aws.client("sqs")
+        sqs = clients.client("sqs")
         while not self.stop.is_set():
             try:
                 if self.subscription is None:
@@ -87,12 +86,9 @@ class ResultFeed:
                 if messages:
                     sqs.delete_message_batch(QueueUrl=url, Entries=[
                         {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
-            except ClientError as error:
-                if "NonExistentQueue" in error.response["Error"]["Code"]:
+            except AWS_OR_NETWORK_ERRORS as error:
+                if "NonExistentQueue" in error_code(error):
                     self.subscription = None  # swept or deleted under us: subscribe anew
-                logger.warning("results feed: %s; trying again in 2 s", error)
-                self.stop.wait(2)
-            except (BotoCoreError, OSError) as error:
                 logger.warning("results feed: %s; trying again in 2 s", error)
                 self.stop.wait(2)
 
@@ -102,25 +98,21 @@ class ResultFeed:
             return
         document = _get(key)
         if document is not None:
-            metrics.observe_result(document)  # each document once: notices, not lookups or the warm-up
             self.add(task_id, document)
 
     def _warm(self, prefix: str) -> None:
         """Read the newest documents under ``prefix``, whose batches are named by UTC date and time
         (see :mod:`webapp.uploads`): a day at a time, back at most a week."""
-        settings = get_settings()
-        s3 = aws.client("s3")
+        results_prefix = get_settings().results_prefix
         keys: list[str] = []
         today = time.time()
         try:
             for days_back in range(WARM_DAYS):
                 day = time.strftime("%Y%m%d", time.gmtime(today - days_back * 86400))
-                for page in s3.get_paginator("list_objects_v2").paginate(
-                        Bucket=settings.results_bucket, Prefix=f"{settings.results_prefix}{prefix}{day}"):
-                    keys.extend(entry["Key"] for entry in page.get("Contents", ()))
+                keys.extend(key for key, _ in documents.listing(f"{results_prefix}{prefix}{day}"))
                 if len(keys) >= WARM_START:
                     break
-        except (ClientError, BotoCoreError) as error:
+        except AWS_ERRORS as error:
             logger.warning("results feed: could not list recent results (%s)", error)
             return
         for key in sorted(keys)[-WARM_START:]:
@@ -192,8 +184,9 @@ def _keys(body: str) -> list[str]:
 
 def _get(key: str) -> Document | None:
     try:
-        body = aws.client("s3").get_object(Bucket=get_settings().results_bucket, Key=key)["Body"].read()
-        document: Document = json.loads(body)
-        return document
-    except (ClientError, BotoCoreError, ValueError):
+        document = documents.get(key)
+    except AWS_ERRORS:
         return None
+    except ValueError:
+        return None  # not JSON
+    return document if isinstance(document, dict) else None

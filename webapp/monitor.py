@@ -15,11 +15,11 @@ from collections import deque
 from dataclasses import asdict
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from irs import metrics
-from irs.autoscale import state as autoscaler_state
-from irs.status import pool_status
+from irs.aws.clients import AWS_OR_NETWORK_ERRORS
+from irs.fleet import autoscaler_state
+from irs.fleet.status import pool_status
+from irs.pools import CLOUD
+from webapp import metrics
 
 logger = logging.getLogger(__name__)
 EVERY_S = 2.0
@@ -53,7 +53,7 @@ class Monitor:
                 self.latest = sample()
                 self.history.append(self.latest)
                 self.ready.set()
-            except (ClientError, BotoCoreError, OSError) as error:
+            except AWS_OR_NETWORK_ERRORS as error:
                 logger.warning("status sample failed: %s", error)
             self.stop.wait(EVERY_S)
 
@@ -62,8 +62,6 @@ def sample() -> Sample:
     statuses = pool_status()
     served = sum(p.served for p in statuses) or 1
     pools = [{**p.as_dict(), "share": round(p.served / served, 3)} for p in statuses]
-    scaler = autoscaler_state.read("cloud")
+    scaler = autoscaler_state.read(CLOUD)
     metrics.observe_pools(pools)
-    if scaler:
-        metrics.observe_autoscaler(scaler.pool, scaler.desired, len(scaler.running), len(scaler.pending))
     return {"t": round(time.time(), 1), "pools": pools, "autoscaler": asdict(scaler) if scaler else None}

@@ -14,10 +14,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from irs.celery import app
+from irs.broker.app import app
 from irs.client import enqueue, put_image
-from irs.imaging import BadImage, ImageInfo, inspect
 from irs.settings import get_settings
+from irs.worker.imaging import BadImage, ImageInfo, inspect
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}

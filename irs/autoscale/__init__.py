@@ -1,1 +1,2 @@
-"""The autoscaler: policy.py decides, providers/ act, controller.py loops, simulate.py replays."""
+"""The autoscaler: policy.py decides, reconcile.py joins hosts and reports, providers/ act, controller.py loops,
+sim/ replays."""

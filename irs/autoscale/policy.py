@@ -19,21 +19,42 @@ How the desired capacity is found (AWS's backlog-per-instance method, plus three
    just served a burst keeps its instances for the next one and does not
    flap. Only idle instances go, never the always-on one, never one younger
    than that window, and never a busy one.
+5. **An always-on instance, always.** When none is in the fleet, replacing it
+   comes before anything else.
+
+Every decision carries typed causes (:class:`Cause`), as the status page and
+metrics read them, beside prose reasons with the numbers for a person.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
-State = Literal["pending", "running"]
+InstanceState = Literal["pending", "running"]
+
+
+class Cause(StrEnum):
+    """Why the fleet is to be the size decided."""
+
+    MIN_INSTANCES = "min_instances"  # the floor
+    ARRIVALS = "arrivals"  # steady arrivals need this many at the target utilisation
+    BACKLOG_CLEARS = "backlog_clears"  # the running fleet clears the backlog within the target latency
+    BACKLOG = "backlog"  # the backlog left after a boot needs more instances
+    GONE_BEFORE_BOOT = "gone_before_boot"  # the backlog is gone before a new instance could boot
+    AT_MAX = "at_max"  # capped at the maximum; the rest waits in the queue
+    NO_ALWAYS_ON = "no_always_on"  # the always-on instance is missing: launch one first
+    PEAK_UNKNOWN = "peak_unknown"  # too little history to give capacity back
+    RECENT_PEAK = "recent_peak"  # capacity kept for the peak arrival rate of the scale-in window
+    IDLE = "idle"  # idle instances beyond what the recent peak needs are terminated
 
 
 @dataclass(frozen=True)
 class Instance:
     id: str
-    state: State
+    state: InstanceState
     launched_at: float
     always_on: bool = False
     busy: bool = False
@@ -80,17 +101,21 @@ class Decision:
     launch: int = 0
     terminate: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default=())
+    causes: tuple[Cause, ...] = field(default=())
+    launch_always_on: bool = False  # the one to launch replaces the always-on instance
 
 
-def desired_capacity(obs: Observation, cfg: Config) -> tuple[int, list[str]]:
+def desired_capacity(obs: Observation, cfg: Config) -> tuple[int, list[Cause], list[str]]:
     """How many instances the current load needs, and why."""
     rate = cfg.rate_per_instance
     backlog = obs.waiting + obs.in_flight
     running = len(obs.running)
+    causes: list[Cause] = []
     reasons = []
 
     steady = math.ceil(obs.arrival_rate / (rate * cfg.utilisation)) if obs.arrival_rate > 0 else 0
     if steady:
+        causes.append(Cause.ARRIVALS)
         reasons.append(f"arrivals {obs.arrival_rate:.1f}/s need {steady} at {cfg.utilisation:.0%} utilisation")
 
     burst = 0
@@ -100,38 +125,49 @@ def desired_capacity(obs: Observation, cfg: Config) -> tuple[int, list[str]]:
         net = running * rate - obs.arrival_rate
         left_at_boot = backlog - net * cfg.boot_s
         if net > 0 and backlog / net <= cfg.target_latency_s:
+            causes.append(Cause.BACKLOG_CLEARS)
             reasons.append(f"backlog {backlog} clears in {backlog / net:.0f} s with {running} running")
             burst = running
         elif left_at_boot > 0:
             # After booting, the rest must be cleared within what remains of the target latency.
             window = max(cfg.target_latency_s - cfg.boot_s, cfg.boot_s / 2)
             burst = math.ceil((left_at_boot / window + obs.arrival_rate) / rate)
+            causes.append(Cause.BACKLOG)
             reasons.append(f"backlog {backlog}: {left_at_boot:.0f} left after a boot, needs {burst} "
                            f"to clear it within {window:.0f} s more")
         else:
             burst = running
+            causes.append(Cause.GONE_BEFORE_BOOT)
             reasons.append(f"backlog {backlog} is gone before a new instance could boot")
     need = max(cfg.min_instances, steady, burst)
+    if need == cfg.min_instances and not causes:
+        causes.append(Cause.MIN_INSTANCES)
     capped = min(cfg.max_instances, need)
     if capped < need:
+        causes.append(Cause.AT_MAX)
         reasons.append(f"capped at {cfg.max_instances}; the rest waits in the queue")
-    return capped, reasons
+    return capped, causes, reasons
 
 
 def decide(obs: Observation, cfg: Config) -> Decision:
     """What to launch and what to terminate now."""
-    desired, reasons = desired_capacity(obs, cfg)
+    desired, causes, reasons = desired_capacity(obs, cfg)
     current = len(obs.instances)
+    if not any(i.always_on for i in obs.instances):
+        return Decision(max(desired, current + 1), launch=1, launch_always_on=True,
+                        causes=(Cause.NO_ALWAYS_ON,), reasons=("no always-on instance: launch one",))
     if desired > current:
-        return Decision(desired, launch=desired - current, reasons=(*reasons, f"launch {desired - current}"))
+        return Decision(desired, launch=desired - current, causes=tuple(causes),
+                        reasons=(*reasons, f"launch {desired - current}"))
     if desired == current:
-        return Decision(desired, reasons=tuple(reasons))
+        return Decision(desired, causes=tuple(causes), reasons=tuple(reasons))
     if math.isinf(obs.peak_rate):
-        return Decision(desired, reasons=(*reasons, "keeping every instance until the recent peak rate is known"))
+        return Decision(desired, causes=(*causes, Cause.PEAK_UNKNOWN),
+                        reasons=(*reasons, "keeping every instance until the recent peak rate is known"))
     keep = max(desired, math.ceil(obs.peak_rate / (cfg.rate_per_instance * cfg.utilisation)))
     if keep >= current:
         why = f"keeping {current}: the peak rate of the last {cfg.scale_in_idle_s:.0f} s ({obs.peak_rate:.1f}/s)"
-        return Decision(desired, reasons=(*reasons, f"{why} needs {keep}"))
+        return Decision(desired, causes=(*causes, Cause.RECENT_PEAK), reasons=(*reasons, f"{why} needs {keep}"))
     # Only idle, running, old enough and not always-on instances; the longest idle first.
     candidates = sorted(
         (i for i in obs.running if not i.always_on and not i.busy and i.idle_since is not None
@@ -140,6 +176,7 @@ def decide(obs: Observation, cfg: Config) -> Decision:
     )
     chosen = tuple(i.id for i in candidates[: current - keep])  # booting instances are never cut short
     if chosen:
+        causes.append(Cause.IDLE)
         reasons.append(f"terminate {len(chosen)} idle: {keep} cover the peak rate of the last "
                        f"{cfg.scale_in_idle_s:.0f} s")
-    return Decision(desired, terminate=chosen, reasons=tuple(reasons))
+    return Decision(desired, terminate=chosen, causes=tuple(causes), reasons=tuple(reasons))

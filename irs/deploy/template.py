@@ -26,8 +26,8 @@ import yaml
 
 from irs.autoscale.providers.ec2 import FLEET_TAG
 from irs.autoscale.providers.userdata import render
+from irs.pools import CLOUD, EDGE, POOLS
 
-POOLS = ("cloud", "edge")
 Json = dict[str, Any]
 
 
@@ -57,7 +57,7 @@ def _device_queues() -> Json:
 
 
 def _feed_queues() -> Json:
-    """The queues web processes subscribe to the results topic (irs.feeds)."""
+    """The queues web processes subscribe to the results topic (irs.aws.feeds)."""
     return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-feed-*")
 
 
@@ -168,11 +168,11 @@ def web_statements() -> list[Json]:
 
 def edge_statements() -> list[Json]:
     return [
-        *worker_statements(pools=("edge",)),
+        *worker_statements(pools=(EDGE,)),
         _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
                     "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:SetQueueAttributes"],
                    [_device_queues()]),
-        _statement(["sqs:SendMessage"], [_arn(_queue("cloud"))]),  # requests it sends to the cloud
+        _statement(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),  # requests it sends to the cloud
         _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
         *_router_reads(),
     ]
@@ -223,7 +223,7 @@ def build() -> Json:
     resources["WebRole"] = _role(["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"], "web", web_statements())
     resources["EdgeUser"] = {"Type": "AWS::IAM::User", "Properties": {
         "UserName": _sub("${Prefix}-edge"),
-        "Policies": [{"PolicyName": "edge", "PolicyDocument": {"Version": "2012-10-17",
+        "Policies": [{"PolicyName": EDGE, "PolicyDocument": {"Version": "2012-10-17",
                                                                "Statement": edge_statements()}}]}}
     resources["WorkerSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
         "GroupDescription": "IRS worker hosts: no inbound traffic; outbound HTTPS to AWS APIs only",

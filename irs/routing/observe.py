@@ -22,18 +22,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from irs import aws, fleet
-from irs.autoscale import state as autoscaler_state
-from irs.provision import queue_names
-from irs.routing.policy import CLOUD, EDGE, PoolView, drained
+from irs.aws import queues
+from irs.aws.clients import AWS_OR_NETWORK_ERRORS
+from irs.fleet import autoscaler_state, reports
+from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S
+from irs.pools import CLOUD, EDGE
+from irs.routing.policy import PoolView, drained
 from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 QUEUE_TTL_S = 1.0
-FLEET_TTL_S = 5.0
-STALE_S = 30.0  # views older than this are not trusted at all
+FLEET_TTL_S = REPORT_MIN_GAP_S  # reports change no faster than workers write them
 # Service times to assume before any worker of a pool has reported its own: the cloud's from the
 # throughput benchmark (worker CPU per image); the edge's that of a slow device. Guessing the edge
 # too slow costs a few images' worth of cloud time until its first report; guessing it too fast
@@ -66,9 +65,8 @@ class Observer:
         self.lock = threading.Lock()
         self.device_queue = settings.device_queue
         self.pools: tuple[str, ...] = (CLOUD, EDGE, self.device_queue) if self.device_queue else (CLOUD, EDGE)
-        self.urls: dict[str, str] = {}
         self.backlogs: dict[str, _Backlog] = {}
-        self.reports: dict[str, fleet.WorkerReport] = {}
+        self.reports: dict[str, reports.WorkerReport] = {}
         self.booting: autoscaler_state.Booting | None = None
         self.reports_at = -FLEET_TTL_S
         self.refreshing = threading.Event()
@@ -87,7 +85,8 @@ class Observer:
             self.refreshing.set()
             threading.Thread(target=self._refresh, name="irs-route-observer", daemon=True).start()
         with self.lock:
-            if len(self.backlogs) < len(self.pools) or any(now - b.read_at > STALE_S for b in self.backlogs.values()):
+            stale = any(now - b.read_at > ROUTER_VIEW_STALE_S for b in self.backlogs.values())
+            if len(self.backlogs) < len(self.pools) or stale:
                 return None
             upload_s = UPLINK_RTT_S + local_bytes / self.uplink_bps if local_bytes is not None else 0.0
             views = {pool: self._view(pool, now, 0.0 if pool == self.device_queue else upload_s)
@@ -137,26 +136,19 @@ class Observer:
     def _refresh(self) -> None:
         try:
             depths = {pool: self._read_depth(pool) for pool in self.pools}
-            reports, booting = None, None
+            found, booting = None, None
             if self.clock() - self.reports_at >= FLEET_TTL_S:
-                reports = {**fleet.read(CLOUD), **fleet.read(EDGE)}
+                found = {**reports.read(CLOUD), **reports.read(EDGE)}
                 booting = autoscaler_state.read_booting(CLOUD)
             with self.lock:
                 for pool, (queued, read_at) in depths.items():
                     self.backlogs[pool] = _Backlog(queued, read_at, read_at)
-                if reports is not None:
-                    self.reports, self.booting, self.reports_at = reports, booting, self.clock()
-        except (ClientError, BotoCoreError, OSError) as error:
+                if found is not None:
+                    self.reports, self.booting, self.reports_at = found, booting, self.clock()
+        except AWS_OR_NETWORK_ERRORS as error:
             logger.warning("cannot observe the pools (%s): routing to the cloud until I can", error)
         finally:
             self.refreshing.clear()
 
     def _read_depth(self, pool: str) -> tuple[int, float]:
-        sqs = aws.client("sqs")
-        if pool not in self.urls:
-            name = next(n.queue for n in queue_names() if n.pool == pool)
-            self.urls[pool] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        found = sqs.get_queue_attributes(QueueUrl=self.urls[pool], AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return (int(found["ApproximateNumberOfMessages"]) + int(found["ApproximateNumberOfMessagesNotVisible"]),
-                self.clock())
+        return queues.pool_depth(pool).backlog, self.clock()

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
-CLOUD, EDGE = "cloud", "edge"
+from irs.pools import CLOUD
+
 TAIL_Z = 1.645  # the margin covers a service time up to its 95th percentile
 DEFAULT_SPREAD = 0.2  # log standard deviation of a pool's service time, until one is learned
 
@@ -53,14 +55,25 @@ class PoolView:
         return self.expected_s() + self.service_s * (math.exp(TAIL_Z * self.spread) - 1)
 
 
+class Cause(StrEnum):
+    """Why a request went where it went; ``reason`` says the same for a person, with the numbers."""
+
+    PINNED = "pinned"  # the caller named the queue
+    STALE = "stale"  # no fresh observation of the pools: the default pool
+    NO_EDGE = "no_edge"  # no worker but the cloud's was seen recently
+    MEASURING = "measuring"  # a pool's time per image is still a guess: this request measures it
+    FASTER = "faster"  # the pool expected to answer sooner at the 95th percentile
+
+
 @dataclass(frozen=True)
 class Choice:
     pool: str
+    cause: Cause
     reason: str
     expected_s: dict[str, float]
 
     def as_header(self) -> dict[str, object]:
-        return {"pool": self.pool, "reason": self.reason,
+        return {"pool": self.pool, "cause": self.cause.value, "reason": self.reason,
                 "expected_s": {k: (round(v, 3) if math.isfinite(v) else None) for k, v in self.expected_s.items()}}
 
 
@@ -72,21 +85,23 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     candidate only while a worker of it has been seen.
     """
     if pinned:
-        return Choice(pinned, f"pinned to {pinned} by the caller", {})
+        return Choice(pinned, Cause.PINNED, f"pinned to {pinned} by the caller", {})
     if not views or CLOUD not in views:
-        return Choice(CLOUD, "no fresh observations: the default pool", {})
+        return Choice(CLOUD, Cause.STALE, "no fresh observations: the default pool", {})
     expected = {name: view.expected_s() for name, view in views.items()}
     live = {name: view for name, view in views.items() if name == CLOUD or view.workers}
     if len(live) == 1:
-        return Choice(CLOUD, "no edge worker seen recently", expected)
+        return Choice(CLOUD, Cause.NO_EDGE, "no edge worker seen recently", expected)
     # A pool's time is only a guess until it has served something: an idle one gets this request,
     # one at a time, so the guess is replaced by a measurement (else a pool guessed slow would never
     # be tried, and never be found fast). Of several, the one this image reaches soonest.
     unmeasured = [name for name, view in live.items() if name != CLOUD and not view.measured and view.queued < 1]
     if unmeasured:
         name = min(unmeasured, key=lambda n: expected[n])
-        return Choice(name, f"{name} has no measured time per image yet: this request measures it", expected)
+        return Choice(name, Cause.MEASURING, f"{name} has no measured time per image yet: this request measures it",
+                      expected)
     due = {name: view.due_s() for name, view in live.items()}
     best = min(due, key=lambda name: (due[name], name != CLOUD))  # a tie goes to the cloud
     others = ", ".join(f"{name} in {due[name]:.2f} s" for name in sorted(due) if name != best)
-    return Choice(best, f"{best} answers in {due[best]:.2f} s at the 95th percentile, {others}", expected)
+    return Choice(best, Cause.FASTER, f"{best} answers in {due[best]:.2f} s at the 95th percentile, {others}",
+                  expected)

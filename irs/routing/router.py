@@ -9,15 +9,21 @@ there. The decision and its reason travel with the message (header
 from __future__ import annotations
 
 import threading
+from functools import cache
 from typing import Any
 
-from irs import metrics
+from irs.routing import metrics
 from irs.routing.observe import Observer
 from irs.routing.policy import Choice, choose
 
 ROUTE = "irs_route"  # message header: the routing decision
-_observer = Observer()
 _last = threading.local()  # the decision for the message this thread is about to publish
+
+
+@cache
+def observer() -> Observer:
+    """This process's view of the pools, made on the first request it routes."""
+    return Observer()
 
 
 def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None, **_: Any
@@ -25,11 +31,11 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     if name != "irs.tasks.classify":
         return None
     pinned = options.get("queue")
-    choice = choose(None if pinned else _observer.views(),
+    choice = choose(None if pinned else observer().views(),
                     pinned=getattr(pinned, "name", pinned) if pinned else None)
     if not pinned:
-        _observer.sent_to(choice.pool)
-    metrics.observe_route(choice.pool, choice.reason)
+        observer().sent_to(choice.pool)
+    metrics.observe(choice)
     _last.choice = choice
     return {"queue": choice.pool}
 
@@ -40,15 +46,15 @@ def choose_for_local(size_bytes: int) -> Choice:
     The caller uploads when the choice is not the device's queue, then sends the
     request pinned there with this choice as its ``irs_route`` header.
     """
-    choice = choose(_observer.views(local_bytes=size_bytes))
-    _observer.sent_to(choice.pool)
-    metrics.observe_route(choice.pool, choice.reason)
+    choice = choose(observer().views(local_bytes=size_bytes))
+    observer().sent_to(choice.pool)
+    metrics.observe(choice)
     return choice
 
 
 def uploaded(size_bytes: int, seconds: float) -> None:
     """One upload this device made: what the router learns its uplink from."""
-    _observer.uploaded(size_bytes, seconds)
+    observer().uploaded(size_bytes, seconds)
 
 
 def take_last() -> Choice | None:

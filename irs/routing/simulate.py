@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from irs.routing.policy import CLOUD, EDGE, PoolView, choose, drained
+from irs.pools import CLOUD, EDGE
+from irs.routing.policy import PoolView, choose, drained
 
 OBSERVE_EVERY_S = 1.0
 

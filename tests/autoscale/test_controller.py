@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from irs import fleet
-from irs.autoscale import state
 from irs.autoscale.controller import Controller
 from irs.autoscale.policy import Config
 from irs.autoscale.providers.local import LocalProvider
 from irs.client import collect, submit_files
+from irs.fleet import autoscaler_state, reports
+from irs.fleet.models import Booting
 from tests import images
 from tests.conftest import IMAGES, Worker, wait_until
 
@@ -29,12 +29,12 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     sizes: list[int] = []
-    booting: list[state.Booting] = []  # what the router would have counted as on its way
+    booting: list[Booting] = []  # what the router would have counted as on its way
 
     def watch() -> None:
         while not stop.wait(0.5):
             sizes.append(len(provider.hosts()))
-            published = state.read("edge")
+            published = autoscaler_state.read("edge")
             if published and published.booting():
                 booting.append(published.booting())  # type: ignore[arg-type]
 
@@ -49,7 +49,7 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
         assert all(d["status"] == "ok" for d in documents)
         assert max(sizes) > 1, decisions[-5:]
         assert booting and all(b.slots >= CFG.slots for b in booting)  # published while hosts booted
-        published = state.read("edge")
+        published = autoscaler_state.read("edge")
         assert published is not None and published.provider == "local"
         assert any(d["launch"] and d["reasons"] for d in published.decisions)  # what it did, and why
         from prometheus_client import REGISTRY
@@ -75,7 +75,7 @@ def test_draining_a_busy_worker_lets_its_task_finish(emulator, tmp_path: Path, u
     provider = LocalProvider(tmp_path, boot_delay_s=0, pool="edge", idle_shutdown_s=0)
     (host_id,) = provider.launch(1)
     try:
-        wait_until(lambda: host_id in fleet.read("edge"), 60, "the host's worker")
+        wait_until(lambda: host_id in reports.read("edge"), 60, "the host's worker")
         key = upload(images.gradient(12000, 9000, ".png"), "huge.png")  # about a second of work
         result = classify.apply_async((key,), queue="edge")
         log = tmp_path / "logs" / f"{host_id}.log"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irs.autoscale.policy import Config, Decision, Instance, Observation, decide
+from irs.autoscale.policy import Cause, Config, Decision, Instance, Observation, decide
 
 CFG = Config(slots=2, service_time_s=0.1, boot_s=45, target_latency_s=60, utilisation=0.8, scale_in_idle_s=60)
 # one instance clears 20 images/s
@@ -27,7 +27,7 @@ def observe(waiting: int = 0, in_flight: int = 0, rate: float = 0.0, peak: float
 
 
 def test_an_idle_system_keeps_its_always_on_instance_and_nothing_more() -> None:
-    assert observe() == Decision(1, reasons=observe().reasons)
+    assert observe() == Decision(1, reasons=observe().reasons, causes=(Cause.MIN_INSTANCES,))
     assert observe().launch == 0 and observe().terminate == ()
 
 
@@ -91,3 +91,19 @@ def test_nothing_is_scaled_in_while_the_recent_peak_rate_is_unknown() -> None:
     instances = fleet(running=5, idle_since=900.0)
     decision = observe(rate=0, peak=float("inf"), instances=instances)
     assert decision.terminate == () and decision.launch == 0
+
+
+def test_decisions_carry_typed_causes_beside_their_reasons() -> None:
+    assert Cause.BACKLOG in observe(waiting=5000).causes
+    assert Cause.BACKLOG_CLEARS in observe(waiting=500).causes
+    idle = fleet(running=3, idle_since=800.0, launched_at=0.0)
+    assert observe(instances=idle, peak=0.0).causes[-1] == Cause.IDLE
+    assert observe(instances=idle, peak=float("inf")).causes[-1] == Cause.PEAK_UNKNOWN
+    assert Cause.AT_MAX in observe(waiting=10**6).causes
+
+
+def test_a_fleet_without_its_always_on_instance_launches_one_before_anything_else() -> None:
+    ephemeral = (Instance("i-1", "running", 0.0, busy=True),)
+    decision = observe(waiting=5000, instances=ephemeral)
+    assert decision.launch == 1 and decision.launch_always_on and decision.causes == (Cause.NO_ALWAYS_ON,)
+    assert decision.terminate == ()

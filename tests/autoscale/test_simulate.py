@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from irs.autoscale.baselines import AwsTargetTracking, Irs, Seed, Static, all_policies
 from irs.autoscale.policy import Config
-from irs.autoscale.simulate import Trace, simulate, traces
+from irs.autoscale.sim.baselines import AwsTargetTracking, Irs, Seed, Static, all_policies
+from irs.autoscale.sim.simulate import Trace, simulate, traces
 
 CFG = Config()
 

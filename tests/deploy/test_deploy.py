@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from irs import aws
-from irs.deploy.stack import DeployError, deploy, env_name, teardown, write_env
+from irs.aws import clients
+from irs.deploy.cloudformation import DeployError, deploy, env_name, teardown, write_env
 from tests.conftest import IMAGES, ROOT, Worker
 
 
@@ -22,7 +22,7 @@ def test_output_keys_become_irs_settings() -> None:
 
 def test_deploy_then_serve_an_image_with_nothing_provisioned_by_hand_then_tear_down(emulator, tmp_path: Path
                                                                                    ) -> None:  # type: ignore[no-untyped-def]
-    vpc = aws.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+    vpc = clients.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
     values = deploy("irs-e2e", {"Prefix": "irse2e", "VpcId": vpc}, say=lambda _: None)
     assert values["IRS_QUEUE_PREFIX"] == "irse2e-" and values["IRS_EC2_LAUNCH_TEMPLATE"] == "irse2e-worker"
     env_file = write_env(values, tmp_path / "irs.env", "irs-e2e")
@@ -43,7 +43,7 @@ def test_deploy_then_serve_an_image_with_nothing_provisioned_by_hand_then_tear_d
     with pytest.raises(DeployError, match="--empty-buckets"):
         teardown("irs-e2e", empty_buckets=False, say=lambda _: None)
     teardown("irs-e2e", empty_buckets=True, say=lambda _: None)
-    names = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    names = {b["Name"] for b in clients.client("s3").list_buckets()["Buckets"]}
     assert values["IRS_INPUT_BUCKET"] not in names and values["IRS_RESULTS_BUCKET"] not in names
-    queues = aws.client("sqs").list_queues(QueueNamePrefix="irse2e-").get("QueueUrls", [])
+    queues = clients.client("sqs").list_queues(QueueNamePrefix="irse2e-").get("QueueUrls", [])
     assert queues == []

@@ -94,7 +94,7 @@ def test_no_wildcard_actions_and_no_secrets_anywhere() -> None:
 def test_the_worker_boot_script_is_valid_bash_once_cloudformation_fills_it_in(tmp_path) -> None:  # type: ignore[no-untyped-def]
     user_data = RESOURCES["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
     script = re.sub(r"\$\{[A-Za-z:.]+\}", "value", user_data["Fn::Base64"]["Fn::Sub"])
-    assert "IRS_INPUT_BUCKET=" in script and "celery -A irs worker -Q cloud" in script
+    assert "IRS_INPUT_BUCKET=" in script and "irs worker" in script and "IRS_POOL_NAME=cloud" in script
     path = tmp_path / "user-data.sh"
     path.write_text(script)
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from irs import aws, fleet
+from irs.aws import clients
+from irs.fleet import reports
 from irs.settings import get_settings
 from tests.conftest import IMAGES, ROOT, Worker, wait_until
 
@@ -30,7 +31,8 @@ def irs_on_device(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 
 
 def uploaded_from_device() -> list[str]:
-    listing = aws.client("s3").list_objects_v2(Bucket=get_settings().input_bucket, Prefix=f"uploads/devices/{DEVICE}/")
+    listing = clients.client("s3").list_objects_v2(Bucket=get_settings().input_bucket,
+                                                   Prefix=f"uploads/devices/{DEVICE}/")
     return [entry["Key"] for entry in listing.get("Contents", ())]
 
 
@@ -46,7 +48,7 @@ def device_worker(emulator, tmp_path):  # type: ignore[no-untyped-def]
                     extra_env={k: env[k] for k in ("IRS_DEVICE_ID", "IRS_LOCAL_IMAGE_DIR")} | {
                         "IRS_INSTANCE_ID": DEVICE, "IRS_SERVICE_FLOOR_MS": "1500"})
     try:
-        wait_until(lambda: DEVICE in fleet.read("edge"), 20, "the device worker's report")
+        wait_until(lambda: DEVICE in reports.read("edge"), 20, "the device worker's report")
         yield camera
     finally:
         worker.stop()
@@ -71,7 +73,7 @@ def test_the_device_serves_its_own_images_without_upload_until_the_upload_pays_f
     assert first["routing"]["pool"] == f"device-{DEVICE}" and "measures it" in first["routing"]["reason"]
     assert first["source"].startswith("file://") and first["worker"].startswith(DEVICE)
     assert "dog" in first["summary"]
-    wait_until(lambda: (fleet.read("edge")[DEVICE].service_ms or 0) > 1000, 30, "the device's measured time")
+    wait_until(lambda: (reports.read("edge")[DEVICE].service_ms or 0) > 1000, 30, "the device's measured time")
 
     # Measured at 1.5 s, it still beats uploading 160 KB over a 0.1 Mb/s uplink (13 s).
     slow_link = watch_once(device_worker, "eagle.jpg", uplink_mbps=0.1)
@@ -87,8 +89,8 @@ def test_the_device_serves_its_own_images_without_upload_until_the_upload_pays_f
 
 
 def test_a_key_cannot_reach_outside_the_device_image_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from irs.imaging import BadImage
-    from irs.tasks import read_local
+    from irs.worker.images import read_local
+    from irs.worker.imaging import BadImage
 
     (tmp_path / "camera").mkdir()
     (tmp_path / "secret.jpg").write_bytes(b"not for the network")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from irs.autoscale.state import Booting
+from irs.fleet.models import Booting
+from irs.pools import CLOUD, EDGE
 from irs.routing.observe import Observer, _Backlog
-from irs.routing.policy import CLOUD, EDGE
 
 
 def observer_at(now: float, queued: float) -> Observer:
@@ -27,7 +27,7 @@ def test_cloud_capacity_the_autoscaler_is_booting_counts_when_no_cloud_worker_li
 
 
 def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() -> None:
-    from irs.fleet import WorkerReport
+    from irs.fleet.models import WorkerReport
 
     observer = observer_at(100.0, queued=0)
     observer.reports = {"pi": WorkerReport("pi", EDGE, False, True, None, 0, 0.0, 0.0, slots=1, service_ms=1000.0)}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from irs.routing.policy import CLOUD, EDGE, PoolView, choose, drained
+from irs.pools import CLOUD, EDGE
+from irs.routing.policy import PoolView, choose, drained
 
 
 def cloud(waiting: float = 0, workers: int = 1, slots: int = 2, service_s: float = 0.06, **kw: float) -> PoolView:
@@ -94,7 +95,7 @@ def test_the_split_simulation_runs_every_policy_and_the_static_ones_do_what_they
 
 
 def test_capacity_the_autoscaler_is_booting_is_counted_from_its_published_state() -> None:
-    from irs.autoscale.state import State
+    from irs.fleet.models import AutoscalerState as State
 
     published = State("cloud", "ec2", updated_at=1000.0, desired=3, running=["i-1"],
                       pending=[{"id": "i-2", "launched_at": 990.0}, {"id": "i-3", "launched_at": 995.0}],

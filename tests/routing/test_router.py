@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
-from irs import aws, fleet
-from irs.provision import queue_names
+from irs.aws import queues
+from irs.fleet import reports
+from irs.pools import EDGE
 from irs.routing import router
 from irs.routing.observe import Observer
 from irs.tasks import classify
@@ -15,22 +17,20 @@ from tests.conftest import Worker, wait_until
 
 
 @pytest.fixture
-def fresh_observer(monkeypatch):  # type: ignore[no-untyped-def]
+def fresh_observer() -> Iterator[None]:
     """Forget what earlier tests' workers looked like."""
-    monkeypatch.setattr(router, "_observer", Observer())
+    router.observer.cache_clear()
+    yield
+    router.observer.cache_clear()
 
 
 def _edge_depth() -> int:
-    sqs = aws.client("sqs")
-    url = sqs.get_queue_url(QueueName=next(n.queue for n in queue_names() if n.pool == "edge"))["QueueUrl"]
-    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return sum(int(found[k]) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                                        "ApproximateNumberOfMessagesDelayed"))
+    return queues.pool_depth(EDGE).total
 
 
 def test_the_edge_queue_receives_nothing_when_no_edge_worker_lives(cloud_worker, fresh_observer, upload, photo
                                                                    ) -> None:  # type: ignore[no-untyped-def]
-    assert not fleet.read("edge")
+    assert not reports.read("edge")
     key = upload(photo("dog.jpg"), "dog.jpg")
     results = []
     for _ in range(40):
@@ -45,7 +45,7 @@ def test_with_an_edge_worker_both_pools_serve_and_every_image_is_answered_once(c
                                                                                photo) -> None:  # type: ignore[no-untyped-def]
     edge = Worker("edge-router", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-router"})
     try:
-        wait_until(lambda: "edge-router" in fleet.read("edge"), 20, "the edge worker's report")
+        wait_until(lambda: "edge-router" in reports.read("edge"), 20, "the edge worker's report")
         key = upload(photo("eagle.jpg"), "eagle.jpg")
         results = [classify.delay(key) for _ in range(120)]
         documents = [r.get(timeout=180) for r in results]
@@ -57,7 +57,7 @@ def test_with_an_edge_worker_both_pools_serve_and_every_image_is_answered_once(c
         reasons = [d["routing"]["reason"] for d in routed_to_edge]
         assert all("edge answers in" in r or "measures it" in r for r in reasons), reasons
         # Each worker reports its measured time per image, which replaces the router's guess.
-        wait_until(lambda: fleet.read("edge")["edge-router"].service_ms, 30, "the edge worker's measured time")
+        wait_until(lambda: reports.read("edge")["edge-router"].service_ms, 30, "the edge worker's measured time")
     finally:
         edge.stop()
 

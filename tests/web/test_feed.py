@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from irs import aws, feeds
+from irs.aws import clients, feeds
 from tests.conftest import IMAGES, wait_until
 
 
 def feed_queues() -> set[str]:
-    return set(aws.client("sqs").list_queues(QueueNamePrefix=feeds.queue_prefix()).get("QueueUrls", []))
+    return set(clients.client("sqs").list_queues(QueueNamePrefix=feeds.queue_prefix()).get("QueueUrls", []))
 
 
 def test_every_web_process_hears_of_every_result(web, web_server) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +30,7 @@ def test_a_stopped_web_process_removes_its_queue_and_subscription(web, web_serve
     assert len(mine) == 1
     server.stop()
     assert feed_queues() == before
-    subscribed = {s["Endpoint"].rsplit(":", 1)[-1] for s in aws.client("sns").list_subscriptions_by_topic(
+    subscribed = {s["Endpoint"].rsplit(":", 1)[-1] for s in clients.client("sns").list_subscriptions_by_topic(
         TopicArn=feeds.topic_arn())["Subscriptions"]}
     assert not {url.rsplit("/", 1)[-1] for url in mine} & subscribed
 
@@ -40,9 +40,9 @@ def test_the_sweep_removes_what_a_crashed_listener_left_and_nothing_else(web) ->
     crashed = feeds.Subscription.open()  # a listener that dies without closing
     assert feeds.sweep() == 0  # still fresh: it might be alive
     stale = str(int(time.time() - feeds.ORPHAN_S - 60))  # ...and then nobody touches it for too long
-    aws.client("sqs").tag_queue(QueueUrl=crashed.queue_url, Tags={feeds.HEARTBEAT_TAG: stale})
+    clients.client("sqs").tag_queue(QueueUrl=crashed.queue_url, Tags={feeds.HEARTBEAT_TAG: stale})
     assert feeds.sweep() == 1
     assert feed_queues() == live  # the crashed one is gone, the live web process's is not
-    subscribed = {s["Endpoint"] for s in aws.client("sns").list_subscriptions_by_topic(
+    subscribed = {s["Endpoint"] for s in clients.client("sns").list_subscriptions_by_topic(
         TopicArn=feeds.topic_arn())["Subscriptions"]}
     assert crashed.queue_arn not in subscribed

@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from irs import aws
 from irs.autoscale.providers import Host
 from irs.autoscale.providers.userdata import render
+from irs.aws.clients import client
+from irs.pools import CLOUD
 
 FLEET_TAG = "irs-fleet"
 ROLE_TAG = "irs-role"
@@ -41,12 +42,12 @@ class LaunchSpec:
 class Ec2Provider:
     name = "ec2"
 
-    def __init__(self, spec: LaunchSpec, fleet: str = "irs-cloud", pool: str = "cloud", max_hosts: int = 20,
+    def __init__(self, spec: LaunchSpec, fleet: str = "irs-cloud", pool: str = CLOUD, max_hosts: int = 20,
                  concurrency: int = 2) -> None:
         self.spec, self.fleet, self.pool, self.max_hosts, self.concurrency = spec, fleet, pool, max_hosts, concurrency
 
     def _instances(self) -> list[dict[str, Any]]:
-        pages = aws.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+        pages = client("ec2").get_paginator("describe_instances").paginate(Filters=[
             {"Name": f"tag:{FLEET_TAG}", "Values": [self.fleet]},
             {"Name": "instance-state-name", "Values": LIVE_STATES}])
         return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
@@ -68,7 +69,7 @@ class Ec2Provider:
         role = "always-on" if always_on else "ephemeral"
         # The same request retried (a timeout, a restart within the minute) launches nothing twice.
         token = hashlib.sha256(f"{self.fleet}:{live}:{count}:{int(time.time() // 60)}".encode()).hexdigest()
-        env = {**self.spec.worker_env, "IRS_POOL_NAME": self.pool, "IRS_ALWAYS_ON": str(always_on).lower(),
+        env = {**self.spec.worker_env, "IRS_ALWAYS_ON": str(always_on).lower(),
                "IRS_IDLE_SHUTDOWN_S": "0" if always_on else str(self.spec.idle_shutdown_s)}
         request: dict[str, Any] = {
             "MinCount": count,  # all or none: a partial launch would leave the decision half done
@@ -93,7 +94,7 @@ class Ec2Provider:
             request["SecurityGroupIds"] = list(self.spec.security_group_ids)
         if self.spec.instance_profile:
             request["IamInstanceProfile"] = {"Name": self.spec.instance_profile}
-        response = aws.client("ec2").run_instances(**request)
+        response = client("ec2").run_instances(**request)
         return [i["InstanceId"] for i in response["Instances"]]
 
     def _ours(self, ids: list[str]) -> list[str]:
@@ -103,9 +104,9 @@ class Ec2Provider:
     def drain(self, ids: list[str]) -> None:
         ours = self._ours(ids)
         if ours:
-            aws.client("ec2").create_tags(Resources=ours, Tags=[{"Key": DRAIN_TAG, "Value": "requested"}])
+            client("ec2").create_tags(Resources=ours, Tags=[{"Key": DRAIN_TAG, "Value": "requested"}])
 
     def terminate(self, ids: list[str]) -> None:
         ours = self._ours(ids)
         if ours:
-            aws.client("ec2").terminate_instances(InstanceIds=ours)
+            client("ec2").terminate_instances(InstanceIds=ours)

@@ -1,7 +1,7 @@
 """Hosts as worker processes on this machine, with a boot delay: the local stack's fleet.
 
-Each host is a ``celery -A irs worker`` process that first sleeps for the boot
-delay. The fleet lives in a registry directory (one JSON file per host), so a
+Each host is a worker process (:mod:`irs.worker.command`) that first sleeps
+for the boot delay. The fleet lives in a registry directory (one JSON file per host), so a
 restarted controller adopts the processes its predecessor started.
 """
 
@@ -17,14 +17,16 @@ import uuid
 from pathlib import Path
 
 from irs.autoscale.providers import Host
+from irs.pools import CLOUD
+from irs.worker import command
 
-BOOT = "import os, sys, time; time.sleep(float(sys.argv[1])); os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+BOOT = "import os, sys, time; time.sleep(float(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
 
 
 class LocalProvider:
     name = "local"
 
-    def __init__(self, state_dir: Path, boot_delay_s: float = 5.0, max_hosts: int = 20, pool: str = "cloud",
+    def __init__(self, state_dir: Path, boot_delay_s: float = 5.0, max_hosts: int = 20, pool: str = CLOUD,
                  concurrency: int = 1, idle_shutdown_s: float = 300.0) -> None:
         self.registry = state_dir / "fleet"
         self.logs = state_dir / "logs"
@@ -66,8 +68,8 @@ class LocalProvider:
             env = {**os.environ, "IRS_INSTANCE_ID": host_id, "IRS_POOL_NAME": self.pool,
                    "IRS_ALWAYS_ON": str(always_on).lower(),
                    "IRS_IDLE_SHUTDOWN_S": "0" if always_on else str(self.idle_shutdown_s), "PYTHONUNBUFFERED": "1"}
-            argv = [sys.executable, "-c", BOOT, str(self.boot_delay_s), "-m", "celery", "-A", "irs", "worker",
-                    "-Q", self.pool, "-c", str(self.concurrency), "-n", f"{host_id}@%h", "-l", "INFO"]
+            argv = [sys.executable, "-c", BOOT, str(self.boot_delay_s),
+                    *command.argv([self.pool], self.concurrency, host_id)]
             log = (self.logs / f"{host_id}.log").open("ab")
             child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             now = time.time()
@@ -77,7 +79,7 @@ class LocalProvider:
         return started
 
     def drain(self, ids: list[str]) -> None:
-        self._signal(ids, signal.SIGTERM)  # an IRS worker drains on SIGTERM (irs.lifecycle)
+        self._signal(ids, signal.SIGTERM)  # an IRS worker drains on SIGTERM (irs.worker.lifecycle)
 
     def terminate(self, ids: list[str]) -> None:
         self._signal(ids, signal.SIGKILL)

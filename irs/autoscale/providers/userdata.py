@@ -1,8 +1,14 @@
-"""The boot script that turns a fresh EC2 instance (from an image with IRS installed) into a worker."""
+"""The boot script that turns a fresh EC2 instance (from an image with IRS installed) into a worker.
+
+The unit runs ``irs worker``, which builds the worker's command line from the
+settings in ``/etc/irs`` (:mod:`irs.worker.command`).
+"""
 
 from __future__ import annotations
 
 import shlex
+
+from irs.pools import CLOUD
 
 TEMPLATE = """#!/bin/bash
 # IRS worker host: written by the autoscaler's ec2 provider. Credentials come from the instance profile.
@@ -26,7 +32,7 @@ Wants=network-online.target
 User={user}
 EnvironmentFile=-/etc/irs/image.env
 EnvironmentFile=/etc/irs/irs.env
-ExecStart={celery} -A irs worker -Q {pool} -c {concurrency} -n %H -l INFO
+ExecStart={irs} worker
 Restart=on-failure
 RestartSec=5
 TimeoutStopSec={stop_timeout}
@@ -43,9 +49,10 @@ systemctl enable --now irs-worker.service
 POWER_OFF = "ExecStopPost=/bin/sh -c 'if [ \"$SERVICE_RESULT\" = success ]; then systemctl poweroff; fi'\n"
 
 
-def render(env: dict[str, str], pool: str = "cloud", concurrency: int = 2, always_on: bool = False,
-           celery: str = "/opt/irs/.venv/bin/celery", user: str = "irs", stop_timeout: int = 120) -> str:
-    lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()))
+def render(env: dict[str, str], pool: str = CLOUD, concurrency: int = 2, always_on: bool = False,
+           irs: str = "/opt/irs/.venv/bin/irs", user: str = "irs", stop_timeout: int = 120) -> str:
+    values = {**env, "IRS_POOL_NAME": pool, "IRS_CONCURRENCY": str(concurrency)}
+    lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in sorted(values.items()))
     role = "always-on" if always_on else "ephemeral"
-    return TEMPLATE.format(env=lines, role=role, user=user, celery=celery, pool=pool, concurrency=concurrency,
-                           stop_timeout=stop_timeout, stop_post="" if always_on else POWER_OFF)
+    return TEMPLATE.format(env=lines, role=role, user=user, irs=irs, stop_timeout=stop_timeout,
+                           stop_post="" if always_on else POWER_OFF)

@@ -1,0 +1,110 @@
+"""A private queue per listening process, subscribed to an SNS topic; gone when the process is.
+
+The results bucket announces every new result document on the SNS topic
+``<prefix>results`` (see :mod:`irs.aws.provision`). Every process that wants those
+notices (each web server) gets its own queue, ``<prefix>feed-<random>``,
+subscribed to the topic: notices fan out to all of them, and none steals
+another's. The queue is removed with its subscription when the process stops;
+one left by a process that crashed stops being touched, and :func:`sweep`
+(run by every new listener and by the janitor) removes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from irs.aws import queues
+from irs.aws.clients import AWS_ERRORS, client
+from irs.settings import get_settings
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_TAG = "irs-heartbeat"
+HEARTBEAT_S = 60.0  # a listener tags its queue this often
+ORPHAN_S = 600.0  # a queue untouched this long belongs to a listener that is gone
+RETENTION_S = 300  # a notice nobody read in 5 minutes is of no use to anyone
+
+
+def topic_name() -> str:
+    return f"{get_settings().queue_prefix}results"
+
+
+def queue_prefix() -> str:
+    return f"{get_settings().queue_prefix}feed-"
+
+
+def topic_arn() -> str:
+    """The results topic's ARN. CreateTopic of an existing topic returns it, and needs a right on that
+    one topic only, where listing topics would need one on all of them."""
+    arn: str = client("sns").create_topic(Name=topic_name())["TopicArn"]
+    return arn
+
+
+@dataclass
+class Subscription:
+    queue_url: str
+    queue_arn: str
+    subscription_arn: str
+    beat_at: float = 0.0
+
+    @classmethod
+    def open(cls) -> Subscription:
+        """A new queue of this process's own, subscribed to the results topic."""
+        sqs, sns = client("sqs"), client("sns")
+        arn = topic_arn()
+        name = f"{queue_prefix()}{secrets.token_hex(6)}"
+        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": str(RETENTION_S)},
+                               tags={HEARTBEAT_TAG: str(int(time.time()))})["QueueUrl"]
+        queue_arn = queues.arn(url)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": arn}}}]})})
+        subscription = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True,
+                                     Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+        return cls(url, queue_arn, subscription, time.time())
+
+    def heartbeat(self) -> None:
+        """Mark the queue as in use, at most every HEARTBEAT_S, so the sweep leaves it alone."""
+        now = time.time()
+        if now - self.beat_at >= HEARTBEAT_S:
+            client("sqs").tag_queue(QueueUrl=self.queue_url, Tags={HEARTBEAT_TAG: str(int(now))})
+            self.beat_at = now
+
+    def close(self) -> None:
+        _remove(self.queue_url, self.subscription_arn)
+
+
+def sweep(now: float | None = None) -> int:
+    """Remove the queues (and subscriptions) of listeners that stopped without closing; returns how many."""
+    sqs, sns = client("sqs"), client("sns")
+    now = time.time() if now is None else now
+    urls = sqs.list_queues(QueueNamePrefix=queue_prefix()).get("QueueUrls", [])
+    if not urls:
+        return 0
+    subscriptions = {s["Endpoint"]: s["SubscriptionArn"] for page in sns.get_paginator(
+        "list_subscriptions_by_topic").paginate(TopicArn=topic_arn()) for s in page.get("Subscriptions", ())}
+    removed = 0
+    for url in urls:
+        try:
+            tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+            if now - float(tags.get(HEARTBEAT_TAG, 0)) < ORPHAN_S:
+                continue
+            queue_arn = queues.arn(url)
+            _remove(url, subscriptions.get(queue_arn))
+            removed += 1
+        except AWS_ERRORS as error:
+            logger.warning("could not sweep %s: %s", url, error)
+    return removed
+
+
+def _remove(queue_url: str, subscription_arn: str | None) -> None:
+    try:
+        if subscription_arn:
+            client("sns").unsubscribe(SubscriptionArn=subscription_arn)
+        client("sqs").delete_queue(QueueUrl=queue_url)
+    except AWS_ERRORS as error:
+        logger.warning("could not remove the feed queue %s: %s", queue_url, error)

@@ -1,0 +1,84 @@
+"""The SQS queues of the pools: their names, their URLs, and how deep they are.
+
+Every pool (and an edge device's own queue) has a queue ``<prefix><pool>`` and
+a dead-letter queue ``<prefix><pool>-dlq``. URLs are looked up once per
+process; depth is read with one GetQueueAttributes call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from irs.aws.clients import client
+from irs.pools import POOLS, device_queue
+from irs.settings import Settings, get_settings
+
+DEAD_LETTER_SUFFIX = "-dlq"
+SQS_BATCH = 10  # the most entries one SQS batch request (send, delete, receive) takes
+_DEPTH = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+          "ApproximateNumberOfMessagesDelayed")
+
+
+@dataclass(frozen=True)
+class QueueNames:
+    pool: str
+    queue: str
+    dead_letter: str
+
+
+@dataclass(frozen=True)
+class Depth:
+    waiting: int  # ApproximateNumberOfMessages
+    in_flight: int  # ApproximateNumberOfMessagesNotVisible: received, not yet acknowledged
+    delayed: int  # ApproximateNumberOfMessagesDelayed: retries waiting out their backoff
+
+    @property
+    def backlog(self) -> int:
+        """Requests not yet answered: waiting or in service."""
+        return self.waiting + self.in_flight
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.in_flight + self.delayed
+
+
+def celery_queues(settings: Settings) -> tuple[str, ...]:
+    """The Celery queues this process knows: the pools, plus an edge device's own."""
+    own = device_queue(settings.device_id)
+    return (*POOLS, own) if own else POOLS
+
+
+def queue_names(settings: Settings | None = None) -> list[QueueNames]:
+    settings = settings or get_settings()
+    return [names(pool, settings) for pool in celery_queues(settings)]
+
+
+def names(pool: str, settings: Settings | None = None) -> QueueNames:
+    prefix = (settings or get_settings()).queue_prefix
+    return QueueNames(pool, f"{prefix}{pool}", f"{prefix}{pool}{DEAD_LETTER_SUFFIX}")
+
+
+@cache
+def url(name: str) -> str:
+    """The URL of the SQS queue ``name`` (looked up once per process)."""
+    found: str = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return found
+
+
+def arn(queue_url: str) -> str:
+    """The ARN of the queue at ``queue_url`` (what SNS subscriptions and redrive policies name)."""
+    found: str = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    return found
+
+
+def depth(name: str) -> Depth:
+    """How many messages the SQS queue ``name`` holds, by state."""
+    found = client("sqs").get_queue_attributes(QueueUrl=url(name), AttributeNames=list(_DEPTH))["Attributes"]
+    waiting, in_flight, delayed = (int(found.get(attribute, 0)) for attribute in _DEPTH)
+    return Depth(waiting, in_flight, delayed)
+
+
+def pool_depth(pool: str) -> Depth:
+    return depth(names(pool).queue)

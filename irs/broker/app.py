@@ -1,0 +1,27 @@
+"""The Celery application: ``celery -A irs worker`` finds it through ``irs.app``.
+
+Building it reads nothing. Its configuration comes from one function,
+:func:`irs.celeryconfig.configure`, called by Celery the first time the
+configuration is needed, so settings are read then and not at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from irs.worker.lifecycle import Lifecycle
+
+app = Celery("irs", include=["irs.tasks"])
+app.steps["consumer"].add(Lifecycle)
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    from irs import celeryconfig
+    from irs.aws.clients import use_emulator_credentials
+    from irs.settings import get_settings
+
+    use_emulator_credentials()  # kombu's SQS client finds credentials where boto3 does
+    sender.conf.update(celeryconfig.configure(get_settings()))

@@ -1,0 +1,95 @@
+"""Celery's result backend, on S3, storing each result document exactly once.
+
+Celery's stock S3 backend writes a ``celery-task-meta-<id>`` object beside
+whatever the task itself saves, reads before it writes, and polls with a HEAD
+and a GET. Here the result document *is* the Celery result: one PUT at the
+key derived from the task id, which names the image (see :mod:`irs.results`),
+one GET per poll, and polling that starts fast and backs off, so ``.get()``
+returns soon after the worker finishes without hammering S3 while it waits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from celery import states
+from celery.backends.base import KeyValueStoreBackend
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+from irs.aws import documents
+from irs.results import FIRST_POLL_S, POLL_GROWTH, error_document, image_key_of, result_key
+
+
+class S3DocumentBackend(KeyValueStoreBackend):
+    """Result documents in the results bucket; only ready states are stored."""
+
+    supports_autoexpire = False  # the bucket's lifecycle rule expires documents
+
+    # -- storage -------------------------------------------------------------------------
+    def get(self, key: str | bytes) -> bytes | None:
+        return documents.get_bytes(_text(key))
+
+    def mget(self, keys: list[Any]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
+
+    def set(self, key: str | bytes, value: str | bytes) -> None:
+        documents.put_body(_text(key), value)
+
+    def delete(self, key: str | bytes) -> None:
+        documents.remove(_text(key))
+
+    def get_key_for_task(self, task_id: str, key: str = "") -> str:  # type: ignore[override]
+        return result_key(_text(task_id))
+
+    # -- Celery's view of a document --------------------------------------------------------
+    def _store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
+                      request: Any = None, **kwargs: Any) -> Any:
+        body: str | None = None
+        if state == states.SUCCESS and isinstance(result, dict):
+            body = json.dumps(result)
+        elif state in states.EXCEPTION_STATES and state != states.RETRY:
+            if self._get_task_meta_for(task_id)["status"] == states.SUCCESS:
+                return result  # a lost duplicate must not overwrite a finished result
+            meta = self._get_result_meta(result=self.prepare_exception(result) if isinstance(result, BaseException)
+                                         else result, state=state, traceback=traceback, request=request)
+            image_key = image_key_of(task_id) or ""
+            reason = f"{meta['result'].get('exc_type', 'Error')}: {meta['result'].get('exc_message')}" \
+                if isinstance(meta["result"], dict) else str(meta["result"])
+            body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}", celery=meta),
+                              default=str)
+        if body is not None:
+            self.set(self.get_key_for_task(task_id), body)
+        return result
+
+    def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:
+        raw = self.get(self.get_key_for_task(task_id))
+        if not raw:
+            return {"status": states.PENDING, "result": None}
+        document = json.loads(raw)
+        if "celery" in document:
+            return self.meta_from_decoded(dict(document["celery"], task_id=document["task_id"]))
+        return {"status": states.SUCCESS, "result": document, "task_id": document["task_id"],
+                "traceback": None, "children": [], "date_done": document.get("finished_at")}
+
+    def wait_for(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
+                 no_ack: bool = True, on_interval: Any = None) -> dict[str, Any]:
+        """Poll with growing delays capped at ``interval``, instead of a fixed interval."""
+        self._ensure_not_eager()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = min(FIRST_POLL_S, interval)
+        while True:
+            meta = self.get_task_meta(task_id)
+            if meta["status"] in states.READY_STATES:
+                return meta
+            if on_interval:
+                on_interval()
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise CeleryTimeoutError("The operation timed out.")
+            time.sleep(delay)
+            delay = min(delay * POLL_GROWTH, interval)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,206 @@
+"""kombu's SQS transport, with the behaviours IRS needs changed.
+
+1. **A rejected message goes straight to the dead-letter queue.** kombu leaves a
+   message rejected without requeue on a queue with a redrive policy, so SQS
+   dead-letters it only after ``maxReceiveCount`` more visibility timeouts
+   (minutes). A message Celery rejects is poison (not a task, unknown task,
+   undecodable body, or a task that failed for good), so it is copied to the
+   queue's dead-letter queue at once, with the reason, and deleted.
+2. **A requeued message is visible again at once.** kombu hides a message it
+   requeues (a worker child killed mid-task) for ``wait_time_seconds``; here
+   it is released immediately so another process takes it.
+
+3. **Acks share requests.** A worker's acks (DeleteMessage) wait up to
+   ``ACK_WINDOW`` seconds to go out together in one DeleteMessageBatch. An ack
+   lost in that window (the worker killed) means one redelivery, whose result
+   document overwrites the first: the same answer, never a second document.
+4. **Publishing can share requests too.** Inside ``channel.batched_sends()``
+   messages are sent ten to a SendMessageBatch when the block ends; ``irs
+   classify`` submits many images this way.
+
+Selected by ``broker_transport`` in :mod:`irs.celeryconfig`; the broker URL
+stays a plain ``sqs://`` URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kombu.asynchronous.aws.sqs.message import AsyncMessage
+from kombu.exceptions import ChannelError
+from kombu.transport import SQS
+from kombu.utils.json import dumps
+from vine import transform
+
+from irs.aws.clients import AWS_ERRORS
+from irs.aws.queues import SQS_BATCH
+
+logger = logging.getLogger(__name__)
+ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), SQS_BATCH):
+        yield items[start: start + SQS_BATCH]
+
+
+class Channel(SQS.Channel):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dead_letter_urls: dict[str, str | None] = {}
+        self._acks: defaultdict[tuple[str, str | None], list[str]] = defaultdict(list)
+        self._ack_flush_due = False
+        self._sends: list[tuple[str, dict[str, Any]]] | None = None
+        self.receiving = 0  # receives in flight; a draining worker waits for them (irs.worker.lifecycle)
+
+    def _get_from_sqs(self, queue_name: str, queue_url: str, connection: Any, count: int = 1,
+                      callback: Any = None) -> Any:
+        self.receiving += 1
+        return super()._get_from_sqs(queue_name, queue_url, connection, count=count,
+                                     callback=transform(self._received, callback))
+
+    def _received(self, response: Any) -> Any:
+        self.receiving -= 1
+        return response
+
+    # -- acks -----------------------------------------------------------------------------
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        try:
+            info = self.qos.get(delivery_tag).delivery_info
+            receipt, queue_url = info["sqs_message"]["ReceiptHandle"], info["sqs_queue"]
+        except KeyError:
+            info = None
+        if info is None or self.hub is None:  # no event loop to flush from later: ack now
+            super().basic_ack(delivery_tag, multiple)
+            return
+        queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        self._acks[(queue_url, queue)].append(receipt)
+        super(SQS.Channel, self).basic_ack(delivery_tag)  # free the prefetch slot now
+        if len(self._acks[(queue_url, queue)]) >= SQS_BATCH:
+            self._flush_acks()
+        elif not self._ack_flush_due:
+            self._ack_flush_due = True
+            self.hub.call_later(ACK_WINDOW, self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        self._ack_flush_due = False
+        pending, self._acks = self._acks, defaultdict(list)
+        for (queue_url, queue), receipts in pending.items():
+            client = self.sqs(queue=queue)
+            for chunk in _chunks(receipts):
+                try:
+                    response = client.delete_message_batch(
+                        QueueUrl=queue_url,
+                        Entries=[{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(chunk)])
+                    failed = response.get("Failed", [])
+                except AWS_ERRORS as error:
+                    failed = [{"Message": str(error)}] * len(chunk)
+                if failed:  # they come back after the visibility timeout and are answered again
+                    logger.warning("%d ack(s) on %s failed and will be redelivered: %s",
+                                   len(failed), queue_url, failed[0].get("Message"))
+
+    def close(self) -> None:
+        self._flush_acks()
+        super().close()
+
+    # -- publishing ---------------------------------------------------------------------------
+    @contextmanager
+    def batched_sends(self) -> Iterator[None]:
+        """Hold the messages published inside the block, then send them ten per request."""
+        self._sends = []
+        try:
+            yield
+        finally:
+            sends, self._sends = self._sends, None
+            self._flush_sends(sends)
+
+    def _flush_sends(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        by_queue: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for queue, message in sends:
+            by_queue[queue].append(message)
+        for queue, messages in by_queue.items():
+            client = self.sqs(queue=self.canonical_queue_name(queue))
+            url = self._new_queue(queue)
+            for chunk in _chunks(messages):
+                response = client.send_message_batch(
+                    QueueUrl=url, Entries=[self._batch_entry(str(n), m) for n, m in enumerate(chunk)])
+                if response.get("Failed"):
+                    raise ChannelError(f"SQS refused {len(response['Failed'])} message(s) on {queue}: "
+                                       f"{response['Failed'][0].get('Message')}")
+
+    def _batch_entry(self, entry_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """What kombu's ``_put`` would send for this message, as a batch entry."""
+        entry: dict[str, Any] = {"Id": entry_id}
+        properties = message.get("properties", {})
+        if "message_attributes" in properties:
+            entry["MessageAttributes"] = properties.pop("message_attributes")
+        delay = self._resolve_delay_seconds(properties)
+        if delay is not None:
+            entry["DelaySeconds"] = delay
+        body = dumps(message)
+        entry["MessageBody"] = AsyncMessage().encode(body) if self.sqs_base64_encoding else body
+        return entry
+
+    def _delete_rejected_message(self, delivery_tag: str) -> None:
+        try:
+            message = self.qos.get(delivery_tag)
+            info = message.delivery_info
+            receipt = info["sqs_message"]["ReceiptHandle"]
+            queue_url = info["sqs_queue"]
+        except KeyError:
+            return
+        queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        client = self.sqs(queue=queue)
+        dead_letter_url = self._dead_letter_url(client, queue_url)
+        if dead_letter_url is None:
+            super()._delete_rejected_message(delivery_tag)
+            return
+        try:
+            client.send_message(
+                QueueUrl=dead_letter_url,
+                MessageBody=str(info["sqs_message"].get("Body") or message.body),
+                MessageAttributes={
+                    "irs-source-queue": {"DataType": "String", "StringValue": queue_url},
+                    "irs-reason": {"DataType": "String", "StringValue": "rejected by the worker"},
+                },
+            )
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+        except AWS_ERRORS as error:
+            # Left in place, SQS's own redrive policy still dead-letters it later.
+            logger.warning("could not dead-letter a rejected message from %s: %s", queue_url, error)
+
+    def _dead_letter_url(self, client: Any, queue_url: str) -> str | None:
+        cache = self._dead_letter_urls
+        if queue_url not in cache:
+            try:
+                attributes = client.get_queue_attributes(
+                    QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+                policy = json.loads(attributes["RedrivePolicy"])
+                name = policy["deadLetterTargetArn"].rsplit(":", 1)[-1]
+                cache[queue_url] = client.get_queue_url(QueueName=name)["QueueUrl"]
+            except (KeyError, ValueError):
+                cache[queue_url] = None
+            except AWS_ERRORS:
+                cache[queue_url] = None
+        return cache[queue_url]
+
+    def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
+        if message.get("redelivered"):
+            self.sqs(queue=self.canonical_queue_name(queue)).change_message_visibility(
+                QueueUrl=self._new_queue(queue),
+                ReceiptHandle=message["properties"]["delivery_tag"],
+                VisibilityTimeout=0,
+            )
+        elif self._sends is not None and not queue.endswith(".fifo"):
+            self._sends.append((queue, message))
+        else:
+            super()._put(queue, message, **kwargs)
+
+
+class Transport(SQS.Transport):
+    Channel = Channel

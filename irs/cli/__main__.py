@@ -1,0 +1,3 @@
+from irs.cli.main import main
+
+main()

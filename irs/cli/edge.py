@@ -1,0 +1,58 @@
+"""``irs edge``: commands for an edge device (a Raspberry Pi with a camera)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from irs.cli.output import err, show
+from irs.settings import get_settings
+
+
+@click.group()
+def edge() -> None:
+    """Commands for an edge device (a Raspberry Pi with a camera)."""
+
+
+@edge.command("watch")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one result document per line.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks at the directory.")
+@click.option("--once", is_flag=True, help="Classify what is there now, then exit.")
+@click.option("--camera", "camera_every", type=float, default=None, metavar="SECONDS",
+              help="Also take a still with the Pi camera (picamera2) every SECONDS into DIRECTORY.")
+def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, camera_every: float | None) -> None:
+    """Turn every new image in DIRECTORY into a request, routed to wherever it is answered sooner.
+
+    On an edge device whose IRS_LOCAL_IMAGE_DIR is DIRECTORY, an image can be
+    served by the device itself without being uploaded; elsewhere every image
+    is uploaded and goes to the edge or the cloud queue.
+    """
+    from irs.client import collect, submit_files
+    from irs.edge import camera
+    from irs.edge.submit import submit_from_device
+    from irs.edge.watch import watch
+
+    settings = get_settings()
+    on_device = bool(settings.device_id and settings.local_image_dir
+                     and settings.local_image_dir.resolve() == directory.resolve())
+    if settings.device_id and not on_device:
+        err.print(f"{directory} is not IRS_LOCAL_IMAGE_DIR: its images are uploaded, not served on this device",
+                  style="yellow", markup=False, highlight=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    camera_errors = camera.start(directory, camera_every, stop) if camera_every is not None else []
+    where = f" on device {settings.device_id}" if on_device else ""
+    err.print(f"watching {directory}{where} (Ctrl-C to stop)", markup=False, highlight=False)
+
+    def handle(new: list[Path]) -> None:
+        submitted = submit_from_device(new, directory) if on_device else submit_files(new)
+        show(collect(submitted, timeout=300), as_json, lambda: None)
+
+    watch(directory, handle, stop, interval, once)
+    if camera_errors:
+        raise click.ClickException(str(camera_errors[0]))

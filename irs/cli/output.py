@@ -1,0 +1,39 @@
+"""What every command prints with: the two consoles, and a result document as a person reads it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rich.console import Console
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def say(line: str) -> None:
+    """A progress line on stderr, printed as it is (no markup read into it)."""
+    err.print(line, highlight=False, markup=False)
+
+
+def show(documents: Iterable[dict[str, Any]], as_json: bool, advance: Callable[[], None]) -> int:
+    """Print each document as it arrives; returns how many were errors."""
+    failed = 0
+    for document in documents:
+        failed += document["status"] != "ok"
+        advance()
+        if as_json:
+            out.print_json(json.dumps(document), indent=None, highlight=False)
+        else:
+            print_result(document)
+    return failed
+
+
+def print_result(document: dict[str, Any]) -> None:
+    timings = document.get("timings_ms", {})
+    spent = ", ".join(f"{k} {v:.0f}" for k, v in timings.items() if v is not None)
+    if document["status"] == "ok":
+        out.print(f"[bold]{document['summary']}[/]  [dim]({document['pool']}; ms: {spent})[/]", highlight=False)
+    else:
+        out.print(f"[red]{document['image_key']}: error: {document['error']}[/]", highlight=False)

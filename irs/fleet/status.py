@@ -1,0 +1,48 @@
+"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered), its workers, its share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from irs.aws import queues
+from irs.fleet import reports
+from irs.settings import Settings
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    pool: str
+    waiting: int  # ApproximateNumberOfMessages
+    in_flight: int  # ApproximateNumberOfMessagesNotVisible
+    delayed: int  # ApproximateNumberOfMessagesDelayed (retries waiting out their backoff)
+    dead_lettered: int  # messages in the pool's dead-letter queue
+    workers: int  # workers that reported recently
+    busy_workers: int
+    served: int  # images its live workers have finished since they started: the edge/cloud split
+    service_ms: float | None  # its workers' recent time per image
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
+    result = []
+    for names in queues.queue_names(settings):
+        queue, dead = queues.depth(names.queue), queues.depth(names.dead_letter)
+        found = reports.read(names.pool)
+        result.append(PoolStatus(
+            pool=names.pool,
+            waiting=queue.waiting,
+            in_flight=queue.in_flight,
+            delayed=queue.delayed,
+            dead_lettered=dead.total,
+            workers=len(found),
+            busy_workers=sum(r.busy for r in found.values()),
+            served=sum(r.processed for r in found.values()),
+            service_ms=_mean([r.service_ms for r in found.values() if r.service_ms]),
+        ))
+    return result
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None

@@ -1,0 +1,18 @@
+"""The pools a request can be served by, named once.
+
+``cloud`` is the autoscaled EC2 fleet, ``edge`` the shared queue of the
+Raspberry Pis; an edge device also serves a queue of its own,
+``device-<name>``, for images taken on it.
+"""
+
+from __future__ import annotations
+
+CLOUD = "cloud"
+EDGE = "edge"
+POOLS = (CLOUD, EDGE)
+DEVICE_QUEUE_PREFIX = "device-"
+
+
+def device_queue(device_id: str | None) -> str | None:
+    """The Celery queue of an edge device's own images, if there is a device."""
+    return f"{DEVICE_QUEUE_PREFIX}{device_id}" if device_id else None

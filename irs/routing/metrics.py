@@ -1,0 +1,23 @@
+"""Routing decisions as a Prometheus counter, by pool and cause: each process counts the requests it routed.
+
+Created on the first decision, not at import; the web app's ``/metrics`` is
+where a scrape sees them (``irs classify`` serves no metrics).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from irs.routing.policy import Choice
+
+
+@cache
+def _decisions() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_route_decisions_total", "Routing decisions made by this process", ["pool", "cause"])
+
+
+def observe(choice: Choice) -> None:
+    _decisions().labels(choice.pool, choice.cause.value).inc()

@@ -1,0 +1,83 @@
+"""A worker's Prometheus metrics, served by its consumer process at ``IRS_WORKER_METRICS``.
+
+Each result is counted once, by the pool process that made it: summed over
+every worker, ``irs_results_total`` is the number of results. The pool
+processes and the consumer share the counts through prometheus-client's
+multiprocess mode. Celery's command line has imported prometheus-client
+before any IRS code runs (Flower's plugin does), so :func:`start` selects that
+mode itself, at ``worker_init``, before IRS creates a metric and before the
+pool forks. Nothing is created when metrics are off.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+STAGES = ("queue_wait", "upload", "download", "decode", "inference")
+MS_BUCKETS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        # Written by the consumer alone, and gone with it.
+        self.busy = Gauge("irs_worker_busy", "1 while this worker has work in hand", ["pool", "worker"],
+                          multiprocess_mode="livemostrecent")
+        self.processed = Gauge("irs_worker_processed", "Images this worker has finished since it started",
+                               ["pool", "worker"], multiprocess_mode="livemostrecent")
+        self.service_seconds = Gauge("irs_worker_service_seconds",
+                                     "This worker's recent time per image (moving average)", ["pool", "worker"],
+                                     multiprocess_mode="livemostrecent")
+        self.results = Counter("irs_results_total", "Result documents this worker wrote", ["pool", "status"])
+        self.stage_ms = Histogram("irs_stage_milliseconds", "Time an image spent in each stage", ["stage", "pool"],
+                                  buckets=MS_BUCKETS)
+
+
+_metrics: WorkerMetrics | None = None
+
+
+def start(address: str) -> None:
+    """Create the metrics and serve them at ``host:port``, in the consumer before its pool forks."""
+    global _metrics
+    from prometheus_client import CollectorRegistry, start_http_server, values
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="irs-worker-metrics-"))
+    values.ValueClass = values.get_value_class()  # what the environment variable selects at import
+    _metrics = WorkerMetrics()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    host, _, port = address.rpartition(":")
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+
+
+def process_exited(pid: int) -> None:
+    """Forget a pool process's live gauges (its counts stay counted)."""
+    if _metrics is not None and MULTIPROC_ENV in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def observe_worker(pool: str, worker: str, busy: bool, processed: int, service_ms: float | None) -> None:
+    if _metrics is None:
+        return
+    _metrics.busy.labels(pool, worker).set(int(busy))
+    _metrics.processed.labels(pool, worker).set(processed)
+    if service_ms is not None:
+        _metrics.service_seconds.labels(pool, worker).set(service_ms / 1000)
+
+
+def observe_result(document: dict[str, Any]) -> None:
+    """Count one result document and its stage timings (in the pool process that made it)."""
+    if _metrics is None:
+        return
+    pool = str(document.get("pool", "unknown"))
+    _metrics.results.labels(pool, str(document.get("status", "unknown"))).inc()
+    for stage, ms in (document.get("timings_ms") or {}).items():
+        if stage in STAGES and isinstance(ms, int | float):
+            _metrics.stage_ms.labels(stage, pool).observe(ms)

@@ -1,0 +1,49 @@
+"""An edge worker that dies mid-task: its request goes to the cloud and still gets exactly one result."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from irs.aws import clients, documents
+from irs.fleet.models import REPORTS_PREFIX
+from irs.janitor.rescue import rescue, stranded
+from irs.results import result_key, result_prefix
+from irs.settings import get_settings
+from irs.tasks import classify
+from tests.conftest import Worker, wait_until
+
+
+def test_requests_are_stranded_only_when_no_edge_worker_lives() -> None:
+    assert stranded(edge_workers=0, visible=3)
+    assert not stranded(edge_workers=1, visible=3)
+    assert not stranded(edge_workers=0, visible=0)
+
+
+def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud(
+        emulator, cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    sqs = clients.client("sqs")
+    edge_url = sqs.get_queue_url(QueueName=f"{get_settings().queue_prefix}edge")["QueueUrl"]
+    visibility = sqs.get_queue_attributes(QueueUrl=edge_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=edge_url, Attributes={"VisibilityTimeout": "3"})  # redelivery in 3 s
+    edge = Worker("edge-dies", "edge", concurrency=1, extra_env={"IRS_SERVICE_FLOOR_MS": "20000",
+                                                                 "IRS_INSTANCE_ID": "edge-dies"})
+    try:
+        key = upload(photo("dog.jpg"), "dog.jpg")
+        result = classify.apply_async((key,), queue="edge")
+        wait_until(lambda: f"[{result.id}] received" in edge.text(), 30, "the edge worker to take it")
+        os.killpg(edge.process.pid, signal.SIGKILL)  # the whole Pi goes: power cut
+        edge.process.wait()
+        assert rescue(silent_s=3600) == 0  # its last report is recent: it might still come back
+        wait_until(lambda: rescue(silent_s=0.5) == 1, 30, "the request to be visible again and moved")
+        document = result.get(timeout=60)
+        assert document["status"] == "ok" and document["pool"] == "cloud"
+        assert document["routing"]["pool"] == "edge"  # where it was sent, before it was rescued
+        listing = clients.client("s3").list_objects_v2(Bucket=get_settings().results_bucket, Prefix=result_prefix(key))
+        assert [item["Key"] for item in listing["Contents"]] == [result_key(result.id)]
+    finally:
+        sqs.set_queue_attributes(QueueUrl=edge_url, Attributes={"VisibilityTimeout": visibility["VisibilityTimeout"]})
+        if edge.alive():
+            edge.stop()
+        # A killed worker leaves its report; others' premise ("no edge worker lives") must not depend on its age.
+        documents.remove(f"{REPORTS_PREFIX}edge/edge-dies.json")

@@ -1,0 +1,69 @@
+"""`irs up` runs the whole local stack, answers requests, and leaves nothing behind when stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IMAGES, ROOT, _free_port, wait_until
+
+pytestmark = pytest.mark.usefixtures("shared")  # it starts the whole stack, emulator and workers included
+
+
+def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
+    port, web_port = _free_port(), _free_port()
+    env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
+           "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port),
+           "IRS_FLOWER_PORT": str(_free_port())}
+    env.pop("IRS_ENV_FILE")
+    log = tmp_path / "up.log"
+    up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
+                          stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "IRS is up" in log.read_text() or up.poll() is not None, 120, "irs up")
+        text = log.read_text()
+        assert "IRS is up" in text, text
+        # The emulated edge may serve one of them (with its smaller model): what matters is that both are right.
+        assert re.search(r"dog\.jpg: .*\bdog\b", text) and re.search(r"eagle\.jpg: .*\bbird\b", text), text
+        assert f"web app and API at http://127.0.0.1:{web_port}" in text
+        assert httpx.get(f"http://127.0.0.1:{web_port}/health/ready", timeout=10).json()["status"] == "ready"
+        env_file = tmp_path / "irs.env"
+        assert f"IRS_ENDPOINT_URL=http://127.0.0.1:{port}" in env_file.read_text()
+
+        # Another shell, in the same directory, finds the stack through irs.env alone.
+        other = {k: v for k, v in env.items() if k != "IRS_ENDPOINT_URL"}
+        run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", str(IMAGES / "giraffe.jpg")],
+                             cwd=tmp_path, env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                             text=True, timeout=120)
+        assert "giraffe.jpg: giraffe" in run.stdout, run.stderr
+
+        def workers() -> dict[str, int]:
+            status = subprocess.run([sys.executable, "-m", "irs.cli", "status", "--json"], cwd=tmp_path,
+                                    env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+            return {p["pool"]: p["workers"] for p in json.loads(status.stdout)}
+
+        wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
+
+        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
+        assert "Flower at http://127.0.0.1:" in text and "user irs, password" in text
+        assert len(pids) == 6  # the emulator, the cloud and emulated edge workers, the autoscaler, web, Flower
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert "stopped" in log.read_text()
+        assert not env_file.exists()
+        for pid in pids:
+            assert not Path(f"/proc/{pid}").exists(), f"process {pid} outlived irs up"
+        leftover = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout
+        assert not leftover.strip()
+        assert not list((tmp_path / ".irs" / "fleet").glob("*.json")), "autoscaled hosts outlived irs up"
+    finally:
+        if up.poll() is None:
+            up.kill()
