@@ -71,7 +71,7 @@ def _start_worker(**_: Any) -> None:
 @worker_process_init.connect
 def _load_model(**_: Any) -> None:
     """Load and warm the model and the S3 client once per process, before its first task."""
-    recognizer = get_recognizer()
+    recognizer = get_recognizer(get_settings().model)
     recognizer(np.zeros((recognizer.input_size, recognizer.input_size, 3), dtype=np.uint8))
     client("s3")
 
@@ -100,7 +100,7 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         yield
         timings[name] = _ms(time.perf_counter() - begin)
 
-    recognizer = get_recognizer()
+    recognizer = get_recognizer(get_settings().model)
     common: dict[str, Any] = {
         "model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
         "worker": self.request.hostname or socket.gethostname(),

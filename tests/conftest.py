@@ -54,6 +54,7 @@ for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "IRS_BROKER_URL"):
     os.environ.pop(variable, None)
 
 
+pytest_plugins = ["pytester"]  # for the test of IRS's own pytest plugin
 INTEGRATION_FIXTURES = {"emulator", "shared"}
 
 

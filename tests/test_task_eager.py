@@ -1,22 +1,15 @@
-"""The classify task's logic, run in Celery's eager mode against the emulator's S3."""
+"""The classify task's logic, run in Celery's eager mode through IRS's own pytest plugin (the path users take)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from irs.celery import app
 from irs.tasks import classify
 from tests import images
 
-
-@pytest.fixture(autouse=True)
-def eager() -> Iterator[None]:
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
+pytestmark = pytest.mark.usefixtures("irs_eager")
 
 
 def run(key: str) -> dict[str, Any]:
@@ -24,8 +17,8 @@ def run(key: str) -> dict[str, Any]:
     return result
 
 
-def test_a_photo_yields_an_ok_document_with_every_field(upload, photo) -> None:  # type: ignore[no-untyped-def]
-    doc = run(upload(photo("dog.jpg"), "dog.jpg"))
+def test_a_photo_yields_an_ok_document_with_every_field(irs_upload, photo) -> None:  # type: ignore[no-untyped-def]
+    doc = run(irs_upload(photo("dog.jpg"), "dog.jpg"))
     assert doc["status"] == "ok" and "error" not in doc
     assert {"dog", "bicycle", "car"} <= {d["label"] for d in doc["detections"]}
     assert doc["summary"].startswith("dog.jpg: dog, bicycle, car")
@@ -37,8 +30,8 @@ def test_a_photo_yields_an_ok_document_with_every_field(upload, photo) -> None: 
     assert doc["started_at"] <= doc["finished_at"]
 
 
-def test_the_task_id_names_the_image(upload, photo) -> None:  # type: ignore[no-untyped-def]
-    key = upload(photo("eagle.jpg"), "eagle.jpg")
+def test_the_task_id_names_the_image(irs_upload, photo) -> None:  # type: ignore[no-untyped-def]
+    key = irs_upload(photo("eagle.jpg"), "eagle.jpg")
     result = classify.delay(key)
     assert result.id.endswith(":" + key) and result.get()["task_id"] == result.id
 
@@ -49,32 +42,32 @@ def test_the_task_id_names_the_image(upload, photo) -> None:  # type: ignore[no-
     (images.png_claiming(30000, 30000), "30000x30000"),
     (images.gif(), "unsupported image format"),
 ])
-def test_bad_input_yields_an_error_document_not_an_exception(upload, data: bytes, reason: str) -> None:  # type: ignore[no-untyped-def]
-    doc = run(upload(data))
+def test_bad_input_yields_an_error_document_not_an_exception(irs_upload, data: bytes, reason: str) -> None:  # type: ignore[no-untyped-def]
+    doc = run(irs_upload(data))
     assert doc["status"] == "error" and reason in doc["error"]
     assert doc["detections"] == [] and doc["summary"].endswith(doc["error"])
 
 
-def test_a_missing_key_says_where_it_looked(emulator) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_key_says_where_it_looked() -> None:
     doc = run("uploads/never-uploaded/cat.jpg")
     assert doc["status"] == "error" and "no image at s3://irs-uploads/uploads/never-uploaded/cat.jpg" in doc["error"]
 
 
-def test_an_image_over_the_byte_limit_is_refused_before_it_is_read(upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_image_over_the_byte_limit_is_refused_before_it_is_read(irs_upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from irs.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "max_image_bytes", 1000)
-    doc = run(upload(images.png(200, 200) + b"\0" * 2000))
+    doc = run(irs_upload(images.png(200, 200) + b"\0" * 2000))
     assert doc["status"] == "error" and "over the limit of 1,000" in doc["error"]
 
 
-def test_an_emulated_slow_device_takes_at_least_its_floor_and_says_so(upload, photo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_emulated_slow_device_takes_at_least_its_floor_and_says_so(irs_upload, photo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from datetime import datetime
 
     from irs.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "service_floor_ms", 300.0)
-    doc = run(upload(photo("eagle.jpg"), "eagle.jpg"))
+    doc = run(irs_upload(photo("eagle.jpg"), "eagle.jpg"))
     assert doc["emulated"] == {"service_floor_ms": 300.0}
     took = datetime.fromisoformat(doc["finished_at"]) - datetime.fromisoformat(doc["started_at"])
     assert took.total_seconds() >= 0.3
