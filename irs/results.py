@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from irs.settings import get_settings
 
-_HEX = 32
+TASK_ID_HEX = 32  # hex digits before the ":" of a task id
 #: How anything waiting for a result document polls: quickly at first, then backing off.
 FIRST_POLL_S = 0.01
 POLL_GROWTH = 1.5
@@ -30,7 +30,7 @@ def new_task_id(image_key: str) -> str:
 def image_key_of(task_id: str) -> str | None:
     """The image key a task id names, or None for an id IRS did not make."""
     head, sep, key = task_id.partition(":")
-    if sep and len(head) == _HEX and key:
+    if sep and len(head) == TASK_ID_HEX and key:
         return key
     return None
 
@@ -45,7 +45,7 @@ def result_key(task_id: str) -> str:
     image_key = image_key_of(task_id)
     if image_key is None:
         return f"{get_settings().results_prefix}tasks/{task_id}.json"
-    return f"{result_prefix(image_key)}{task_id[:_HEX]}.json"
+    return f"{result_prefix(image_key)}{task_id[:TASK_ID_HEX]}.json"
 
 
 def task_id_of(key: str) -> str | None:
@@ -53,7 +53,7 @@ def task_id_of(key: str) -> str | None:
     prefix = get_settings().results_prefix
     image_key, _, name = key.removeprefix(prefix).rpartition("/")
     head = name.removesuffix(".json")
-    if not key.startswith(prefix) or not image_key or len(head) != _HEX or not name.endswith(".json"):
+    if not key.startswith(prefix) or not image_key or len(head) != TASK_ID_HEX or not name.endswith(".json"):
         return None
     return f"{head}:{image_key}"
 

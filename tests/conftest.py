@@ -65,6 +65,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    sent = sys.modules.get("tests.broker.poison")
+    if sent is not None and any(sent.SENT.values()):
+        terminalreporter.write_line(f"poison messages sent to real workers: {sent.SENT}")
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The shared Darknet models and sample photos; the test fails, saying where to put them, without them."""

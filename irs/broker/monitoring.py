@@ -23,12 +23,12 @@ And consumers without an event loop long-poll for a second, not the workers'
 ten: a reply collector otherwise waits out a whole long poll after its last
 reply.
 
-A fifth keeps a malformed or foreign message on a control or event queue
-from crashing its consumer.
+A malformed or foreign message on a control or event queue is dropped before
+it reaches its consumer, as on every queue (:mod:`irs.broker.transport`).
 
 Bridges 1 and 4 look at what upstream does (the transport's advertised
 exchange types; the exchange Celery builds for events on SQS) and step aside
-where it already does the right thing. Bridges 2, 3 and 5 have no such probe:
+where it already does the right thing. Bridges 2 and 3 have no such probe:
 they are known to be needed in kombu 5.7.0, and each has a test that fails
 without it (tests/broker/test_monitoring.py). Queues that are meant to die with their consumer
 (``auto_delete``: reply queues, event receivers) are deleted, with their SNS
@@ -46,7 +46,6 @@ from functools import cache
 from typing import Any
 
 from kombu.transport import SQS
-from kombu.utils.encoding import bytes_to_str
 
 from irs.broker import transport
 from irs.settings import get_settings
@@ -108,32 +107,6 @@ class Channel(transport.Channel):
     def wait_time_seconds(self) -> int:
         wait: int = super().wait_time_seconds
         return wait if self.hub is not None else min(wait, CLIENT_WAIT_S)
-
-    # 5. A message that is not kombu's, on a control or event queue (consumed without acks, so kombu
-    # hands it over unwrapped), crashed the worker with KeyError('properties'), again at every restart
-    # while it stayed queued. It is deleted with a warning instead.
-    def _on_messages_ready(self, queue: str, qname: str, messages: dict[str, Any]) -> Any:
-        if qname in self._noack_queues and messages.get("Messages"):
-            messages = {**messages, "Messages": self._only_kombu(qname, messages["Messages"])}
-        return super()._on_messages_ready(queue, qname, messages)
-
-    def _messages_to_python(self, messages: list[dict[str, Any]], queue: str) -> list[Any]:
-        if queue in self._noack_queues:
-            messages = self._only_kombu(queue, messages)
-        result: list[Any] = super()._messages_to_python(messages, queue)
-        return result
-
-    def _only_kombu(self, queue: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        kept = []
-        for message in messages:
-            payload = self._prepare_json_payload(bytes_to_str(self._decode_python_message_body(message["Body"])))
-            if "properties" in payload and "body" in payload:
-                kept.append(message)
-                continue
-            logger.warning("dropped a message on %s that is not a kombu message: %.200r", queue, message["Body"])
-            self.sqs(queue=self.canonical_queue_name(queue)).delete_message(
-                QueueUrl=self._new_queue(queue), ReceiptHandle=message["ReceiptHandle"])
-        return kept
 
     # Events leave the publishing thread, and only the types asked for go out. Each one is an SNS
     # Publish plus a delivery and a receive per listener. With every task event sent, an idle image's

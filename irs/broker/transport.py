@@ -1,5 +1,11 @@
 """kombu's SQS transport, with the behaviours IRS needs changed.
 
+0. **Every message is checked before kombu and Celery see it**
+   (:mod:`irs.broker.envelope`). One that is not an IRS message is
+   dead-lettered at once from a task queue, with its reason in the
+   ``irs-reason`` attribute, or dropped from a control or event queue; the
+   rest of its receive batch goes on as usual, and nothing it holds can raise
+   inside the consumer.
 1. **A rejected message goes straight to the dead-letter queue.** kombu leaves a
    message rejected without requeue on a queue with a redrive policy, so SQS
    dead-letters it only after ``maxReceiveCount`` more visibility timeouts
@@ -34,11 +40,14 @@ from typing import Any
 from kombu.asynchronous.aws.sqs.message import AsyncMessage
 from kombu.exceptions import ChannelError
 from kombu.transport import SQS
+from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps
 from vine import transform
 
 from irs.aws.clients import AWS_ERRORS
 from irs.aws.queues import SQS_BATCH
+from irs.broker import envelope
+from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch
@@ -67,6 +76,48 @@ class Channel(SQS.Channel):
     def _received(self, response: Any) -> Any:
         self.receiving -= 1
         return response
+
+    # -- admission: only IRS's own messages reach kombu and Celery -------------------------------
+    def _on_messages_ready(self, queue: str, qname: str, messages: dict[str, Any]) -> Any:
+        if messages.get("Messages"):
+            messages = {**messages, "Messages": self._admitted(qname, queue, messages["Messages"])}
+        return super()._on_messages_ready(queue, qname, messages)
+
+    def _messages_to_python(self, messages: list[dict[str, Any]], queue: str) -> list[Any]:
+        result: list[Any] = super()._messages_to_python(
+            self._admitted(queue, self._new_queue(queue), messages), queue)
+        return result
+
+    def _admitted(self, queue: str, queue_url: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages that may be delivered; each of the others is dead-lettered or dropped, with its reason."""
+        kept = []
+        for message in messages:
+            reason = self._refusal(queue, message)
+            if reason is None:
+                kept.append(message)
+            elif queue in self._noack_queues:  # control and event queues: nobody wants it back
+                logger.warning("dropped a message on %s: %s", queue, reason)
+                metrics.observe_refused("dropped")
+                self._quietly(self.sqs(queue=queue).delete_message, QueueUrl=queue_url,
+                              ReceiptHandle=message.get("ReceiptHandle", ""))
+            else:
+                logger.warning("dead-lettered a message from %s: %s", queue, reason)
+                metrics.observe_refused("dead_lettered")
+                self._dead_letter(queue, queue_url, message, reason)
+        return kept
+
+    def _refusal(self, queue: str, message: dict[str, Any]) -> str | None:
+        try:
+            text = bytes_to_str(self._decode_python_message_body(message["Body"]))
+        except (KeyError, TypeError, ValueError):  # no body; not text (binascii.Error is a ValueError)
+            return "not UTF-8 text"
+        return envelope.refusal(text, task_queue=queue not in self._noack_queues)
+
+    def _quietly(self, call: Any, **request: Any) -> None:
+        try:
+            call(**request)
+        except AWS_ERRORS as error:
+            logger.warning("%s failed: %s", getattr(call, "__name__", "a request"), error)
 
     # -- acks -----------------------------------------------------------------------------
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
@@ -150,29 +201,34 @@ class Channel(SQS.Channel):
         try:
             message = self.qos.get(delivery_tag)
             info = message.delivery_info
-            receipt = info["sqs_message"]["ReceiptHandle"]
+            raw = info["sqs_message"]
             queue_url = info["sqs_queue"]
         except KeyError:
             return
         queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
+        if not self._dead_letter(queue, queue_url, raw, "rejected by the worker"):
+            super()._delete_rejected_message(delivery_tag)
+
+    def _dead_letter(self, queue: str | None, queue_url: str, raw: dict[str, Any], reason: str) -> bool:
+        """Copy a message to its queue's dead-letter queue with the reason, then delete it; False if the queue
+        has none. Left in place when SQS refuses: its redrive policy still dead-letters it later."""
         client = self.sqs(queue=queue)
         dead_letter_url = self._dead_letter_url(client, queue_url)
         if dead_letter_url is None:
-            super()._delete_rejected_message(delivery_tag)
-            return
+            return False
         try:
             client.send_message(
                 QueueUrl=dead_letter_url,
-                MessageBody=str(info["sqs_message"].get("Body") or message.body),
+                MessageBody=str(raw.get("Body") or "(empty)"),
                 MessageAttributes={
                     "irs-source-queue": {"DataType": "String", "StringValue": queue_url},
-                    "irs-reason": {"DataType": "String", "StringValue": "rejected by the worker"},
+                    "irs-reason": {"DataType": "String", "StringValue": reason[:1000]},
                 },
             )
-            client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"])
         except AWS_ERRORS as error:
-            # Left in place, SQS's own redrive policy still dead-letters it later.
-            logger.warning("could not dead-letter a rejected message from %s: %s", queue_url, error)
+            logger.warning("could not dead-letter a message from %s: %s", queue_url, error)
+        return True
 
     def _dead_letter_url(self, client: Any, queue_url: str) -> str | None:
         cache = self._dead_letter_urls

@@ -35,6 +35,8 @@ class WorkerMetrics:
         self.results = Counter("irs_results_total", "Result documents this worker wrote", ["pool", "status"])
         self.stage_ms = Histogram("irs_stage_milliseconds", "Time an image spent in each stage", ["stage", "pool"],
                                   buckets=MS_BUCKETS)
+        self.refused = Counter("irs_messages_refused_total", "Messages that were not IRS's, by what became of them",
+                               ["outcome"])
 
 
 _metrics: WorkerMetrics | None = None
@@ -81,3 +83,9 @@ def observe_result(document: dict[str, Any]) -> None:
     for stage, ms in (document.get("timings_ms") or {}).items():
         if stage in STAGES and isinstance(ms, int | float):
             _metrics.stage_ms.labels(stage, pool).observe(ms)
+
+
+def observe_refused(outcome: str) -> None:
+    """A message turned away by the transport: ``dead_lettered`` or ``dropped``."""
+    if _metrics is not None:
+        _metrics.refused.labels(outcome).inc()

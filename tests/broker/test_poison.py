@@ -1,22 +1,24 @@
-"""Messages that are not valid tasks end in the dead-letter queue; the worker keeps serving."""
+"""Any bytes on an IRS task queue stop nothing: each bad message is dead-lettered with its reason, the worker
+keeps its PID, and good requests are served meanwhile. Generated messages (hypothesis) go through the real
+transport to real worker processes, beside a fixed corpus of shapes found before."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
-from irs.aws import clients
-from irs.aws.queues import queue_names
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from irs.aws import clients, queues
 from irs.broker.app import app
+from irs.broker.envelope import refusal
 from irs.tasks import classify
-from tests.conftest import wait_until
+from tests.broker import poison
+from tests.conftest import IMAGES, Worker, wait_until
 
-
-def _urls() -> tuple[str, str]:
-    names = next(n for n in queue_names() if n.pool == "cloud")
-    sqs = clients.client("sqs")
-    return (sqs.get_queue_url(QueueName=names.queue)["QueueUrl"],
-            sqs.get_queue_url(QueueName=names.dead_letter)["QueueUrl"])
+BATCH = 100  # generated messages per example
 
 
 def _drain(url: str) -> list[dict[str, Any]]:
@@ -24,26 +26,77 @@ def _drain(url: str) -> list[dict[str, Any]]:
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                                        MessageAttributeNames=["All"]).get("Messages", []):
         got.extend(batch)
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
     return got
 
 
-def test_poison_messages_are_dead_lettered_and_the_worker_survives(cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
-    queue_url, dlq_url = _urls()
+@pytest.fixture(scope="module")
+def edge_worker(emulator: str) -> Iterator[Worker]:
+    worker = Worker("edge-fuzz", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-fuzz"})
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="module")
+def giraffe(emulator: str) -> str:
+    key = "uploads/poison-test/giraffe.jpg"
+    clients.client("s3").put_object(Bucket="irs-uploads", Key=key, Body=(IMAGES / "giraffe.jpg").read_bytes())
+    return key
+
+
+def send_and_check(pool: str, worker: Worker, bodies: list[str], key: str) -> None:
+    """Send ``bodies`` and one good request to ``pool``; every body ends dead-lettered with the reason the
+    admission check gives it, the worker keeps its PID, and the good request is answered."""
+    names = queues.names(pool)
+    queue_url, dlq_url = queues.url(names.queue), queues.url(names.dead_letter)
     _drain(dlq_url)
+    pid = worker.process.pid
     sqs = clients.client("sqs")
-    sqs.send_message(QueueUrl=queue_url, MessageBody="\x00 not json, not base64 {")
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"hello": "a foreign JSON message"}))
+    for start in range(0, len(bodies), 10):
+        sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start:start + 10])])
+        assert not sent.get("Failed"), sent["Failed"]
+    good = classify.apply_async((key,), queue=pool)
+    dead: list[dict[str, Any]] = []
+    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= len(bodies), 120,
+               f"{len(bodies)} dead-lettered messages")
+    assert worker.alive() and worker.process.pid == pid, worker.text()[-3000:]
+    reasons = {m["Body"]: m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead}
+    for body in bodies:
+        expected = refusal(body, task_queue=True)
+        assert expected is not None and reasons.get(body, "")[:200] == expected[:200], (body[:200], expected)
+    document = good.get(timeout=60)
+    assert document["status"] == "ok" and "giraffe" in document["summary"]
+
+
+def test_the_corpus_is_dead_lettered_with_its_reasons_and_the_worker_survives(cloud_worker, giraffe) -> None:  # type: ignore[no-untyped-def]
+    corpus = [body for body, _ in poison.corpus_with_template()]
+    poison.SENT["corpus"] += len(corpus)
+    send_and_check("cloud", cloud_worker, corpus, giraffe)
+
+
+@pytest.mark.parametrize("pool", ["cloud", "edge"])
+@given(bodies=st.lists(poison.poison, min_size=BATCH, max_size=BATCH))
+@settings(max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.generate])  # each example costs real workers seconds: report a failure as found
+def test_generated_messages_stop_no_worker(pool: str, bodies: list[str], request: pytest.FixtureRequest) -> None:
+    worker = request.getfixturevalue("cloud_worker" if pool == "cloud" else "edge_worker")
+    poison.SENT["generated"] += len(bodies)
+    send_and_check(pool, worker, bodies, request.getfixturevalue("giraffe"))
+
+
+def test_celery_level_poison_is_dead_lettered_too(cloud_worker, giraffe) -> None:  # type: ignore[no-untyped-def]
+    """What a careless producer sends through Celery itself: an unknown task, pickle, wrong arguments."""
+    _, dlq_url = queues.url(queues.names("cloud").queue), queues.url(queues.names("cloud").dead_letter)
+    _drain(dlq_url)
     app.send_task("irs.tasks.no_such_task", args=["x"], queue="cloud")
     unsafe = "pickle"  # what a careless or hostile producer might send
     app.send_task("irs.tasks.classify", args=["uploads/x.jpg"], queue="cloud", serializer=unsafe)
-    app.send_task("irs.tasks.classify", args=[1, 2, 3], queue="cloud")  # a valid task called wrongly
-
+    app.send_task("irs.tasks.classify", args=[1, 2, 3], queue="cloud", task_id="0" * 32 + ":1")  # called wrongly
     dead: list[dict[str, Any]] = []
-    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= 5, 60, "five dead-lettered messages")
-    assert cloud_worker.alive(), cloud_worker.text()[-3000:]
-    assert all(m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead)
-
-    doc = classify.delay(upload(photo("giraffe.jpg"), "giraffe.jpg")).get(timeout=60)
-    assert doc["status"] == "ok" and "giraffe" in doc["summary"]
+    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= 3, 60, "three dead-lettered messages")
+    reasons = sorted(m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead)
+    assert any("unknown task irs.tasks.no_such_task" in r for r in reasons), reasons
+    assert any("content-type" in r for r in reasons) and any("one argument" in r for r in reasons), reasons
+    assert cloud_worker.alive()

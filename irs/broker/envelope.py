@@ -1,0 +1,153 @@
+"""What a message on an IRS queue must be before kombu and Celery see it, and why one is refused.
+
+Anyone who may send to a queue can send anything. kombu and Celery raise on
+an envelope of the wrong shape before IRS code runs, and an exception there
+ends the worker ("Unrecoverable error"), again at every restart while the
+message stays queued. So every message is checked here first, by its text
+alone: the kombu envelope on every queue, and on a task queue the Celery task
+message inside it (IRS's one task, its id, its argument, its headers). A
+message that fails gets a reason a person can act on, and the transport
+dead-letters it (task queues) or drops it (control and event queues).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from irs.results import TASK_ID_HEX
+
+TASK_NAME = "irs.tasks.classify"
+MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
+MAX_KEY_BYTES = 1024  # S3's limit on an object key
+#: An image key: no control characters, not absolute, no ".." segment.
+IMAGE_KEY = re.compile(r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f\x7f]+")
+TASK_ID = re.compile(rf"[0-9a-f]{{{TASK_ID_HEX}}}:(?P<key>.+)", re.S)
+
+
+class _Bounded(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class DeliveryInfo(_Bounded):
+    exchange: str = Field(default="", max_length=255)
+    routing_key: str = Field(default="", max_length=255)
+
+
+class Properties(_Bounded):
+    body_encoding: Literal["base64"] | None = None
+    delivery_info: DeliveryInfo = Field(default_factory=DeliveryInfo)
+    correlation_id: str | None = Field(default=None, max_length=1200)
+    reply_to: str | None = Field(default=None, max_length=255)
+    delivery_mode: int | None = Field(default=None, ge=1, le=2)
+    priority: int | None = Field(default=None, ge=0, le=255)
+
+
+class Envelope(_Bounded):
+    """kombu's message: what every IRS queue carries."""
+
+    body: str
+    content_type: Literal["application/json"] = Field(alias="content-type")
+    content_encoding: Literal["utf-8"] = Field(alias="content-encoding")
+    headers: dict[str, Any] = Field(default_factory=dict)
+    properties: Properties
+
+
+class RouteHeader(BaseModel):
+    """``irs_route``: where the router sent the request, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    pool: str = Field(max_length=80)
+    cause: str | None = Field(default=None, max_length=32)
+    reason: str = Field(max_length=500)
+    expected_s: dict[str, float | None] = Field(default_factory=dict, max_length=8)
+
+
+class TaskHeaders(_Bounded):
+    """Celery's task message headers (protocol 2), and IRS's own."""
+
+    task: str = Field(max_length=200)
+    id: str = Field(max_length=40 + MAX_KEY_BYTES)
+    retries: int = Field(default=0, ge=0, le=1000)
+    irs_sent_at: float | None = Field(default=None, ge=0, le=1e11)
+    irs_upload_ms: float | None = Field(default=None, ge=0, le=3.6e6)
+    irs_route: RouteHeader | None = None
+
+
+def refusal(text: str, task_queue: bool) -> str | None:
+    """Why the message ``text`` may not be delivered, or None if it may.
+
+    ``task_queue``: the message came from a task queue, so it must be an IRS task.
+    """
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        return "not JSON: nested too deeply"
+    except ValueError as error:
+        return f"not JSON ({error})"
+    try:
+        envelope = Envelope.model_validate(document)
+    except RecursionError:
+        return "not a kombu envelope: nested too deeply"
+    except ValidationError as error:
+        return f"not a kombu envelope: {_first(error, document)}"
+    try:
+        raw = base64.b64decode(envelope.body, validate=True) if envelope.properties.body_encoding else envelope.body
+        body = json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        return "the body is not JSON" + (" in base64" if envelope.properties.body_encoding else "")
+    return _task_refusal(envelope, body) if task_queue else None
+
+
+def _task_refusal(envelope: Envelope, body: Any) -> str | None:
+    if len(json.dumps(envelope.headers)) > MAX_HEADERS_BYTES:
+        return f"headers over the limit of {MAX_HEADERS_BYTES:,} bytes"
+    try:
+        headers = TaskHeaders.model_validate(envelope.headers)
+    except ValidationError as error:
+        return f"not a Celery task message: {_first(error, envelope.headers, 'headers')}"
+    if headers.task != TASK_NAME:
+        return f"unknown task {headers.task[:100]}"
+    try:
+        args, kwargs, _ = body
+    except (ValueError, TypeError):
+        return "the task body is not [args, kwargs, options]"
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) + len(kwargs) != 1 \
+            or (kwargs and set(kwargs) != {"image_key"}):
+        return "classify takes exactly one argument, the image key"
+    key = args[0] if args else kwargs["image_key"]
+    if not isinstance(key, str) or not key or len(key.encode()) > MAX_KEY_BYTES or not IMAGE_KEY.fullmatch(key):
+        return "the image key is not an S3 key IRS accepts (1 to 1,024 bytes, no control characters, no '..')"
+    named = TASK_ID.fullmatch(headers.id)
+    if named is None:
+        return "the task id is not one IRS makes (<32 hex digits>:<image key>)"
+    if named["key"] != key:
+        return "task id does not match the image key"
+    return None
+
+
+def _first(error: ValidationError, document: Any, root: str = "") -> str:
+    """The problems, said plainly and wrong types first: "properties is an int; body is missing"."""
+    if not isinstance(document, dict):
+        return f"the message is {_a(document)}, not an object"
+    said = []
+    for detail in sorted(error.errors(), key=lambda d: d["type"] == "missing")[:3]:
+        where = ".".join(str(part) for part in (root, *detail["loc"]) if part != "") or "the message"
+        if detail["type"] == "missing":
+            said.append(f"{where} is missing")
+        elif detail["type"].endswith("_type"):
+            said.append(f"{where} is {_a(detail['input'])}")
+        else:
+            said.append(f"{where}: {detail['msg']}")
+    return "; ".join(said)
+
+
+def _a(value: Any) -> str:
+    name = {"NoneType": "null", "dict": "object", "list": "array", "str": "string", "bool": "boolean"}.get(
+        type(value).__name__, type(value).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

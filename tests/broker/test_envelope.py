@@ -1,0 +1,40 @@
+"""The admission check: every message IRS makes is admitted; nothing else is, and each refusal says why."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from irs.broker.envelope import refusal
+from tests.broker import poison
+
+
+@given(poison.valid)
+@settings(max_examples=150, deadline=None)
+def test_every_message_irs_makes_is_admitted(message: str) -> None:
+    assert refusal(message, task_queue=True) is None
+
+
+@given(poison.poison)
+@settings(max_examples=600, deadline=None)
+def test_no_other_message_reaches_a_task_queue_and_none_raises(message: str) -> None:
+    reason = refusal(message, task_queue=True)
+    assert isinstance(reason, str) and reason
+
+
+@given(st.one_of(poison.raw, poison.wrong_top, poison.wrong_field))
+@settings(max_examples=300, deadline=None)
+def test_control_and_event_queues_take_only_kombu_envelopes(message: str) -> None:
+    assert refusal(message, task_queue=False)
+
+
+@pytest.mark.parametrize(("message", "says"), poison.corpus_with_template(),
+                         ids=lambda value: value[:40] if isinstance(value, str) else None)
+def test_known_shapes_are_refused_with_a_specific_reason(message: str, says: str) -> None:
+    reason = refusal(message, task_queue=True)
+    assert reason is not None and says in reason, reason
+
+
+def test_a_task_message_is_still_a_kombu_envelope_on_a_control_queue() -> None:
+    assert refusal(poison.text(poison.template()), task_queue=False) is None
