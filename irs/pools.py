@@ -11,6 +11,8 @@ CLOUD = "cloud"
 EDGE = "edge"
 POOLS = (CLOUD, EDGE)
 DEVICE_QUEUE_PREFIX = "device-"
+#: Every pool name: the two pools, or a device's own queue (device names as SQS queue names allow them).
+POOL_PATTERN = r"^(cloud|edge|device-[A-Za-z0-9_-]{1,64})$"
 
 
 def device_queue(device_id: str | None) -> str | None:

@@ -1,9 +1,9 @@
-"""Where a result document lives, and how a task id leads to it.
+"""The result document: its one schema, where it lives, and how a task id leads to it.
 
 A task id is ``<32 hex>:<image key>``: unique per request, and it names the
 image. The result document of a request lives at
 ``results/<image key>/<32 hex>.json``, derived from the task id alone: a
-redelivered task overwrites its own document and never writes a second one,
+redelivered task finds its document written (the write is conditional) and never writes a second one,
 and two requests for the same image, even at once, never overwrite each other.
 The first 16 hex digits are the time the id was made, so the documents of an
 image list in the order they were asked for; the last is the latest.
@@ -14,6 +14,9 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from irs.settings import get_settings
 
@@ -64,7 +67,87 @@ def iso(epoch: float | None = None) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def error_document(image_key: str, task_id: str, reason: str, **extra: object) -> dict[str, object]:
-    """A result that says the image could not be classified, and why."""
-    return {"image_key": image_key, "task_id": task_id, "status": "error", "error": reason,
+def error_document(image_key: str, task_id: str, reason: str, kind: str, **extra: object) -> dict[str, object]:
+    """A result that says the image could not be classified, and why (``kind``: an :data:`ErrorKind`)."""
+    return {"image_key": image_key, "task_id": task_id, "status": "error", "error": reason, "error_kind": kind,
             "detections": [], "summary": f"{image_key.rsplit('/', 1)[-1]}: error: {reason}", **extra}
+
+
+# --- the schema -------------------------------------------------------------------------------------------
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Box(_Part):
+    x: int = Field(ge=0, le=10**6)
+    y: int = Field(ge=0, le=10**6)
+    w: int = Field(ge=0, le=10**6)
+    h: int = Field(ge=0, le=10**6)
+
+
+class Detection(_Part):
+    label: str = Field(max_length=200)
+    confidence: float = Field(ge=0, le=1)
+    box: Box | None = Field(description="Pixels of the original image; none for a classifier's labels")
+
+
+class ImageFacts(_Part):
+    format: str = Field(max_length=16)
+    width: int = Field(ge=1, le=10**6)
+    height: int = Field(ge=1, le=10**6)
+    bytes: int = Field(ge=0, le=10**10)
+
+
+class ModelFacts(_Part):
+    name: str = Field(max_length=100)
+    version: str = Field(max_length=64)
+    kind: Literal["detector", "classifier"]
+    input_size: int = Field(ge=1, le=8192)
+
+
+class Route(_Part):
+    """Where the router sent the request, and why (the ``irs_route`` message header)."""
+
+    pool: str = Field(max_length=80)
+    cause: str | None = Field(default=None, max_length=32, description="measuring, faster, no_edge, stale, "
+                              "pinned or error")
+    reason: str = Field(max_length=500)
+    expected_s: dict[str, float | None] = Field(default_factory=dict, max_length=8)
+
+
+class Timings(_Part):
+    queue_wait: float | None = Field(default=None, le=1e9)
+    upload: float | None = Field(default=None, ge=0, le=1e9)
+    download: float | None = Field(default=None, ge=0, le=1e9)
+    decode: float | None = Field(default=None, ge=0, le=1e9)
+    inference: float | None = Field(default=None, ge=0, le=1e9)
+
+
+ErrorKind = Literal["empty", "too_large", "too_many_pixels", "not_an_image", "unsupported_format", "corrupt",
+                    "missing", "forbidden", "task_failed"]
+STAMP = Field(default=None, max_length=40, description="UTC, ISO 8601, milliseconds")
+
+
+class ResultDocument(_Part):
+    """One request's result: what a worker writes once to ``results/<image key>/<32 hex>.json``, the Celery
+    result, and what the REST API answers."""
+
+    image_key: str = Field(max_length=1024)
+    task_id: str = Field(max_length=1100, description="The request id")
+    status: Literal["ok", "error"]
+    detections: list[Detection] = Field(max_length=1000)
+    summary: str = Field(max_length=5000, description="The plain one-line form: dog.jpg: dog, bicycle, car")
+    error: str | None = Field(default=None, max_length=2000, description="Why the image was not classified")
+    error_kind: ErrorKind | None = None
+    image: ImageFacts | None = None
+    model: ModelFacts | None = None
+    pool: str | None = Field(default=None, max_length=80)
+    routing: Route | None = None
+    worker: str | None = Field(default=None, max_length=300)
+    source: str | None = Field(default=None, max_length=3000)
+    submitted_at: str | None = STAMP
+    started_at: str | None = STAMP
+    finished_at: str | None = STAMP
+    timings_ms: Timings | None = None
+    emulated: dict[str, float] | None = Field(default=None, max_length=4)
+    celery: dict[str, Any] | None = Field(default=None, description="Celery's own record of a task that failed")

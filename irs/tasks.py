@@ -115,7 +115,7 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
             detections = recognizer(pixels, size=(info.width, info.height))
     except BadImage as error:
         logger.info("%s: %s", image_key, error)
-        document = error_document(image_key, self.request.id, str(error), **common,
+        document = error_document(image_key, self.request.id, str(error), error.kind.value, **common,
                                   timings_ms=timings, finished_at=iso())
         metrics.observe_result(document)
         return document

@@ -40,6 +40,7 @@ def _free_port() -> int:
 
 PORT = _free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
+EMULATOR_TOKEN = uuid.uuid4().hex  # what IRS's own tooling shows the emulator to use /moto-api
 os.environ.update({
     "IRS_ENV_FILE": str(ROOT / "tests" / "no-such-env-file"),
     "IRS_ENDPOINT_URL": ENDPOINT,
@@ -49,6 +50,7 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "IRS_EMULATOR_TOKEN": EMULATOR_TOKEN,
 })
 for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "IRS_BROKER_URL"):
     os.environ.pop(variable, None)
@@ -94,6 +96,15 @@ def wait_until(condition: object, timeout: float, what: str, interval: float = 0
 def _listening() -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", PORT)) == 0
+
+
+@pytest.fixture
+def mocked_aws() -> Iterator[None]:
+    """S3, SQS and SNS mocked in this process and provisioned (no emulator: the fast tier)."""
+    from irs.testing.eager import MockedAws
+
+    with MockedAws():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,21 @@ def test_an_emulated_slow_device_takes_at_least_its_floor_and_says_so(irs_upload
     assert doc["emulated"] == {"service_floor_ms": 300.0}
     took = datetime.fromisoformat(doc["finished_at"]) - datetime.fromisoformat(doc["started_at"])
     assert took.total_seconds() >= 0.3
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"", "empty"), (b"just some text", "not_an_image"), (images.png_claiming(30000, 30000), "too_many_pixels"),
+    (images.gif(), "unsupported_format"), (images.truncated(images.gradient(400, 300), 300), "corrupt")])
+def test_a_rejected_image_says_what_kind_of_wrong(irs_upload, data: bytes, kind: str) -> None:  # type: ignore[no-untyped-def]
+    assert run(irs_upload(data))["error_kind"] == kind
+
+
+def test_every_document_a_worker_writes_fits_the_one_schema(irs_upload, irs_results, photo) -> None:  # type: ignore[no-untyped-def]
+    from irs.results import ResultDocument
+
+    run(irs_upload(photo("dog.jpg"), "dog.jpg"))
+    run(irs_upload(b"not an image"))
+    run("uploads/never-uploaded/cat.jpg")
+    assert len(irs_results) == 3
+    for document in irs_results:  # extra fields are refused too: the schema is the contract
+        assert ResultDocument.model_validate(document).task_id == document["task_id"]

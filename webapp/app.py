@@ -26,7 +26,7 @@ from irs import __version__
 from irs.aws import clients
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS
 from irs.aws.queues import queue_names
-from irs.results import image_key_of
+from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
@@ -58,7 +58,7 @@ class Problem(BaseModel):
 
 
 class ResultList(BaseModel):
-    results: list[dict[str, Any]]
+    results: list[ResultDocument]
 
 
 def create_app() -> FastAPI:
@@ -123,25 +123,24 @@ def create_app() -> FastAPI:
         try:
             accepted = await asyncio.to_thread(accept, uploads)
         except Rejected as bad:
-            too_big = any("over the limit" in why for why in bad.problems.values())
-            return _problem(413 if too_big else 415, "nothing was accepted: " + str(bad), bad.problems)
+            return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
         return ImagesAccepted(requests=[ImageAccepted(
             request_id=a.request_id, filename=a.filename, image_key=a.image_key,
             result_url=f"/api/v1/results/{a.request_id}", format=a.image.format, width=a.image.width,
             height=a.image.height, bytes=a.image.bytes) for a in accepted])
 
-    @app.get("/api/v1/results", response_model=ResultList, tags=["results"])
+    @app.get("/api/v1/results", response_model=ResultList, response_model_exclude_unset=True, tags=["results"])
     async def list_results(label: Annotated[str | None, Query(max_length=100, description="Only results that "
                                                               "found this label, e.g. dog")] = None,
                            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ResultList:
         """Recent results, newest first."""
-        return ResultList(results=feed.recent(label, limit))
+        return ResultList.model_validate({"results": feed.recent(label, limit)})
 
-    @app.get("/api/v1/results/{request_id:path}", tags=["results"], response_model=None,
-             responses={404: {"model": Problem, "description": "No result (yet)"}})
+    @app.get("/api/v1/results/{request_id:path}", tags=["results"], response_model=ResultDocument,
+             response_model_exclude_unset=True, responses={404: {"model": Problem, "description": "No result (yet)"}})
     async def get_result(request_id: str, wait: Annotated[float, Query(
             ge=0, le=MAX_WAIT_S, description="Seconds to wait for the result if it is not there yet")] = 0
-                         ) -> dict[str, Any] | JSONResponse:
+                         ) -> Any:
         """One request's result document; with `wait`, a long poll that answers the moment it lands."""
         if image_key_of(request_id) is None:
             return _problem(404, f"{request_id!r} is not a request id this service made")
@@ -185,7 +184,7 @@ def create_app() -> FastAPI:
     @app.get("/health/ready", tags=["health"], response_model=None, responses={503: {"model": Problem}})
     async def ready() -> dict[str, Any] | JSONResponse:
         """Ready to take work: the broker and both buckets answer, and results are being received."""
-        checks = await asyncio.to_thread(_readiness, feed)
+        checks = await asyncio.to_thread(_readiness, feed, monitor)
         if all(checks.values()):
             return {"status": "ready", "checks": checks}
         return JSONResponse({"detail": "not ready", "checks": checks}, status_code=503)
@@ -193,7 +192,7 @@ def create_app() -> FastAPI:
     return app
 
 
-def _readiness(feed: ResultFeed) -> dict[str, bool]:
+def _readiness(feed: ResultFeed, monitor: Monitor) -> dict[str, bool]:
     settings = get_settings()
     checks = {}
     try:
@@ -210,6 +209,7 @@ def _readiness(feed: ResultFeed) -> dict[str, bool]:
         except AWS_OR_NETWORK_ERRORS:
             checks[name] = False
     checks["results_feed"] = bool(feed.thread and feed.thread.is_alive() and feed.subscription)
+    checks["status_sampler"] = monitor.fresh()
     return checks
 
 

@@ -12,7 +12,6 @@ and arrive within milliseconds of the PUT.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -20,10 +19,13 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import unquote_plus
 
+from pydantic import BaseModel, Field, ValidationError
+
 from irs.aws import clients, documents, feeds
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, error_code
-from irs.results import result_key, task_id_of
+from irs.results import ResultDocument, result_key, task_id_of
 from irs.settings import get_settings
+from webapp import metrics
 
 logger = logging.getLogger(__name__)
 KEEP = 2000  # recent documents kept for listing and search
@@ -81,8 +83,7 @@ class ResultFeed:
                 messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=LONG_POLL_S,
                                                MaxNumberOfMessages=10).get("Messages", [])
                 for message in messages:
-                    for key in _keys(message["Body"]):
-                        self._landed(key)
+                    self._notice(message.get("Body", ""))
                 if messages:
                     sqs.delete_message_batch(QueueUrl=url, Entries=[
                         {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
@@ -91,6 +92,23 @@ class ResultFeed:
                     self.subscription = None  # swept or deleted under us: subscribe anew
                 logger.warning("results feed: %s; trying again in 2 s", error)
                 self.stop.wait(2)
+            except Exception:  # noqa: BLE001 - the feed outlives any fault; readiness says if it stops working
+                logger.exception("results feed: unexpected error; trying again in 2 s")
+                self.stop.wait(2)
+
+    def _notice(self, body: str) -> None:
+        """One message from the feed queue: a notice of new result documents, or something to drop."""
+        keys = _keys(body)
+        if keys is None:
+            metrics.observe_feed_dropped()
+            logger.warning("results feed: dropped a message that is not an S3 notice: %.120r", body)
+            return
+        for key in keys:
+            try:
+                self._landed(key)
+            except Exception:  # noqa: BLE001 - one bad document costs only itself
+                metrics.observe_feed_dropped()
+                logger.exception("results feed: could not take the notice of %.200r", key)
 
     def _landed(self, key: str) -> None:
         task_id = task_id_of(key)
@@ -172,21 +190,39 @@ def _resolve(future: asyncio.Future[Document], document: Document) -> None:
         future.set_result(document)
 
 
-def _keys(body: str) -> list[str]:
-    """The object keys an S3 event notification names (none for its test event or anything else)."""
+class _Object(BaseModel):
+    key: str = Field(max_length=3 * 1024)  # URL-encoded, so up to three times S3's 1,024 bytes
+
+
+class _S3(BaseModel):
+    object: _Object
+
+
+class _Record(BaseModel):
+    eventName: str = Field(max_length=100)  # noqa: N815 - S3's own field name
+    s3: _S3
+
+
+class _Notice(BaseModel):
+    """An S3 event notification, as the results bucket sends it through SNS (raw delivery)."""
+
+    Records: list[_Record] = Field(default_factory=list, max_length=100)  # noqa: N815
+    Event: str | None = Field(default=None, max_length=100)  # noqa: N815 - "s3:TestEvent" when set up
+
+
+def _keys(body: str) -> list[str] | None:
+    """The new object keys an S3 event notification names; None for anything that is not a notice."""
     try:
-        records = json.loads(body).get("Records", [])
-        return [unquote_plus(r["s3"]["object"]["key"]) for r in records if r.get("eventName", "").startswith(
-            "ObjectCreated")]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
+        notice = _Notice.model_validate_json(body)
+    except (ValidationError, RecursionError):
+        return None
+    return [unquote_plus(r.s3.object.key) for r in notice.Records if r.eventName.startswith("ObjectCreated")]
 
 
 def _get(key: str) -> Document | None:
+    """The result document at ``key``, if it is one: anything else in the bucket is skipped (and counted)."""
     try:
-        document = documents.get(key)
+        document = documents.read(key, ResultDocument, belongs=lambda found, at: result_key(found.task_id) == at)
     except AWS_ERRORS:
         return None
-    except ValueError:
-        return None  # not JSON
-    return document if isinstance(document, dict) else None
+    return document.model_dump(mode="json", exclude_unset=True) if document else None

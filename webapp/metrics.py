@@ -16,6 +16,18 @@ QUEUE_STATES = ("waiting", "in_flight", "delayed", "dead_lettered")
 
 
 @cache
+def _dropped() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_feed_messages_dropped_total", "Messages on this process's results feed that were not "
+                   "S3 notices of a result document it could read")
+
+
+def observe_feed_dropped() -> None:
+    _dropped().inc()
+
+
+@cache
 def _gauges() -> tuple[Any, Any]:
     from prometheus_client import Gauge
 

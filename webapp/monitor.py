@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import asdict
 from typing import Any
 
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
@@ -24,6 +23,7 @@ from webapp import metrics
 logger = logging.getLogger(__name__)
 EVERY_S = 2.0
 HISTORY_S = 600.0
+STALE_S = 10 * EVERY_S  # a sample older than this: the sampler is stuck, or AWS does not answer it
 
 Sample = dict[str, Any]
 
@@ -55,7 +55,14 @@ class Monitor:
                 self.ready.set()
             except AWS_OR_NETWORK_ERRORS as error:
                 logger.warning("status sample failed: %s", error)
+            except Exception:  # noqa: BLE001 - a bad sample must not end sampling; readiness sees staleness
+                logger.exception("status sample failed")
             self.stop.wait(EVERY_S)
+
+    def fresh(self, now: float | None = None) -> bool:
+        """Whether the last sample is recent: the sampler is alive and AWS answers it."""
+        now = time.time() if now is None else now
+        return self.latest is not None and now - self.latest["t"] <= STALE_S
 
 
 def sample() -> Sample:
@@ -64,4 +71,5 @@ def sample() -> Sample:
     pools = [{**p.as_dict(), "share": round(p.served / served, 3)} for p in statuses]
     scaler = autoscaler_state.read(CLOUD)
     metrics.observe_pools(pools)
-    return {"t": round(time.time(), 1), "pools": pools, "autoscaler": asdict(scaler) if scaler else None}
+    return {"t": round(time.time(), 1), "pools": pools,
+            "autoscaler": scaler.model_dump(mode="json") if scaler else None}

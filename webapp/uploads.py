@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from irs.broker.app import app
 from irs.client import enqueue, put_image
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage, ImageInfo, inspect
+from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
@@ -39,24 +39,31 @@ class Accepted:
 
 
 class Rejected(Exception):
-    """Bad uploads: ``problems`` maps each file name to what is wrong with it."""
+    """Bad uploads: ``problems`` maps each file name to what is wrong with it, ``kinds`` to the kind of wrong."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, str], kinds: dict[str, Rejection]) -> None:
         super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
         self.problems = problems
+        self.kinds = kinds
+
+    @property
+    def too_large(self) -> bool:
+        """Whether a file was refused for its size: 413, where the rest is 415."""
+        return any(kind in (Rejection.TOO_LARGE, Rejection.TOO_MANY_PIXELS) for kind in self.kinds.values())
 
 
 def check(files: list[Upload]) -> list[ImageInfo]:
     """Every file's header, or :class:`Rejected` naming each file that is not an acceptable image."""
     settings = get_settings()
-    infos, problems = [], {}
+    infos, problems, kinds = [], {}, {}
     for n, upload in enumerate(files):
         try:
             infos.append(inspect(upload.data, settings.max_image_bytes, settings.max_image_pixels))
         except BadImage as error:
-            problems[upload.filename or f"file {n + 1}"] = str(error)
+            name = upload.filename or f"file {n + 1}"
+            problems[name], kinds[name] = str(error), error.kind
     if problems:
-        raise Rejected(problems)
+        raise Rejected(problems, kinds)
     return infos
 
 

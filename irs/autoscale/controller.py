@@ -115,9 +115,11 @@ class Controller:
         metrics.observe(self.pool, decision, len(observation.running), len(observation.pending) + len(launched))
         pending += [{"id": host_id, "launched_at": observation.now} for host_id in launched]
         try:
-            autoscaler_state.write(AutoscalerState(
-                self.pool, self.provider.name, observation.now, decision.desired, [i.id for i in observation.running],
-                pending, self.cfg.boot_s, self.cfg.slots, list(self.decisions)))
+            autoscaler_state.write(AutoscalerState.model_validate({
+                "pool": self.pool, "provider": self.provider.name, "updated_at": observation.now,
+                "desired": decision.desired, "running": [i.id for i in observation.running], "pending": pending,
+                "boot_s": self.cfg.boot_s, "slots_per_instance": self.cfg.slots, "decisions": list(self.decisions)},
+                strict=False))
         except AWS_OR_NETWORK_ERRORS as error:
             self.say(f"could not publish the autoscaler's state ({error})")
 

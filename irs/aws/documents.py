@@ -2,19 +2,31 @@
 
 Result documents, worker reports and the autoscaler's state all live in the
 results bucket as small JSON objects; every reader and writer goes through here.
+Whoever can write to the bucket can write anything, so a typed reader
+(:func:`read`) validates what it reads: an invalid document is skipped,
+logged once with its key, and counted (``irs_documents_invalid_total``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from irs.aws.clients import client, error_code
 from irs.settings import get_settings
 
+logger = logging.getLogger(__name__)
 MISSING = ("NoSuchKey", "404")
+MAX_DOCUMENT_BYTES = 1024 * 1024  # larger than any document IRS writes, by far
+_REMEMBERED = 10_000  # invalid keys already logged; past this, each is logged again
+_logged: set[str] = set()
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def put(key: str, document: Any) -> None:
@@ -26,6 +38,18 @@ def put_body(key: str, body: str | bytes) -> None:
     """Write JSON that is already serialised."""
     client("s3").put_object(Bucket=get_settings().results_bucket, Key=key, Body=body,
                             ContentType="application/json")
+
+
+def create(key: str, body: str | bytes) -> bool:
+    """Write JSON at ``key`` only if nothing is there yet (S3's conditional write); False if something was."""
+    try:
+        client("s3").put_object(Bucket=get_settings().results_bucket, Key=key, Body=body,
+                                ContentType="application/json", IfNoneMatch="*")
+    except Exception as error:
+        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
 
 
 def get_bytes(key: str) -> bytes | None:
@@ -57,3 +81,45 @@ def listing(prefix: str, start_after: str = "") -> Iterator[tuple[str, datetime]
     for page in pages:
         for entry in page.get("Contents", ()):
             yield entry["Key"], entry["LastModified"]
+
+
+def read(key: str, model: type[Model], belongs: Callable[[Model, str], bool] | None = None) -> Model | None:
+    """The document at ``key`` as ``model``, or None if there is none or it is not valid (then skipped, logged
+    once and counted). ``belongs(document, key)`` adds a check of the document against its key."""
+    body = get_bytes(key)
+    if body is None:
+        return None
+    problem = None
+    if len(body) > MAX_DOCUMENT_BYTES:
+        problem = f"{len(body):,} bytes, over the limit of {MAX_DOCUMENT_BYTES:,}"
+    else:
+        try:
+            document = model.model_validate_json(body)
+        except ValidationError as error:
+            problem = str(error).splitlines()[0]
+        except RecursionError:
+            problem = "nested too deeply"
+        else:
+            if belongs is None or belongs(document, key):
+                return document
+            problem = "it does not belong under this key"
+    _invalid(key, problem)
+    return None
+
+
+def _invalid(key: str, why: str) -> None:
+    _invalid_counter().labels(key.split("/", 1)[0]).inc()
+    if key not in _logged:
+        if len(_logged) >= _REMEMBERED:
+            _logged.clear()
+        _logged.add(key)
+        logger.warning("skipped the document at %r: %s", key[:300], why[:300])
+    return None
+
+
+@cache
+def _invalid_counter() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_documents_invalid_total", "Documents skipped because they were not valid, by key prefix",
+                   ["prefix"])

@@ -4,6 +4,13 @@ IRS speaks the real SQS, S3, SNS and EC2 HTTP APIs to it, exactly as to AWS.
 The counter sits in front of moto as WSGI middleware, so it sees every request
 from every process (boto3's and kombu's own HTTP client alike); the benchmark
 reads it at ``GET /_irs/requests`` and clears it with ``DELETE``.
+
+It holds every queued message and stored image, so a web page must not reach
+it (:class:`Guard`): it answers no cross-origin request (moto's global CORS is
+off, and a request that carries an ``Origin`` header, as a browser's
+cross-site requests do, is refused), only loopback ``Host`` names (against DNS
+rebinding), and ``/moto-api/`` (moto's dashboard, state dump and reset) only to
+a caller that shows the token in ``IRS_EMULATOR_TOKEN``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import threading
 from collections import Counter
@@ -76,21 +84,51 @@ class RequestCounter:
         return self.app(environ, start_response)
 
 
-def make_app() -> RequestCounter:
+LOOPBACK_HOSTS = re.compile(r"^(localhost|[a-z0-9.-]+\.localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$")
+TOKEN_HEADER = "HTTP_X_IRS_EMULATOR_TOKEN"
+
+
+class Guard:
+    """WSGI middleware: refuse what a browser, a rebinding DNS name or a stranger could send."""
+
+    def __init__(self, app: WSGIApp, token: str) -> None:
+        self.app, self.token = app, token
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        refusal = self.refusal(environ)
+        if refusal is None:
+            return self.app(environ, start_response)
+        start_response("403 Forbidden", [("Content-Type", "text/plain")])
+        return [refusal.encode()]
+
+    def refusal(self, environ: Environ) -> str | None:
+        if "HTTP_ORIGIN" in environ:
+            return "the emulator answers no cross-origin request"
+        if not LOOPBACK_HOSTS.match(environ.get("HTTP_HOST", "").lower()):
+            return "the emulator answers only loopback Host names"
+        if environ.get("PATH_INFO", "").startswith("/moto-api") and \
+                not secrets.compare_digest(environ.get(TOKEN_HEADER, ""), self.token):
+            return "/moto-api is IRS's own tooling's: send the X-IRS-Emulator-Token header"
+        return None
+
+
+def make_app(token: str) -> Guard:
+    os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"  # read by moto when it is first imported
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return RequestCounter(DomainDispatcherApplication(create_backend_app))
+    return Guard(RequestCounter(DomainDispatcherApplication(create_backend_app)), token)
 
 
 def serve(host: str, port: int) -> None:
     """Run the emulator in this process until SIGTERM or SIGINT."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server
-
     if not host.startswith("127.") and host not in ("localhost", "::1"):
         raise SystemExit(f"the emulator only binds to loopback, not {host}")
     os.environ["MOTO_PORT"] = str(port)  # moto builds queue URLs from it
-    server = make_server(host, port, make_app(), threaded=True, request_handler=MotoRequestHandler)
+    app = make_app(os.environ.get("IRS_EMULATOR_TOKEN") or secrets.token_urlsafe(16))
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -1,4 +1,4 @@
-"""Celery's result backend, on S3, storing each result document exactly once.
+"""Celery's result backend, on S3, storing each result document exactly once (S3's conditional write).
 
 Celery's stock S3 backend writes a ``celery-task-meta-<id>`` object beside
 whatever the task itself saves, reads before it writes, and polls with a HEAD
@@ -11,6 +11,7 @@ returns soon after the worker finishes without hammering S3 while it waits.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -20,6 +21,8 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs.aws import documents
 from irs.results import FIRST_POLL_S, POLL_GROWTH, error_document, image_key_of, result_key
+
+logger = logging.getLogger(__name__)
 
 
 class S3DocumentBackend(KeyValueStoreBackend):
@@ -35,7 +38,11 @@ class S3DocumentBackend(KeyValueStoreBackend):
         return [self.get(key) for key in keys]
 
     def set(self, key: str | bytes, value: str | bytes) -> None:
-        documents.put_body(_text(key), value)
+        """Write a result document once: S3's conditional write refuses to replace one that exists, so a
+        redelivered request finds its document written (and is done), and no message, forged or duplicated,
+        can replace another's."""
+        if not documents.create(_text(key), value):
+            logger.info("the result document at %s exists already: kept", _text(key)[:300])
 
     def delete(self, key: str | bytes) -> None:
         documents.remove(_text(key))
@@ -50,15 +57,14 @@ class S3DocumentBackend(KeyValueStoreBackend):
         if state == states.SUCCESS and isinstance(result, dict):
             body = json.dumps(result)
         elif state in states.EXCEPTION_STATES and state != states.RETRY:
-            if self._get_task_meta_for(task_id)["status"] == states.SUCCESS:
-                return result  # a lost duplicate must not overwrite a finished result
+            # A lost duplicate cannot overwrite a finished result: the write is conditional (set).
             meta = self._get_result_meta(result=self.prepare_exception(result) if isinstance(result, BaseException)
                                          else result, state=state, traceback=traceback, request=request)
             image_key = image_key_of(task_id) or ""
             reason = f"{meta['result'].get('exc_type', 'Error')}: {meta['result'].get('exc_message')}" \
                 if isinstance(meta["result"], dict) else str(meta["result"])
-            body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}", celery=meta),
-                              default=str)
+            body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}", "task_failed",
+                                             celery=meta), default=str)
         if body is not None:
             self.set(self.get_key_for_task(task_id), body)
         return result

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from irs.results import TASK_ID_HEX
+from irs.results import TASK_ID_HEX, Route
 
 TASK_NAME = "irs.tasks.classify"
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
@@ -58,16 +58,6 @@ class Envelope(_Bounded):
     properties: Properties
 
 
-class RouteHeader(BaseModel):
-    """``irs_route``: where the router sent the request, and why."""
-
-    model_config = ConfigDict(extra="forbid")
-    pool: str = Field(max_length=80)
-    cause: str | None = Field(default=None, max_length=32)
-    reason: str = Field(max_length=500)
-    expected_s: dict[str, float | None] = Field(default_factory=dict, max_length=8)
-
-
 class TaskHeaders(_Bounded):
     """Celery's task message headers (protocol 2), and IRS's own."""
 
@@ -76,7 +66,7 @@ class TaskHeaders(_Bounded):
     retries: int = Field(default=0, ge=0, le=1000)
     irs_sent_at: float | None = Field(default=None, ge=0, le=1e11)
     irs_upload_ms: float | None = Field(default=None, ge=0, le=3.6e6)
-    irs_route: RouteHeader | None = None
+    irs_route: Route | None = None
 
 
 def refusal(text: str, task_queue: bool) -> str | None:

@@ -19,7 +19,7 @@
 3. **Acks share requests.** A worker's acks (DeleteMessage) wait up to
    ``ACK_WINDOW`` seconds to go out together in one DeleteMessageBatch. An ack
    lost in that window (the worker killed) means one redelivery, whose result
-   document overwrites the first: the same answer, never a second document.
+   document is refused by the conditional write: the first answer stays, never a second document.
 4. **Publishing can share requests too.** Inside ``channel.batched_sends()``
    messages are sent ten to a SendMessageBatch when the block ends; ``irs
    classify`` submits many images this way.

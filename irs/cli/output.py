@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
@@ -31,9 +32,12 @@ def show(documents: Iterable[dict[str, Any]], as_json: bool, advance: Callable[[
 
 
 def print_result(document: dict[str, Any]) -> None:
-    timings = document.get("timings_ms", {})
-    spent = ", ".join(f"{k} {v:.0f}" for k, v in timings.items() if v is not None)
+    """A result as a line; its text is data (file names, labels, reasons), never read as markup."""
+    timings = document.get("timings_ms") or {}
+    spent = ", ".join(f"{k} {v:.0f}" for k, v in timings.items() if isinstance(v, int | float))
     if document["status"] == "ok":
-        out.print(f"[bold]{document['summary']}[/]  [dim]({document['pool']}; ms: {spent})[/]", highlight=False)
+        out.print(f"[bold]{escape(str(document['summary']))}[/]  [dim]({escape(str(document.get('pool')))}; "
+                  f"ms: {spent})[/]", highlight=False)
     else:
-        out.print(f"[red]{document['image_key']}: error: {document['error']}[/]", highlight=False)
+        out.print(f"[red]{escape(str(document['image_key']))}: error: {escape(str(document.get('error')))}[/]",
+                  highlight=False)

@@ -38,19 +38,18 @@ def status(request_id: str | None, as_json: bool) -> None:
 
 def _request_status(request_id: str, as_json: bool) -> None:
     from irs.aws import documents
-    from irs.results import result_key
+    from irs.results import ResultDocument, result_key
 
-    document = documents.get(result_key(request_id))
+    document = documents.read(result_key(request_id), ResultDocument)
     if document is None:
-        raise click.ClickException(f"no result for {request_id} yet")
+        raise click.ClickException(f"no valid result for {request_id} yet")
     if as_json:
-        out.print_json(json.dumps(document))
+        out.print_json(document.model_dump_json(exclude_unset=True))
         return
-    routing = document.get("routing") or {}
-    out.print(f"{document['image_key']}: {document['status']}, served by {document['pool']} "
-              f"({document.get('worker')})", highlight=False)
-    out.print(f"routed to {routing.get('pool', '?')}: {routing.get('reason', 'no routing decision recorded')}",
-              highlight=False)
-    if routing.get("expected_s"):
-        out.print("expected seconds: " + ", ".join(f"{k} {v}" for k, v in routing["expected_s"].items()),
-                  highlight=False)
+    routing = document.routing
+    lines = [f"{document.image_key}: {document.status}, served by {document.pool} ({document.worker})",
+             f"routed to {routing.pool}: {routing.reason}" if routing else "no routing decision recorded"]
+    if routing and routing.expected_s:
+        lines.append("expected seconds: " + ", ".join(f"{k} {v}" for k, v in routing.expected_s.items()))
+    for line in lines:
+        out.print(line, highlight=False, markup=False)  # what a document says is data, never markup

@@ -10,7 +10,6 @@ readers cost the controller nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 from irs.aws import documents
 from irs.aws.clients import AWS_ERRORS
@@ -26,18 +25,15 @@ def key(pool: str) -> str:
 
 
 def write(state: AutoscalerState) -> None:
-    documents.put(key(state.pool), asdict(state))
+    documents.put(key(state.pool), state.model_dump(mode="json"))
 
 
 def read(pool: str) -> AutoscalerState | None:
     """The autoscaler's last word on ``pool``, or None if there is none (no autoscaler runs)."""
     try:
-        body = documents.get(key(pool))
-        return AutoscalerState(**body) if isinstance(body, dict) else None
+        return documents.read(key(pool), AutoscalerState, belongs=lambda found, at: at == key(found.pool))
     except AWS_ERRORS:
         return None
-    except (ValueError, TypeError):
-        return None  # not a state this version can read
 
 
 def read_booting(pool: str, now: float | None = None) -> Booting | None:

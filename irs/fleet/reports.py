@@ -9,7 +9,6 @@ which workers live, which are busy and how fast images are completed.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 from irs.aws import documents
 from irs.aws.clients import AWS_ERRORS
@@ -18,7 +17,7 @@ from irs.fleet.models import REPORTS_PREFIX, WorkerReport
 
 
 def write(report: WorkerReport) -> None:
-    documents.put(report.key, asdict(report))
+    documents.put(report.key, report.model_dump(mode="json"))
 
 
 def remove(report: WorkerReport) -> None:
@@ -33,12 +32,14 @@ def read(pool: str, now: float | None = None) -> dict[str, WorkerReport]:
         if not alive(modified.timestamp(), now):
             continue
         try:
-            body = documents.get(key)
-            report = WorkerReport(**body) if isinstance(body, dict) else None
+            report = documents.read(key, WorkerReport, belongs=_own_key)
         except AWS_ERRORS:
             continue  # gone since the listing
-        except (ValueError, TypeError):
-            continue  # not a report
         if report is not None:
             found[report.instance_id] = report
     return found
+
+
+def _own_key(report: WorkerReport, key: str) -> bool:
+    """Only a worker's own report speaks for it: its pool and instance id name the key it is stored at."""
+    return report.key == key

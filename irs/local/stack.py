@@ -102,10 +102,14 @@ def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: fl
 
 
 def write_env_file(values: dict[str, str]) -> Path:
+    """The settings other shells need, readable by this user alone (0600, whatever the umask)."""
     path = Path(env_file())
     lines = ["# Written by `irs up` so that irs and celery in other shells find the local stack.",
              "# Removed when it stops. Real environment variables override these."]
-    path.write_text("\n".join([*lines, *(f"{k}={v}" for k, v in values.items())]) + "\n")
+    path.unlink(missing_ok=True)  # a file left by another user, or with wider rights, is not reused
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write("\n".join([*lines, *(f"{k}={v}" for k, v in values.items())]) + "\n")
     return path
 
 

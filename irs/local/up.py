@@ -45,9 +45,12 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
 
     initial = Settings(_env_file=env_file())  # type: ignore[call-arg]
     endpoint = initial.endpoint_url or LOCAL_ENDPOINT
-    values = {"IRS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-              "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    # The emulator takes any credentials: the user's own AWS keys are never copied into irs.env or children.
+    values = {"IRS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+              "IRS_EMULATOR_TOKEN": os.environ.get("IRS_EMULATOR_TOKEN") or secrets.token_urlsafe(16),
               "IRS_MONITORING": os.environ.get("IRS_MONITORING", "true")}  # Flower, inspect and events
+    for variable in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        os.environ.pop(variable, None)
     if initial.model_dir:
         values["IRS_MODEL_DIR"] = str(initial.model_dir.resolve())
     os.environ.update(values)  # before anything in this process reads the settings for AWS
@@ -113,10 +116,11 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
 
 
 def _start_flower(procs: stack.Stack, settings: Settings, env: dict[str, str]) -> tuple[str, str]:
-    """Flower on loopback, with a fresh password: its API can stop workers."""
+    """Flower on loopback, with a fresh password (in its environment: a command line is visible to every user);
+    its API can stop workers."""
     password = secrets.token_urlsafe(12)
     procs.start("flower", [sys.executable, "-m", "celery", "-A", "irs", "flower", "--address=127.0.0.1",
-                           f"--port={settings.flower_port}", f"--basic-auth=irs:{password}"], env)
+                           f"--port={settings.flower_port}"], {**env, "FLOWER_BASIC_AUTH": f"irs:{password}"})
     return f"http://127.0.0.1:{settings.flower_port}", password
 
 

@@ -147,6 +147,8 @@ class Observer:
                     self.reports, self.booting, self.reports_at = found, booting, self.clock()
         except AWS_OR_NETWORK_ERRORS as error:
             logger.warning("cannot observe the pools (%s): routing to the cloud until I can", error)
+        except Exception:  # noqa: BLE001 - a fault in one observation must not end observing
+            logger.exception("observing the pools failed: routing to the cloud until an observation succeeds")
         finally:
             self.refreshing.clear()
 

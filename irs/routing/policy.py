@@ -63,6 +63,7 @@ class Cause(StrEnum):
     NO_EDGE = "no_edge"  # no worker but the cloud's was seen recently
     MEASURING = "measuring"  # a pool's time per image is still a guess: this request measures it
     FASTER = "faster"  # the pool expected to answer sooner at the 95th percentile
+    ERROR = "error"  # routing itself failed: the default pool
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,24 @@
 ``classify.delay(key)``, ``irs classify`` and the web tier all pass through it.
 A request that names its queue (``apply_async(..., queue="edge")``) is pinned
 there. The decision and its reason travel with the message (header
-``irs_route``) and end up in the result document.
+``irs_route``) and end up in the result document. Routing never raises to the
+publisher: whatever goes wrong in it, the request goes to the cloud, with the
+cause ``error`` and what went wrong as its reason.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 from typing import Any
 
+from irs.pools import CLOUD
 from irs.routing import metrics
 from irs.routing.observe import Observer
-from irs.routing.policy import Choice, choose
+from irs.routing.policy import Cause, Choice, choose
 
+logger = logging.getLogger(__name__)
 ROUTE = "irs_route"  # message header: the routing decision
 _last = threading.local()  # the decision for the message this thread is about to publish
 
@@ -31,10 +36,14 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     if name != "irs.tasks.classify":
         return None
     pinned = options.get("queue")
-    choice = choose(None if pinned else observer().views(),
-                    pinned=getattr(pinned, "name", pinned) if pinned else None)
-    if not pinned:
-        observer().sent_to(choice.pool)
+    try:
+        choice = choose(None if pinned else observer().views(),
+                        pinned=getattr(pinned, "name", pinned) if pinned else None)
+        if not pinned:
+            observer().sent_to(choice.pool)
+    except Exception as error:  # noqa: BLE001 - a request is never refused for a routing fault
+        logger.warning("routing failed, sending to the cloud: %r", error)
+        choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})
     metrics.observe(choice)
     _last.choice = choice
     return {"queue": choice.pool}
@@ -46,8 +55,12 @@ def choose_for_local(size_bytes: int) -> Choice:
     The caller uploads when the choice is not the device's queue, then sends the
     request pinned there with this choice as its ``irs_route`` header.
     """
-    choice = choose(observer().views(local_bytes=size_bytes))
-    observer().sent_to(choice.pool)
+    try:
+        choice = choose(observer().views(local_bytes=size_bytes))
+        observer().sent_to(choice.pool)
+    except Exception as error:  # noqa: BLE001 - the image is still served, by the cloud
+        logger.warning("routing failed, sending to the cloud: %r", error)
+        choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})
     metrics.observe(choice)
     return choice
 

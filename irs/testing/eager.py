@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -56,16 +56,65 @@ class ResultDocuments(Sequence[dict[str, Any]]):
         return iter(self._all())
 
 
+class MockedAws:
+    """A context manager: S3, SQS and SNS mocked in this process (moto) and provisioned as ``irs provision``
+    does, with fake credentials, no endpoint and no env file; all undone on exit."""
+
+    def __init__(self, environment: dict[str, str] | None = None) -> None:
+        self.environment = {**ENVIRONMENT, **(environment or {})}
+        self._saved_env: dict[str, str | None] = {}
+        self._mock: Any = None
+
+    def __enter__(self) -> MockedAws:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self, before_mocking: Callable[[], None] | None = None) -> None:
+        """Set the environment; run ``before_mocking`` (it may raise, and then all is undone); mock; provision."""
+        from moto import mock_aws
+
+        from irs.aws.provision import provision
+
+        self._saved_env = {name: os.environ.get(name) for name in (*self.environment, *CLEARED)}
+        os.environ.update(self.environment)
+        for name in CLEARED:
+            os.environ.pop(name, None)
+        _forget_cached_state()
+        try:
+            if before_mocking is not None:
+                before_mocking()
+            self._mock = mock_aws()
+            self._mock.start()
+            provision(say=lambda _: None)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        _forget_cached_state()
+
+
 class EagerIrs:
     """A context manager: IRS in this process until it exits. ``model`` overrides ``IRS_MODEL``."""
 
     def __init__(self, model: str | None = None) -> None:
         self.model = model
         self.results = ResultDocuments()
-        self._saved_env: dict[str, str | None] = {}
+        self.aws = MockedAws({"IRS_MODEL": model} if model else None)
         self._saved_conf: dict[str, Any] = {}
         self._saved_store: bool | None = None
-        self._mock: Any = None
 
     def __enter__(self) -> EagerIrs:
         self.start()
@@ -76,29 +125,10 @@ class EagerIrs:
 
     def start(self) -> None:
         """Mock AWS, provision it, and switch the app to eager mode; ModelUnavailable if the model is not here."""
-        from moto import mock_aws
-
-        from irs.aws.provision import provision
         from irs.broker.app import app
-        from irs.settings import get_settings
         from irs.tasks import classify
-        from irs.worker.models import ModelError, resolve
 
-        wanted = {**ENVIRONMENT, **({"IRS_MODEL": self.model} if self.model else {})}
-        self._saved_env = {name: os.environ.get(name) for name in (*wanted, *CLEARED)}
-        os.environ.update(wanted)
-        for name in CLEARED:
-            os.environ.pop(name, None)
-        _forget_cached_state()
-        try:
-            resolve(get_settings().model)
-        except ModelError as error:
-            self._restore_env()
-            _forget_cached_state()
-            raise ModelUnavailable(str(error)) from None
-        self._mock = mock_aws()
-        self._mock.start()
-        provision(say=lambda _: None)
+        self.aws.start(before_mocking=_check_model)
         self._saved_conf = {name: app.conf[name] for name in EAGER_CONF}
         app.conf.update(EAGER_CONF)
         # A task reads task_store_eager_result when it is bound to the app, which classify already is.
@@ -111,11 +141,7 @@ class EagerIrs:
         app.conf.update(self._saved_conf)
         if self._saved_store is not None:
             classify.store_eager_result, self._saved_store = self._saved_store, None
-        if self._mock is not None:
-            self._mock.stop()
-            self._mock = None
-        self._restore_env()
-        _forget_cached_state()
+        self.aws.stop()
 
     def upload(self, image: bytes | str | Path, name: str | None = None) -> str:
         """Put an image (its bytes, or a file) where ``classify`` finds it; returns its key."""
@@ -127,13 +153,15 @@ class EagerIrs:
         put_image(key, data)
         return key
 
-    def _restore_env(self) -> None:
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_env = {}
+
+def _check_model() -> None:
+    from irs.settings import get_settings
+    from irs.worker.models import ModelError, resolve
+
+    try:
+        resolve(get_settings().model)
+    except ModelError as error:
+        raise ModelUnavailable(str(error)) from None
 
 
 def _forget_cached_state() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from irs.aws.clients import client, error_code
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage
+from irs.worker.imaging import BadImage, Rejection
 
 
 def device_prefix() -> str | None:
@@ -29,10 +29,11 @@ def read_local(relative: str) -> tuple[bytes, str]:
     root = settings.local_image_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise BadImage(f"no image {relative!r} in this device's image directory {root}")
+        raise BadImage(f"no image {relative!r} in this device's image directory {root}", Rejection.MISSING)
     size = path.stat().st_size
     if size > settings.max_image_bytes:
-        raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}")
+        raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}",
+                       Rejection.TOO_LARGE)
     return path.read_bytes(), f"file://{path} on device {settings.device_id}"
 
 
@@ -45,13 +46,14 @@ def download(image_key: str) -> bytes:
     except Exception as error:
         code = error_code(error)
         if code in ("NoSuchKey", "404", "NoSuchBucket"):
-            raise BadImage(f"no image at {location}: upload it first, or check the key") from None
+            raise BadImage(f"no image at {location}: upload it first, or check the key", Rejection.MISSING) from None
         if code in ("AccessDenied", "403"):
-            raise BadImage(f"access denied reading {location}") from None
+            raise BadImage(f"access denied reading {location}", Rejection.FORBIDDEN) from None
         raise
     size = response["ContentLength"]
     if size > settings.max_image_bytes:
         response["Body"].close()
-        raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}")
+        raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}",
+                       Rejection.TOO_LARGE)
     data: bytes = response["Body"].read()
     return data

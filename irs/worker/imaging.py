@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from enum import StrEnum
 
 import cv2
 import numpy as np
@@ -20,8 +21,25 @@ Image.MAX_IMAGE_PIXELS = None  # IRS applies its own pixel limit, with a message
 FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
 
 
+class Rejection(StrEnum):
+    """Why an image cannot be classified, as a program reads it (the message says it for a person)."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"  # more bytes than IRS_MAX_IMAGE_BYTES
+    TOO_MANY_PIXELS = "too_many_pixels"  # more pixels than IRS_MAX_IMAGE_PIXELS
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    CORRUPT = "corrupt"
+    MISSING = "missing"  # no image at the key
+    FORBIDDEN = "forbidden"  # IRS may not read it
+
+
 class BadImage(ValueError):
     """The input cannot be classified; the message says why, for a person to act on."""
+
+    def __init__(self, message: str, kind: Rejection) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -35,20 +53,23 @@ class ImageInfo:
 def inspect(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
     """Check size, format and dimensions from the header alone."""
     if not data:
-        raise BadImage("the image is empty (0 bytes)")
+        raise BadImage("the image is empty (0 bytes)", Rejection.EMPTY)
     if len(data) > max_bytes:
-        raise BadImage(f"the image is {len(data):,} bytes, over the limit of {max_bytes:,}")
+        raise BadImage(f"the image is {len(data):,} bytes, over the limit of {max_bytes:,}", Rejection.TOO_LARGE)
     try:
         with Image.open(io.BytesIO(data)) as header:
             fmt, (width, height) = header.format or "", header.size
     except UnidentifiedImageError:
-        raise BadImage("not an image in a known format (the first bytes match no image type)") from None
+        raise BadImage("not an image in a known format (the first bytes match no image type)",
+                       Rejection.NOT_AN_IMAGE) from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise BadImage(f"the image header is corrupt or truncated ({error})") from None
+        raise BadImage(f"the image header is corrupt or truncated ({error})", Rejection.CORRUPT) from None
     if fmt not in FORMATS:
-        raise BadImage(f"unsupported image format {fmt}; use one of {', '.join(sorted(FORMATS))}")
+        raise BadImage(f"unsupported image format {fmt}; use one of {', '.join(sorted(FORMATS))}",
+                       Rejection.UNSUPPORTED_FORMAT)
     if width * height > max_pixels:
-        raise BadImage(f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}")
+        raise BadImage(f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}",
+                       Rejection.TOO_MANY_PIXELS)
     return ImageInfo(format=fmt.lower(), width=width, height=height, bytes=len(data))
 
 
@@ -73,5 +94,6 @@ def decode(data: bytes, max_bytes: int, max_pixels: int, min_side: int | None = 
     info = inspect(data, max_bytes, max_pixels)
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED[reduction(info, min_side)])
     if pixels is None:
-        raise BadImage(f"the {info.format.upper()} data is corrupt or truncated and could not be decoded")
+        raise BadImage(f"the {info.format.upper()} data is corrupt or truncated and could not be decoded",
+                       Rejection.CORRUPT)
     return pixels, info

@@ -170,9 +170,11 @@ class Lifecycle(bootsteps.StartStopStep):
                 return
 
     def _report(self, busy: bool, idle_since: float | None) -> reports.WorkerReport:
-        return reports.WorkerReport(self.instance_id, self.pool, self.always_on, busy, idle_since,
-                                  state.all_total_count[0], self.started_at, time.time(), bool(self.drain_began),
-                                  slots=self.slots, service_ms=SERVICE_TIME.ms, device=get_settings().device_id)
+        return reports.WorkerReport(
+            instance_id=self.instance_id, pool=self.pool, always_on=self.always_on, busy=busy, idle_since=idle_since,
+            processed=state.all_total_count[0], started_at=self.started_at, updated_at=time.time(),
+            draining=bool(self.drain_began), slots=self.slots, service_ms=SERVICE_TIME.ms,
+            device=get_settings().device_id)
 
     # -- draining -----------------------------------------------------------------------------------
     def _stop_consuming(self) -> None:

@@ -51,7 +51,7 @@ def test_a_burst_scales_out_every_image_gets_one_result_and_the_fleet_returns_to
         assert booting and all(b.slots >= CFG.slots for b in booting)  # published while hosts booted
         published = autoscaler_state.read("edge")
         assert published is not None and published.provider == "local"
-        assert any(d["launch"] and d["reasons"] for d in published.decisions)  # what it did, and why
+        assert any(d.launch and d.reasons and d.causes for d in published.decisions)  # what it did, and why
         from prometheus_client import REGISTRY
 
         assert REGISTRY.get_sample_value("irs_autoscaler_instances", {"pool": "edge", "state": "desired"}) >= 1

@@ -9,7 +9,8 @@ from irs.fleet.models import WorkerReport
 
 def report(host_id: str, busy: bool = False, idle_since: float | None = 50.0, always_on: bool = False
            ) -> WorkerReport:
-    return WorkerReport(host_id, "cloud", always_on, busy, idle_since, processed=3, started_at=0.0, updated_at=60.0)
+    return WorkerReport(instance_id=host_id, pool="cloud", always_on=always_on, busy=busy, idle_since=idle_since,
+                        processed=3, started_at=0.0, updated_at=60.0)
 
 
 def test_a_running_host_whose_worker_has_not_reported_counts_as_busy() -> None:

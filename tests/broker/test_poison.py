@@ -18,6 +18,7 @@ from irs.tasks import classify
 from tests.broker import poison
 from tests.conftest import IMAGES, Worker, wait_until
 
+pytestmark = pytest.mark.integration  # real workers, fetched by name below where hypothesis drives the test
 BATCH = 100  # generated messages per example
 
 
@@ -100,3 +101,20 @@ def test_celery_level_poison_is_dead_lettered_too(cloud_worker, giraffe) -> None
     assert any("unknown task irs.tasks.no_such_task" in r for r in reasons), reasons
     assert any("content-type" in r for r in reasons) and any("one argument" in r for r in reasons), reasons
     assert cloud_worker.alive()
+
+
+def test_a_message_forged_with_another_requests_id_cannot_replace_its_result(cloud_worker, giraffe) -> None:  # type: ignore[no-untyped-def]
+    first = classify.apply_async((giraffe,), queue="cloud")
+    original = first.get(timeout=60)
+    forged = poison.with_key(giraffe)  # a well-formed request for the same image...
+    forged["headers"]["id"] = forged["headers"]["root_id"] = forged["properties"]["correlation_id"] = first.id
+    forged["headers"]["irs_route"] = {"pool": "cloud", "reason": "forged", "expected_s": {}}  # ...that says so
+    clients.client("sqs").send_message(QueueUrl=queues.url(queues.names("cloud").queue),
+                                       MessageBody=poison.text(forged))
+    wait_until(lambda: cloud_worker.text().count(f"[{first.id}] received") >= 2, 60, "the forged message to be run")
+    wait_until(lambda: f"Task irs.tasks.classify[{first.id}] succeeded" in cloud_worker.text().split(
+        f"[{first.id}] received")[-1], 60, "the forged run to end")
+    from irs.aws import documents
+    from irs.results import result_key
+
+    assert documents.get(result_key(first.id)) == original  # the first result stays, to the byte

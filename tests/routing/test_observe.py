@@ -30,7 +30,8 @@ def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() 
     from irs.fleet.models import WorkerReport
 
     observer = observer_at(100.0, queued=0)
-    observer.reports = {"pi": WorkerReport("pi", EDGE, False, True, None, 0, 0.0, 0.0, slots=1, service_ms=1000.0)}
+    observer.reports = {"pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=True, idle_since=None,
+                                         processed=0, started_at=0.0, updated_at=0.0, slots=1, service_ms=1000.0)}
     for _ in range(5):
         observer.sent_to(EDGE)
     assert observer._view(EDGE, 100.0, 0.0).queued == 5

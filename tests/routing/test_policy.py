@@ -97,9 +97,10 @@ def test_the_split_simulation_runs_every_policy_and_the_static_ones_do_what_they
 def test_capacity_the_autoscaler_is_booting_is_counted_from_its_published_state() -> None:
     from irs.fleet.models import AutoscalerState as State
 
-    published = State("cloud", "ec2", updated_at=1000.0, desired=3, running=["i-1"],
-                      pending=[{"id": "i-2", "launched_at": 990.0}, {"id": "i-3", "launched_at": 995.0}],
-                      boot_s=45.0, slots_per_instance=2, decisions=[])
+    published = State.model_validate({
+        "pool": "cloud", "provider": "ec2", "updated_at": 1000.0, "desired": 3, "running": ["i-1"],
+        "pending": [{"id": "i-2", "launched_at": 990.0}, {"id": "i-3", "launched_at": 995.0}],
+        "boot_s": 45.0, "slots_per_instance": 2, "decisions": []})
     booting = published.booting()
     assert booting is not None and booting.slots == 4 and booting.remaining_s(now=1000.0) == 35.0
     assert booting.remaining_s(now=2000.0) == 0.0

@@ -98,8 +98,8 @@ class _Host:
         if now < self.ready_at:
             return None
         idle_since = None if self.working else max(self.last_finish, self.ready_at)
-        return WorkerReport(self.id, CLOUD, self.always_on, bool(self.working), idle_since, processed=0,
-                            started_at=self.ready_at, updated_at=now)
+        return WorkerReport(instance_id=self.id, pool=CLOUD, always_on=self.always_on, busy=bool(self.working),
+                            idle_since=idle_since, processed=0, started_at=self.ready_at, updated_at=now)
 
 
 def _instances(hosts: list[_Host], now: float) -> tuple[Instance, ...]:
