@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
 from irs.fleet import autoscaler_state, reports
-from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S
+from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
 from irs.pools import CLOUD, EDGE
-from irs.routing.policy import PoolView, drained
+from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class Observer:
         self.booting: autoscaler_state.Booting | None = None
         self.reports_at = -FLEET_TTL_S
         self.refreshing = threading.Event()
+        self.probes: dict[str, float] = {}  # unmeasured pool -> when a request went to measure it
         self.uplink_bps = settings.uplink_mbps * 1e6 / 8
 
     def views(self, local_bytes: int | None = None) -> dict[str, PoolView] | None:
@@ -95,8 +96,12 @@ class Observer:
             views.pop(self.device_queue or "", None)  # only the device's own images can go there
         return views
 
-    def sent_to(self, pool: str) -> None:
+    def sent_to(self, choice: Choice) -> None:
+        """A request was routed: count it in its pool's backlog; a measuring request makes the pool probing."""
+        pool = choice.pool
         with self.lock:
+            if choice.cause == Cause.MEASURING:
+                self.probes[pool] = self.clock()
             backlog = self.backlogs.get(pool)
             if backlog is not None:
                 now, capacity = self.clock(), self._capacity(pool)
@@ -129,9 +134,17 @@ class Observer:
             queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
         booting = self.booting if pool == CLOUD and self.booting else None
         return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
-                        measured=capacity.measured,
+                        measured=capacity.measured, probing=self._probing(pool, capacity.measured),
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)
+
+    def _probing(self, pool: str, measured: bool) -> bool:
+        """Whether a measuring request to ``pool`` is still out; given up on after a worker would count as gone."""
+        sent = self.probes.get(pool)
+        if sent is None or measured or self.clock() - sent > WORKER_GONE_S:
+            self.probes.pop(pool, None)
+            return False
+        return True
 
     def _refresh(self) -> None:
         try:

@@ -41,6 +41,7 @@ class PoolView:
     boot_remaining_s: float = 0.0  # until that capacity is up
     spread: float = DEFAULT_SPREAD  # log standard deviation of its service time
     measured: bool = True  # service_s was measured by its workers, not assumed
+    probing: bool = False  # a request went to measure this pool, and no measurement has come back yet
 
     def expected_s(self) -> float:
         if self.slots:
@@ -90,8 +91,13 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     if not views or CLOUD not in views:
         return Choice(CLOUD, Cause.STALE, "no fresh observations: the default pool", {})
     expected = {name: view.expected_s() for name, view in views.items()}
-    live = {name: view for name, view in views.items() if name == CLOUD or view.workers}
+    # A pool still being measured takes nothing more until its measurement comes back: a pool guessed fast
+    # but in fact slow would otherwise be sent every request of a burst, each counted as its "first".
+    live = {name: view for name, view in views.items()
+            if name == CLOUD or (view.workers and not (view.probing and not view.measured))}
     if len(live) == 1:
+        if any(view.probing for view in views.values()):
+            return Choice(CLOUD, Cause.FASTER, "the other pools are still being measured", expected)
         return Choice(CLOUD, Cause.NO_EDGE, "no edge worker seen recently", expected)
     # A pool's time is only a guess until it has served something: an idle one gets this request,
     # one at a time, so the guess is replaced by a measurement (else a pool guessed slow would never

@@ -40,7 +40,7 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
         choice = choose(None if pinned else observer().views(),
                         pinned=getattr(pinned, "name", pinned) if pinned else None)
         if not pinned:
-            observer().sent_to(choice.pool)
+            observer().sent_to(choice)
     except Exception as error:  # noqa: BLE001 - a request is never refused for a routing fault
         logger.warning("routing failed, sending to the cloud: %r", error)
         choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})
@@ -57,7 +57,7 @@ def choose_for_local(size_bytes: int) -> Choice:
     """
     try:
         choice = choose(observer().views(local_bytes=size_bytes))
-        observer().sent_to(choice.pool)
+        observer().sent_to(choice)
     except Exception as error:  # noqa: BLE001 - the image is still served, by the cloud
         logger.warning("routing failed, sending to the cloud: %r", error)
         choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from irs.fleet.models import Booting
 from irs.pools import CLOUD, EDGE
 from irs.routing.observe import Observer, _Backlog
+from irs.routing.policy import Cause, Choice, choose
 
 
 def observer_at(now: float, queued: float) -> Observer:
@@ -33,6 +34,28 @@ def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() 
     observer.reports = {"pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=True, idle_since=None,
                                          processed=0, started_at=0.0, updated_at=0.0, slots=1, service_ms=1000.0)}
     for _ in range(5):
-        observer.sent_to(EDGE)
+        observer.sent_to(Choice(EDGE, Cause.FASTER, "edge answers sooner", {}))
     assert observer._view(EDGE, 100.0, 0.0).queued == 5
     assert observer._view(EDGE, 102.0, 0.0).queued == 3  # one slot at 1 s an image: two done since
+
+
+def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
+    from irs.fleet.models import WorkerReport
+
+    observer = observer_at(100.0, queued=0)
+    observer.reports = {"pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=False, idle_since=90.0,
+                                         processed=0, started_at=0.0, updated_at=99.0, slots=1)}
+    observer.clock = lambda: 100.0
+
+    def route() -> Choice:
+        choice = choose({pool: observer._view(pool, observer.clock(), 0.0) for pool in (CLOUD, EDGE)})
+        observer.sent_to(choice)
+        return choice
+
+    first = route()
+    assert first.pool == EDGE and first.cause == Cause.MEASURING
+    # Before its time comes back, the next requests go to the cloud, even once the edge's backlog has drained.
+    observer.clock = lambda: 130.0
+    assert [route().pool for _ in range(6)] == [CLOUD] * 6
+    observer.reports = {"pi": observer.reports["pi"].model_copy(update={"service_ms": 300.0})}
+    assert route().cause == Cause.FASTER  # measured now: compared like any pool

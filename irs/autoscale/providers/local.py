@@ -2,7 +2,9 @@
 
 Each host is a worker process (:mod:`irs.worker.command`) that first sleeps
 for the boot delay. The fleet lives in a registry directory (one JSON file per host), so a
-restarted controller adopts the processes its predecessor started.
+restarted controller adopts the processes its predecessor started. An entry
+names its process by PID and start time: a PID the system has since given to
+another process is never signalled.
 """
 
 from __future__ import annotations
@@ -41,12 +43,17 @@ class LocalProvider:
     def _entries(self) -> list[dict[str, object]]:
         entries = []
         for path in sorted(self.registry.glob("*.json")):
-            entry = json.loads(path.read_text())
-            if _alive(int(entry["pid"])):  # type: ignore[call-overload]
+            try:
+                entry = json.loads(path.read_text())
+                pid, started = int(entry["pid"]), entry.get("started")
+            except (OSError, ValueError, TypeError, KeyError):
+                path.unlink(missing_ok=True)  # not an entry this provider wrote
+                continue
+            if _alive(pid) and started == _started(pid):
                 entries.append(entry)
             else:
-                path.unlink(missing_ok=True)  # the host is gone: its worker stopped
-                _reap(int(entry["pid"]))  # type: ignore[call-overload]
+                path.unlink(missing_ok=True)  # the host is gone: its worker stopped (its PID may be reused)
+                _reap(pid)
         return entries
 
     def hosts(self) -> list[Host]:
@@ -58,7 +65,8 @@ class LocalProvider:
     def register(self, host_id: str, pid: int, always_on: bool) -> None:
         """Adopt a worker started elsewhere (``irs up``'s always-on worker)."""
         now = time.time()
-        self._write({"id": host_id, "pid": pid, "launched_at": now, "ready_at": now, "always_on": always_on})
+        self._write({"id": host_id, "pid": pid, "started": _started(pid), "launched_at": now, "ready_at": now,
+                     "always_on": always_on})
 
     def launch(self, count: int, always_on: bool = False) -> list[str]:
         room = self.max_hosts - len(self._entries())
@@ -73,8 +81,8 @@ class LocalProvider:
             log = (self.logs / f"{host_id}.log").open("ab")
             child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             now = time.time()
-            self._write({"id": host_id, "pid": child.pid, "launched_at": now, "ready_at": now + self.boot_delay_s,
-                         "always_on": always_on})
+            self._write({"id": host_id, "pid": child.pid, "started": _started(child.pid), "launched_at": now,
+                         "ready_at": now + self.boot_delay_s, "always_on": always_on})
             started.append(host_id)
         return started
 
@@ -114,6 +122,15 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
     except OSError:
         return False
+
+
+def _started(pid: int) -> int | None:
+    """When the process began, in clock ticks after boot (/proc/PID/stat, field 22): with the PID, its identity."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _reap(pid: int) -> None:
