@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from irs.aws import clients, documents
 from irs.aws.queues import SQS_BATCH
@@ -42,8 +42,8 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", Path(name).name).strip("._") or "image"
 
 
-def put_image(key: str, body: bytes) -> float:
-    """Put an image in the input bucket; returns how long that took, in ms."""
+def put_image(key: str, body: bytes | BinaryIO) -> float:
+    """Put an image (its bytes, or a file, streamed) in the input bucket; returns how long that took, in ms."""
     begin = time.perf_counter()
     clients.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=body)
     return round((time.perf_counter() - begin) * 1000, 2)

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     web_max_files: int = Field(default=20, description="Images one upload request may carry.")
     web_max_backlog: int = Field(default=2000, description="Above this many requests waiting or in flight, "
                                  "the API answers 503 with Retry-After instead of accepting more.")
+    web_auth: bool = Field(default=False, description="Require API tokens on loopback too (they are always "
+                           "required when IRS_WEB_HOST is not a loopback address).")
+    web_allowed_hosts: str = Field(default="", description="Comma-separated Host names the web app answers, "
+                                   "besides loopback and IRS_WEB_HOST (its public name, behind a proxy).")
+    web_max_uploads: int = Field(default=8, ge=1, description="Upload requests one web process takes at once; "
+                                 "more are answered 503 with Retry-After.")
 
     # --- worker processes ------------------------------------------------------------------
     concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")

@@ -16,11 +16,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI, Form, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from irs import __version__
 from irs.aws import clients
@@ -28,13 +31,19 @@ from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS
 from irs.aws.queues import queue_names
 from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
+from irs.worker.imaging import BadImage, ImageInfo, inspect
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
-from webapp.uploads import WEB_PREFIX, Rejected, Upload, accept
+from webapp.security import COOKIE, Authenticator, BodyLimit, Caller, allowed_hosts, cross_site
+from webapp.uploads import WEB_PREFIX, Rejected, Upload, accept, owner_of
 
 STATIC = Path(__file__).parent / "static"
 MAX_WAIT_S = 60.0
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
+#: The upload's form, for /docs: the handler parses it itself, with limits on files, fields and parts.
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"], "properties": {"files": {
+        "type": "array", "items": {"type": "string", "format": "binary"}, "description": "One or more images."}}}}}}}
 
 
 class ImageAccepted(BaseModel):
@@ -57,12 +66,25 @@ class Problem(BaseModel):
     problems: dict[str, str] = Field(default_factory=dict, description="Each bad file, and what is wrong with it.")
 
 
+async def _caller(request: Request) -> Caller:
+    """Who is asking (401 when a token is needed and none is valid)."""
+    authenticate: Authenticator = request.app.state.authenticate
+    return await authenticate(request)
+
+
+Authenticated = Annotated[Caller, Depends(_caller)]
+
+
 class ResultList(BaseModel):
     results: list[ResultDocument]
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()
     feed, monitor = ResultFeed(), Monitor()
+    authenticate = Authenticator(settings)
+    uploading = asyncio.Semaphore(settings.web_max_uploads)
+    upload_limit = settings.web_max_files * settings.max_image_bytes + MULTIPART_OVERHEAD
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -74,98 +96,144 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="IRS: Image Recognition as a Service", version=__version__, lifespan=lifespan,
                   description="Upload images, get back the objects in them. Results arrive pushed; "
-                              "`GET /api/v1/results/{id}?wait=30` waits for one without polling.")
+                              "`GET /api/v1/results/{id}?wait=30` waits for one without polling. "
+                              "Send `Authorization: Bearer <token>` where the service asks for a token.")
     app.state.feed, app.state.monitor = feed, monitor
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.mount("/metrics", make_asgi_app())  # Prometheus: queues, results, stage latencies, autoscaler, routing
+    app.mount("/metrics", make_asgi_app())  # Prometheus: queues, routing, refused documents; token-guarded below
+    app.add_middleware(BodyLimit, limit=lambda scope: upload_limit if scope["method"] == "POST"
+                       and scope["path"] == "/api/v1/images" else None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
+    app.state.authenticate = authenticate
 
     @app.middleware("http")
-    async def limit_upload_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                                ) -> Response:
-        """Refuse an oversized upload from its Content-Length, before reading a byte of it."""
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse cross-site changes, metrics without a token, and an upload that announces too many bytes."""
+        if cross_site(request):
+            return _problem(403, "a request from another site may not change anything here")
+        if request.url.path.startswith("/metrics") and authenticate.required \
+                and await authenticate.token(request) is None:
+            return _problem(401, "metrics need an API token: Authorization: Bearer <token>")
         if request.method == "POST" and request.url.path == "/api/v1/images":
-            settings = get_settings()
-            limit = settings.web_max_files * settings.max_image_bytes + MULTIPART_OVERHEAD
             length = request.headers.get("content-length")
-            if length is None:
-                return JSONResponse({"detail": "send a Content-Length header"}, status_code=411)
-            if not length.isdigit() or int(length) > limit:
-                return JSONResponse({"detail": f"the request is {length} bytes, over the limit of {limit:,} "
-                                               f"({settings.web_max_files} images of at most "
-                                               f"{settings.max_image_bytes:,} bytes)"}, status_code=413)
+            if length is not None and (not length.isdigit() or int(length) > upload_limit):
+                return _problem(413, f"the request is {length} bytes, over the limit of {upload_limit:,} "
+                                     f"({settings.web_max_files} images of at most {settings.max_image_bytes:,} bytes)")
         return await call_next(request)
 
     # --- pages ------------------------------------------------------------------------------------
+    async def page(request: Request, name: str) -> Response:
+        if authenticate.required and await authenticate.token(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        return FileResponse(STATIC / name)
+
     @app.get("/", include_in_schema=False)
-    async def upload_page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+    async def upload_page(request: Request) -> Response:
+        return await page(request, "index.html")
 
     @app.get("/status", include_in_schema=False)
-    async def status_page() -> FileResponse:
-        return FileResponse(STATIC / "status.html")
+    async def status_page(request: Request) -> Response:
+        return await page(request, "status.html")
+
+    @app.get("/login", include_in_schema=False)
+    async def login_page() -> FileResponse:
+        return FileResponse(STATIC / "login.html")
+
+    @app.post("/login", include_in_schema=False)
+    async def login(token: Annotated[str, Form(max_length=100)]) -> Response:
+        """Trade an API token for a session cookie the pages send (HttpOnly, Secure, SameSite=Strict)."""
+        if await asyncio.to_thread(authenticate.verify, token) is None:
+            return RedirectResponse("/login?failed=1", status_code=303)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict", max_age=7 * 86400)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, httponly=True, secure=True, samesite="strict")
+        return response
 
     # --- the API ------------------------------------------------------------------------------------
     @app.post("/api/v1/images", status_code=202, response_model=ImagesAccepted, tags=["images"],
-              responses={400: {"model": Problem}, 413: {"model": Problem}, 415: {"model": Problem},
+              openapi_extra=UPLOAD_FORM,
+              responses={400: {"model": Problem}, 401: {"model": Problem}, 413: {"model": Problem},
+                         415: {"model": Problem},
                          503: {"model": Problem, "description": "Too much work queued; try after Retry-After"}})
-    async def upload_images(files: Annotated[list[UploadFile], File(description="One or more images.")]
-                            ) -> ImagesAccepted | JSONResponse:
+    async def upload_images(request: Request, caller: Authenticated) -> ImagesAccepted | JSONResponse:
         """Upload one or many images (multipart, field `files`); each becomes a classification request."""
-        settings = get_settings()
-        if not files:
-            return _problem(400, "no files: send one or more images in the multipart field `files`")
-        if len(files) > settings.web_max_files:
-            return _problem(413, f"{len(files)} files, over the limit of {settings.web_max_files} per request")
         busy = _overloaded(monitor)
         if busy is not None:
             return busy
-        uploads = [Upload(f.filename or "", await f.read(settings.max_image_bytes + 1)) for f in files]
-        try:
-            accepted = await asyncio.to_thread(accept, uploads)
-        except Rejected as bad:
-            return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
+        if uploading.locked():
+            response = _problem(503, f"this process takes {settings.web_max_uploads} uploads at once; try again")
+            response.headers["Retry-After"] = "1"
+            return response
+        async with uploading:
+            try:
+                return await _accept_form(request, caller)
+            except MultiPartException as error:
+                return _problem(400, f"not a form IRS takes: {error.message}")
+
+    async def _accept_form(request: Request, caller: Caller) -> ImagesAccepted | JSONResponse:
+        """Parse the form within its limits (files spool to anonymous temporary files), then check and store."""
+        async with request.form(max_files=settings.web_max_files + 1, max_fields=8, max_part_size=64 * 1024) as form:
+            files = [value for key, value in form.multi_items()
+                     if key == "files" and isinstance(value, StarletteUploadFile)]
+            if not files:
+                return _problem(400, "no files: send one or more images in the multipart field `files`")
+            if len(files) > settings.web_max_files:
+                return _problem(413, f"{len(files)} files, over the limit of {settings.web_max_files} per request")
+            uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
+            try:
+                accepted = await asyncio.to_thread(accept, uploads, caller.name)
+            except Rejected as bad:
+                return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
         return ImagesAccepted(requests=[ImageAccepted(
             request_id=a.request_id, filename=a.filename, image_key=a.image_key,
             result_url=f"/api/v1/results/{a.request_id}", format=a.image.format, width=a.image.width,
             height=a.image.height, bytes=a.image.bytes) for a in accepted])
 
-    @app.get("/api/v1/results", response_model=ResultList, response_model_exclude_unset=True, tags=["results"])
-    async def list_results(label: Annotated[str | None, Query(max_length=100, description="Only results that "
-                                                              "found this label, e.g. dog")] = None,
+    @app.get("/api/v1/results", response_model=ResultList, response_model_exclude_unset=True, tags=["results"],
+             responses={401: {"model": Problem}})
+    async def list_results(caller: Authenticated, label: Annotated[str | None, Query(
+            max_length=100, description="Only results that found this label, e.g. dog")] = None,
                            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ResultList:
-        """Recent results, newest first."""
-        return ResultList.model_validate({"results": feed.recent(label, limit)})
+        """Recent results, newest first: the caller's own (an admin's token sees everyone's)."""
+        owner = None if caller.admin else caller.name
+        return ResultList.model_validate({"results": feed.recent(label, limit, owner)})
 
     @app.get("/api/v1/results/{request_id:path}", tags=["results"], response_model=ResultDocument,
-             response_model_exclude_unset=True, responses={404: {"model": Problem, "description": "No result (yet)"}})
-    async def get_result(request_id: str, wait: Annotated[float, Query(
+             response_model_exclude_unset=True, responses={404: {"model": Problem, "description": "No result (yet)"},
+                                                           401: {"model": Problem}})
+    async def get_result(request_id: str, caller: Authenticated, wait: Annotated[float, Query(
             ge=0, le=MAX_WAIT_S, description="Seconds to wait for the result if it is not there yet")] = 0
                          ) -> Any:
         """One request's result document; with `wait`, a long poll that answers the moment it lands."""
-        if image_key_of(request_id) is None:
-            return _problem(404, f"{request_id!r} is not a request id this service made")
+        image_key = image_key_of(request_id)
+        if image_key is None or not _may_see(caller, image_key):
+            return _problem(404, f"{request_id!r} is not a request id of yours")
         document = await feed.wait(request_id, wait)
         if document is None:
             return _problem(404, f"no result for {request_id} yet; ask again, with ?wait=30 to wait for it")
         return document
 
     @app.get("/api/v1/images/{image_key:path}", tags=["images"], response_class=Response,
-             responses={200: {"content": {"image/*": {}}}, 404: {"model": Problem}})
-    async def get_image(image_key: str) -> Response:
-        """An uploaded image, as stored (for thumbnails)."""
-        if not image_key.startswith("uploads/") or ".." in image_key:
+             responses={200: {"content": {"image/*": {}}}, 404: {"model": Problem}, 401: {"model": Problem}})
+    async def get_image(image_key: str, caller: Authenticated) -> Response:
+        """An uploaded image, as stored (for thumbnails): only images, and only the caller's own."""
+        if not image_key.startswith("uploads/") or ".." in image_key or not _may_see(caller, image_key):
             return _problem(404, "no such image")
-        try:
-            found = await asyncio.to_thread(clients.client("s3").get_object, Bucket=get_settings().input_bucket,
-                                            Key=image_key)
-        except AWS_ERRORS:
+        found = await asyncio.to_thread(_image, image_key)
+        if found is None:
             return _problem(404, "no such image (uploads expire after IRS_UPLOAD_TTL_DAYS)")
-        body = await asyncio.to_thread(found["Body"].read)
-        return Response(body, media_type=found.get("ContentType") or "application/octet-stream",
-                        headers={"Cache-Control": "private, max-age=3600"})
+        body, info = found
+        return Response(body, media_type=f"image/{info.format}", headers={
+            "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox", "Content-Disposition": "inline"})
 
     @app.get("/api/v1/status", tags=["status"])
-    async def status(history: bool = False) -> dict[str, Any]:
+    async def status(_: Authenticated, history: bool = False) -> dict[str, Any]:
         """Queues, workers, the edge/cloud split and the autoscaler, sampled every 2 s."""
         if monitor.latest is None:
             await asyncio.to_thread(monitor.ready.wait, 10)
@@ -228,6 +296,25 @@ def _overloaded(monitor: Monitor) -> JSONResponse | None:
                              f"try again in {retry} s")
     response.headers["Retry-After"] = str(retry)
     return response
+
+
+def _may_see(caller: Caller, image_key: str) -> bool:
+    """An admin sees every image; anyone else only what they uploaded through the web tier."""
+    return caller.admin or owner_of(image_key) == caller.name
+
+
+def _image(image_key: str) -> tuple[bytes, ImageInfo] | None:
+    """The stored image, if it is one within the limits: its size is checked before a byte is read."""
+    settings = get_settings()
+    s3 = clients.client("s3")
+    try:
+        size = s3.head_object(Bucket=settings.input_bucket, Key=image_key)["ContentLength"]
+        if size > settings.max_image_bytes:
+            return None
+        body: bytes = s3.get_object(Bucket=settings.input_bucket, Key=image_key)["Body"].read(size + 1)
+        return body, inspect(body, settings.max_image_bytes, settings.max_image_pixels)
+    except (*AWS_ERRORS, BadImage):
+        return None
 
 
 def _problem(status: int, detail: str, problems: dict[str, str] | None = None) -> JSONResponse:

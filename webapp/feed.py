@@ -26,6 +26,7 @@ from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, error_code
 from irs.results import ResultDocument, result_key, task_id_of
 from irs.settings import get_settings
 from webapp import metrics
+from webapp.uploads import owner_of
 
 logger = logging.getLogger(__name__)
 KEEP = 2000  # recent documents kept for listing and search
@@ -174,10 +175,12 @@ class ResultFeed:
                 if not entries:
                     self.waiters.pop(task_id, None)
 
-    def recent(self, label: str | None = None, limit: int = 50) -> list[Document]:
-        """The newest documents first; with ``label``, only those that found it."""
+    def recent(self, label: str | None = None, limit: int = 50, owner: str | None = None) -> list[Document]:
+        """The newest documents first; with ``label``, only those that found it; with ``owner``, only theirs."""
         with self.lock:
             documents = list(reversed(self.documents.values()))
+        if owner is not None:
+            documents = [d for d in documents if owner_of(str(d.get("image_key", ""))) == owner]
         if label:
             wanted = label.strip().lower()
             documents = [d for d in documents if any(x.get("label", "").lower() == wanted

@@ -1,10 +1,13 @@
 """Accepting uploads: check every file by its content, store it under a key the server makes, enqueue it.
 
 A request is all or nothing: if any file is bad, nothing is stored or
-enqueued, and the answer names each bad file and why. The user's file name is
-kept only as a label in the response; the key is ``uploads/web/<time>-<random>/
-<n>.<format>``, so names can neither collide nor reach another prefix, and
-results list in the order they were uploaded.
+enqueued, and the answer names each bad file and why. Files are read from the
+spooled temporary files the form parser keeps them in: only each header is
+read here, and each file is streamed to S3, never held whole in memory. The
+user's file name is kept only as a label in the response; the key is
+``uploads/web/<time>-<random>/<owner>/<n>.<format>``, so names can neither
+collide nor reach another prefix, results list in the order they were
+uploaded, and each key says whose it is.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from irs.broker.app import app
 from irs.client import enqueue, put_image
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect
+from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect_stream
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
@@ -27,7 +31,8 @@ _uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="irs-upload")
 @dataclass(frozen=True)
 class Upload:
     filename: str
-    data: bytes
+    file: BinaryIO  # rewound by the header check
+    size: int
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,19 @@ class Rejected(Exception):
         return any(kind in (Rejection.TOO_LARGE, Rejection.TOO_MANY_PIXELS) for kind in self.kinds.values())
 
 
+def owner_of(image_key: str) -> str | None:
+    """Whose upload an image key is (the web tier's keys only)."""
+    parts = image_key.split("/")
+    return parts[3] if image_key.startswith(WEB_PREFIX) and len(parts) == 5 else None
+
+
 def check(files: list[Upload]) -> list[ImageInfo]:
     """Every file's header, or :class:`Rejected` naming each file that is not an acceptable image."""
     settings = get_settings()
     infos, problems, kinds = [], {}, {}
     for n, upload in enumerate(files):
         try:
-            infos.append(inspect(upload.data, settings.max_image_bytes, settings.max_image_pixels))
+            infos.append(inspect_stream(upload.file, upload.size, settings.max_image_bytes, settings.max_image_pixels))
         except BadImage as error:
             name = upload.filename or f"file {n + 1}"
             problems[name], kinds[name] = str(error), error.kind
@@ -67,12 +78,12 @@ def check(files: list[Upload]) -> list[ImageInfo]:
     return infos
 
 
-def accept(files: list[Upload]) -> list[Accepted]:
+def accept(files: list[Upload], owner: str) -> list[Accepted]:
     """Check, store and enqueue every file; the router picks each one's pool."""
     infos = check(files)
-    batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/"
+    batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/{owner}/"
     keys = [f"{batch}{n:04d}.{_EXTENSIONS[info.format]}" for n, info in enumerate(infos)]
-    upload_ms = list(_uploader.map(put_image, keys, [f.data for f in files]))
+    upload_ms = list(_uploader.map(put_image, keys, [f.file for f in files]))
     with app.producer_or_acquire() as producer:
         results = enqueue(keys, upload_ms, producer)
     return [Accepted(upload.filename, result.id, key, info)

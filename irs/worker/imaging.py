@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -52,12 +53,18 @@ class ImageInfo:
 
 def inspect(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
     """Check size, format and dimensions from the header alone."""
-    if not data:
+    return inspect_stream(io.BytesIO(data), len(data), max_bytes, max_pixels)
+
+
+def inspect_stream(stream: BinaryIO, size: int, max_bytes: int, max_pixels: int) -> ImageInfo:
+    """:func:`inspect` for an image in a file: only its header is read, and the file is rewound."""
+    if not size:
         raise BadImage("the image is empty (0 bytes)", Rejection.EMPTY)
-    if len(data) > max_bytes:
-        raise BadImage(f"the image is {len(data):,} bytes, over the limit of {max_bytes:,}", Rejection.TOO_LARGE)
+    if size > max_bytes:
+        raise BadImage(f"the image is {size:,} bytes, over the limit of {max_bytes:,}", Rejection.TOO_LARGE)
     try:
-        with Image.open(io.BytesIO(data)) as header:
+        stream.seek(0)
+        with Image.open(stream) as header:
             fmt, (width, height) = header.format or "", header.size
     except UnidentifiedImageError:
         raise BadImage("not an image in a known format (the first bytes match no image type)",
@@ -70,7 +77,8 @@ def inspect(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
     if width * height > max_pixels:
         raise BadImage(f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}",
                        Rejection.TOO_MANY_PIXELS)
-    return ImageInfo(format=fmt.lower(), width=width, height=height, bytes=len(data))
+    stream.seek(0)
+    return ImageInfo(format=fmt.lower(), width=width, height=height, bytes=size)
 
 
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,

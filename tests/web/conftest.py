@@ -61,3 +61,23 @@ def web_server(emulator: str) -> Iterator[Callable[..., WebServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure(emulator: str, cloud_worker: object) -> Iterator[WebServer]:
+    """A web server that needs API tokens (as one beyond loopback does), and takes 30 uploads at once."""
+    server = WebServer("secure", {"IRS_WEB_AUTH": "true", "IRS_WEB_MAX_UPLOADS": "30"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def people(secure: WebServer) -> dict[str, str]:
+    """A token each for two users and an admin."""
+    from webapp import tokens
+
+    return {name: tokens.create(f"{name}-{os.getpid()}", admin=name == "admin") for name in ("ann", "bob", "admin")}
+
+
+def as_(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}

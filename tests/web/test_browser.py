@@ -58,3 +58,15 @@ def test_the_status_page_shows_the_pools_and_a_timeline(web, browser) -> None:  
     page.screenshot(path=str(ARTIFACTS / "web-status.png"), full_page=True)
     assert page.locator("#pools tbody tr").count() >= 2
     page.close()
+
+
+def test_a_user_signs_in_with_a_token_then_uploads(secure, people, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(secure.url)
+    assert page.url.endswith("/login")
+    page.fill("input[name=token]", people["ann"])
+    page.click("button")
+    page.wait_for_url(f"{secure.url}/")
+    page.set_input_files("#files", str(IMAGES / "dog.jpg"))
+    page.locator("#results .card").first.locator(".labels li", has_text="dog").wait_for(timeout=60_000)
+    page.close()
