@@ -209,7 +209,7 @@ class _Record(BaseModel):
 class _Notice(BaseModel):
     """An S3 event notification, as the results bucket sends it through SNS (raw delivery)."""
 
-    Records: list[_Record] = Field(default_factory=list, max_length=100)  # noqa: N815
+    Records: list[_Record] | None = Field(default=None, max_length=100)  # noqa: N815
     Event: str | None = Field(default=None, max_length=100)  # noqa: N815 - "s3:TestEvent" when set up
 
 
@@ -219,6 +219,8 @@ def _keys(body: str) -> list[str] | None:
         notice = _Notice.model_validate_json(body)
     except (ValidationError, RecursionError):
         return None
+    if notice.Records is None:
+        return [] if notice.Event else None  # S3's test event, sent once when notifications are set up
     return [unquote_plus(r.s3.object.key) for r in notice.Records if r.eventName.startswith("ObjectCreated")]
 
 

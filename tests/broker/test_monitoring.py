@@ -171,6 +171,24 @@ def test_flower_lists_workers_and_tasks(monitored_worker, upload, photo) -> None
         assert any(name.startswith("monitored@") for name in workers), workers
         metrics = httpx.get(f"{base}/metrics", auth=auth, timeout=10).text
         assert "flower_events_total" in metrics
+        # Poison on the worker's control queue and on Flower's own event queue, while Flower runs.
+        from tests.broker import poison
+
+        sqs = clients.client("sqs")
+        (pidbox,) = [q for q in queues("-celery-pidbox") if q.startswith(f"{get_settings().queue_prefix}monitored")]
+        targets = [pidbox, *({q for q in queues("-celeryev-")} & ({q for q in subscribed_queues()} - receivers))]
+        dropped_before = monitored_worker.text().count("dropped a message")
+        for queue in targets:
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            for body, _ in poison.CORPUS:
+                sqs.send_message(QueueUrl=url, MessageBody=body)
+        expected = dropped_before + len(poison.CORPUS)
+        wait_until(lambda: monitored_worker.text().count("dropped a message") >= expected, 30,
+                   "the worker to drop the poison on its control queue")
+        assert flower.poll() is None and monitored_worker.alive()
+        assert _answers(f"{base}/healthcheck") and celery("inspect", "ping").returncode == 0
+        wait_until(lambda: httpx.get(f"{base}/api/workers", auth=auth, timeout=10).status_code == 200, 10,
+                   "flower's API to answer")
     finally:
         flower.send_signal(signal.SIGINT)
         flower.wait(30)

@@ -46,3 +46,31 @@ def test_the_sweep_removes_what_a_crashed_listener_left_and_nothing_else(web) ->
     subscribed = {s["Endpoint"] for s in clients.client("sns").list_subscriptions_by_topic(
         TopicArn=feeds.topic_arn())["Subscriptions"]}
     assert crashed.queue_arn not in subscribed
+
+
+def test_anything_on_a_web_process_feed_queue_stops_nothing(web_server, cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    """Poison on the feed queue is dropped and counted: the process stays ready and still hears of results."""
+    from tests.broker import poison
+
+    server = web_server("fed-poison")
+    mine = sorted(feed_queues())
+    sqs = clients.client("sqs")
+    bodies = [body for body, _ in poison.CORPUS] + ['{"Records": [{"eventName": 1}]}',
+                                                     '{"Records": ' + "[" * 50_000 + "]" * 50_000 + "}"]
+    for queue_url in mine:  # every listener's queue, this one's included
+        for body in bodies:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    with server.client() as client:
+        def dropped() -> float:
+            for line in client.get("/metrics/").text.splitlines():
+                if line.startswith("irs_feed_messages_dropped_total "):
+                    return float(line.split()[1])
+            return 0.0
+
+        wait_until(lambda: dropped() >= len(bodies), 30, "the process to drop every poison message")
+        assert server.process.poll() is None
+        assert client.get("/health/ready").json()["status"] == "ready"
+        request = client.post("/api/v1/images", files=[("files", ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(),
+                                                                   "image/jpeg"))]).json()["requests"][0]
+        answer = client.get(request["result_url"], params={"wait": 30})
+        assert answer.json().get("status") == "ok", answer.text

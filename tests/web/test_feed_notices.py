@@ -26,3 +26,7 @@ def test_a_notice_names_the_new_documents() -> None:
 def test_anything_else_is_dropped_without_raising(body: str) -> None:
     keys = _keys(body)
     assert keys is None or keys == []
+
+
+def test_a_foreign_object_is_not_a_notice_with_no_records() -> None:
+    assert _keys('{"properties": 1}') is None and _keys('{"hello": "a foreign JSON message"}') is None
