@@ -22,7 +22,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
     port, web_port = _free_port(), _free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
            "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port),
-           "IRS_FLOWER_PORT": str(_free_port())}
+           "IRS_FLOWER_PORT": str(_free_port()),
+           "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000", "AWS_SECRET_ACCESS_KEY": "the-users-own-secret"}
     env.pop("IRS_ENV_FILE")
     log = tmp_path / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
@@ -37,6 +38,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         assert httpx.get(f"http://127.0.0.1:{web_port}/health/ready", timeout=10).json()["status"] == "ready"
         env_file = tmp_path / "irs.env"
         assert f"IRS_ENDPOINT_URL=http://127.0.0.1:{port}" in env_file.read_text()
+        assert env_file.stat().st_mode & 0o777 == 0o600  # this user's alone
+        assert "the-users-own-secret" not in env_file.read_text() and "AKIAUSERSOWNKEY" not in env_file.read_text()
 
         # Another shell, in the same directory, finds the stack through irs.env alone.
         other = {k: v for k, v in env.items() if k != "IRS_ENDPOINT_URL"}
@@ -53,6 +56,11 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
+        password = re.search(r"password (\S+)\)", text)
+        assert password is not None
+        for pid in pids:  # a command line is visible to every user of the machine: no secret on one
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            assert password.group(1).encode() not in cmdline and b"the-users-own-secret" not in cmdline
         assert "Flower at http://127.0.0.1:" in text and "user irs, password" in text
         assert len(pids) == 6  # the emulator, the cloud and emulated edge workers, the autoscaler, web, Flower
         up.send_signal(signal.SIGTERM)

@@ -20,6 +20,9 @@ BAD = {
                                    "busy": False, "idle_since": None, "processed": 0, "started_at": 0.0,
                                    "updated_at": time.time(), "slots": 64, "service_ms": 1.0},
     "autoscaler/cloud.json": {"pool": "cloud", "desired": "many"},
+    # under the web tier's results, dated today: read by every listener's warm-up, and announced by S3
+    f"results/uploads/web/{time.strftime('%Y%m%d')}-000000-bad/local/0000.jpg/{'0' * 32}.json": {
+        "status": "ok", "detections": "everything"},
 }
 
 
@@ -45,6 +48,9 @@ def test_everything_keeps_working_beside_invalid_documents(bad_documents, web_se
                                                                    "image/jpeg"))]).json()["requests"][0]
         answer = client.get(request["result_url"], params={"wait": 30}).json()
         assert answer["status"] == "ok" and answer["routing"]["cause"] != "error"
+        listed = client.get("/api/v1/results", params={"limit": 500}).json()["results"]
+        assert request["request_id"] in {d["task_id"] for d in listed}
+        assert all(isinstance(d["detections"], list) for d in listed)  # the invalid one is not among them
     run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", str(IMAGES / "giraffe.jpg")], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "giraffe.jpg: giraffe" in run.stdout, run.stderr[-2000:]
