@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import cache
 from typing import Any
 
 STAGES = ("queue_wait", "upload", "download", "decode", "inference")
@@ -86,6 +87,14 @@ def observe_result(document: dict[str, Any]) -> None:
 
 
 def observe_refused(outcome: str) -> None:
-    """A message turned away by the transport: ``dead_lettered`` or ``dropped``."""
-    if _metrics is not None:
-        _metrics.refused.labels(outcome).inc()
+    """A message turned away by the transport: ``dead_lettered`` or ``dropped``. Counted in this worker's
+    metrics, or in the process's own registry in a process that is not a worker (Flower, a client)."""
+    (_metrics.refused if _metrics is not None else _refused_elsewhere()).labels(outcome).inc()
+
+
+@cache
+def _refused_elsewhere() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_messages_refused_total", "Messages that were not IRS's, by what became of them",
+                   ["outcome"])

@@ -54,7 +54,9 @@ def test_the_status_page_shows_the_pools_and_a_timeline(web, browser) -> None:  
     page.goto(f"{web.url}/status")
     page.locator("#pools tbody tr", has_text="cloud").wait_for(timeout=20_000)
     page.wait_for_function("document.querySelector('#updated').textContent.startsWith('sampled at')")
-    page.wait_for_timeout(4500)  # two more samples, so the timeline has a line to draw
+    for _ in range(2):  # two more samples, so the timeline has a line to draw
+        seen = page.locator("#updated").inner_text()
+        page.wait_for_function(f"document.querySelector('#updated').textContent !== {seen!r}", timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "web-status.png"), full_page=True)
     assert page.locator("#pools tbody tr").count() >= 2
     page.close()
