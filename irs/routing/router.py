@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from irs.pools import CLOUD
 from irs.routing import metrics
 from irs.routing.observe import Observer
-from irs.routing.policy import Cause, Choice, choose
+from irs.routing.policy import Cause, Choice, PoolView, choose
 
 logger = logging.getLogger(__name__)
 ROUTE = "irs_route"  # message header: the routing decision
@@ -36,14 +37,10 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     if name != "irs.tasks.classify":
         return None
     pinned = options.get("queue")
-    try:
-        choice = choose(None if pinned else observer().views(),
-                        pinned=getattr(pinned, "name", pinned) if pinned else None)
-        if not pinned:
-            observer().sent_to(choice)
-    except Exception as error:  # noqa: BLE001 - a request is never refused for a routing fault
-        logger.warning("routing failed, sending to the cloud: %r", error)
-        choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})
+    if pinned:
+        choice = choose(None, pinned=getattr(pinned, "name", pinned))
+    else:
+        choice = _decided(lambda: observer().views())
     metrics.observe(choice)
     _last.choice = choice
     return {"queue": choice.pool}
@@ -55,13 +52,20 @@ def choose_for_local(size_bytes: int) -> Choice:
     The caller uploads when the choice is not the device's queue, then sends the
     request pinned there with this choice as its ``irs_route`` header.
     """
+    choice = _decided(lambda: observer().views(local_bytes=size_bytes))
+    metrics.observe(choice)
+    return choice
+
+
+def _decided(views: Callable[[], dict[str, PoolView] | None]) -> Choice:
+    """The choice for ``views``, counted in the observer's backlogs; the cloud, with the cause ``error``, if
+    anything in that raises: a request is never refused for a routing fault."""
     try:
-        choice = choose(observer().views(local_bytes=size_bytes))
+        choice = choose(views())
         observer().sent_to(choice)
-    except Exception as error:  # noqa: BLE001 - the image is still served, by the cloud
+    except Exception as error:  # noqa: BLE001 - see the docstring
         logger.warning("routing failed, sending to the cloud: %r", error)
         choice = Choice(CLOUD, Cause.ERROR, f"routing failed ({type(error).__name__}): the default pool", {})
-    metrics.observe(choice)
     return choice
 
 
