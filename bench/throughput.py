@@ -253,7 +253,7 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             stack.wait_for("worker", "ready.")
             if "irs" in legs:
                 say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")
-                emulator_pid = next(child.pid for name, child in stack.children if name == "emulator")
+                emulator_pid = stack.pid("emulator")
                 irs = irs_leg(paths, count, settings.endpoint_url or "", worker.pid, emulator_pid)
             if "latency" in legs:
                 say(f"latency: {latency_count} single images on the idle stack")

@@ -190,7 +190,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         provision(settings, say=lambda _: None)
         worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
-        emulator = next(child.pid for name, child in stack.children if name == "emulator")
+        emulator = stack.pid("emulator")
 
         def web_server(name: str, limit: int) -> tuple[str, int]:
             port = free_port()

@@ -1,4 +1,9 @@
-"""The local stack's processes: started with their logs, watched, and stopped together.
+"""The local stack's processes: started with their logs, supervised, and stopped together.
+
+A child that dies is restarted after a growing wait, as systemd restarts a
+unit, and the reason is said; only an essential child's death (the emulator,
+whose state cannot be rebuilt) ends the stack. Whether a child is ready is
+read from what it logged in this run, never from an earlier run's lines.
 
 Each child gets ``PR_SET_PDEATHSIG`` so it also stops if ``irs up`` itself is
 killed. What runs is :mod:`irs.local.up`'s business.
@@ -14,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
@@ -37,53 +43,143 @@ def listening(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # waits before the 1st, 2nd, ... restart of a child; then the last
+STEADY_S = 60.0  # a child that has run this long since its last start has its backoff reset
+
+
+class Lost(Exception):
+    """A child whose state cannot be rebuilt (the emulator's queues and buckets) is gone."""
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_from: int  # where this run's output begins in the log (earlier runs' lines come before)
+    started_at: float
+    essential: bool = False  # its death ends the stack: what it held cannot be rebuilt
+    replaced_by: str | None = None  # not restarted here: who replaces it instead
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None
+    restarts: int = 0
+    restart_at: float | None = None
+
+
 class Stack:
-    """The processes of the local stack, stopped together."""
+    """The processes of the local stack: started with their logs, supervised, and stopped together."""
 
     def __init__(self, log_dir: Path, say: Say) -> None:
         self.log_dir = log_dir
         self.say = say
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        child = subprocess.Popen(argv, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True, preexec_fn=_die_with_parent)
-        self.children.append((name, child))
-        self.say(f"started {name} (pid {child.pid}), log: {self.log_dir / (name + '.log')}")
-        return child
+    def start(self, name: str, argv: list[str], env: dict[str, str], essential: bool = False,
+              replaced_by: str | None = None,
+              on_start: Callable[[subprocess.Popen[bytes]], None] | None = None) -> subprocess.Popen[bytes]:
+        """Start a child; ``on_start`` runs with its process now and at every restart."""
+        child = Child(name, argv, env, *self._spawn(name, argv, env), time.monotonic(), essential, replaced_by,
+                      on_start)
+        self.children.append(child)
+        if on_start:
+            on_start(child.process)
+        self.say(f"started {name} (pid {child.process.pid}), log: {self.log_dir / (name + '.log')}")
+        return child.process
 
-    def wait_for(self, name: str, text: str, timeout: float = 60.0) -> None:
-        """Wait until ``text`` appears in the child's log, e.g. a worker's "ready."."""
-        log = self.log_dir / f"{name}.log"
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+        path = self.log_dir / f"{name}.log"
+        log = path.open("ab")
+        offset = log.tell()
+        process = subprocess.Popen(argv, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+        return process, offset
+
+    def pid(self, name: str) -> int:
+        return next(child.process.pid for child in self.children if child.name == name)
+
+    def output(self, name: str) -> str:
+        """What the child has logged in this run: an earlier run's lines never count."""
+        child = next(child for child in self.children if child.name == name)
+        path = self.log_dir / f"{name}.log"
+        with path.open("rb") as log:
+            log.seek(child.log_from)
+            return log.read().decode(errors="replace")
+
+    def wait_for(self, name: str, text: str, timeout: float = 60.0, supervised: bool = False) -> None:
+        """Wait until ``text`` appears in what the child logged since it last started, e.g. a worker's
+        "ready."; ``supervised``: restart what dies meanwhile (else a death is an error)."""
         deadline = time.monotonic() + timeout
-        while not (log.exists() and text in log.read_text(errors="replace")):
-            self.check()
+        while text not in self.output(name):
+            self.supervise() if supervised else self.check()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s; see {log}")
+                raise RuntimeError(f"{name} did not log {text!r} within {timeout:.0f} s; see "
+                                   f"{self.log_dir / (name + '.log')}")
             time.sleep(0.1)
 
     def check(self) -> None:
-        for name, child in self.children:
-            if child.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {child.returncode}; see {self.log_dir / (name + '.log')}")
+        """Raise if any child has exited (for a stack that does not restart its children: benchmarks)."""
+        for child in self.children:
+            if child.process.poll() is not None:
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; see "
+                                   f"{self.log_dir / (child.name + '.log')}")
+
+    def supervise(self) -> None:
+        """Restart each child that died, after a growing wait, saying why; raise :class:`Lost` if an essential
+        one died."""
+        now = time.monotonic()
+        for child in self.children:
+            code = child.process.poll()
+            if code is None:
+                if child.restarts and now - child.started_at >= STEADY_S:
+                    child.restarts = 0  # it has run steadily: a later death starts the backoff over
+                continue
+            if child.essential:
+                raise Lost(f"{child.name} exited with code {code}: everything it held is gone; see "
+                           f"{self.log_dir / (child.name + '.log')}")
+            if child.replaced_by is not None:
+                if child.restart_at is None:
+                    _reap_group(child.process)
+                    child.restart_at = float("inf")
+                    self.say(f"{child.name} (pid {child.process.pid}) exited with code {code}; "
+                             f"{child.replaced_by} replaces it")
+                continue
+            if child.restart_at is None:
+                _reap_group(child.process)
+                wait = BACKOFF_S[min(child.restarts, len(BACKOFF_S) - 1)]
+                child.restart_at = now + wait
+                self.say(f"{child.name} (pid {child.process.pid}) exited with code {code}; restarting it in "
+                         f"{wait:.0f} s (restart {child.restarts + 1}); see {self.log_dir / (child.name + '.log')}")
+            elif now >= child.restart_at:
+                child.process, child.log_from = self._spawn(child.name, child.argv, child.env)
+                child.started_at, child.restart_at, child.restarts = now, None, child.restarts + 1
+                if child.on_start:
+                    child.on_start(child.process)
+                self.say(f"restarted {child.name} (pid {child.process.pid})")
 
     def stop(self, only: str | None = None, grace: float = 20.0) -> None:
         """Stop every child (or only the one named), newest first; SIGKILL what outlives ``grace``."""
-        chosen = [(name, child) for name, child in reversed(self.children) if only in (None, name)]
-        for _, child in chosen:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+        chosen = [child for child in reversed(self.children) if only in (None, child.name)]
+        for child in chosen:
+            if child.process.poll() is None:
+                os.killpg(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for name, child in chosen:
+        for child in chosen:
             try:
-                child.wait(max(0.1, deadline - time.monotonic()))
+                child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.say(f"{name} did not stop in {grace:.0f} s; killing it")
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-        self.children = [(name, child) for name, child in self.children if (name, child) not in chosen]
+                self.say(f"{child.name} did not stop in {grace:.0f} s; killing it")
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        self.children = [child for child in self.children if child not in chosen]
+
+
+def _reap_group(process: subprocess.Popen[bytes]) -> None:
+    """End what a dead child left in its process group (a worker's pool processes), before it is restarted."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: float = 30.0) -> None:
@@ -93,7 +189,7 @@ def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: fl
         stack.say(f"using the AWS emulator already listening at {endpoint}")
         return
     argv = [sys.executable, "-m", "irs.aws.emulator", "--host", host, "--port", str(port)]
-    child = stack.start("emulator", argv, env)
+    child = stack.start("emulator", argv, env, essential=True)
     deadline = time.monotonic() + timeout
     while not listening(host, port):
         if child.poll() is not None or time.monotonic() > deadline:

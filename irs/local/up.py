@@ -4,6 +4,10 @@ Starts the emulator (unless one already answers at the endpoint), provisions
 queues and buckets, starts the always-on cloud worker, an emulated edge
 worker, the autoscaler (with the janitor), the web app and Flower, runs the
 demo, then waits for Ctrl-C or SIGTERM and stops every process it started.
+Meanwhile it supervises them as systemd supervises a deployment's units: a
+child that dies is restarted after a growing wait, with the reason said; only
+the emulator's death ends the stack, since the queues and buckets it held, and
+every request waiting in them, are gone with it.
 """
 
 from __future__ import annotations
@@ -70,8 +74,11 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
 
         provision(settings, say=lambda line: say(f"  {line}"))
         written = stack.write_env_file(values)
+        # The always-on worker is a host of the autoscaler's fleet: if it dies, the autoscaler launches another
+        # always-on one, as it does on EC2; restarting it here too would make two.
         worker = procs.start("worker-cloud", command.argv([CLOUD], options.concurrency or settings.concurrency, CLOUD),
-                             {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"})
+                             {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"},
+                             replaced_by="the autoscaler")
         fleet.register(ALWAYS_ON_ID, worker.pid, always_on=True)
         procs.start("worker-edge", command.argv([EDGE], 1, EDGE),
                     {**env, "IRS_INSTANCE_ID": EMULATED_EDGE_ID, "IRS_POOL_NAME": EDGE,
@@ -81,13 +88,13 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
         web_url = f"http://{settings.web_host}:{settings.web_port}"
         procs.start("web", [sys.executable, "-m", "irs.cli", "web"], env)
         flower = _start_flower(procs, settings, env) if settings.monitoring else None
-        procs.wait_for("worker-cloud", "ready.")
+        procs.wait_for("worker-cloud", "ready.", supervised=True)
         say("worker ready")
         if options.demo and options.demo_dir and options.demo_dir.is_dir():
             _demo(options.demo_dir, procs, say, show)
         elif options.demo:
             say("no demo images (set IRS_DEMO_IMAGES or --demo-dir); skipping the demo")
-        procs.wait_for("web", "Application startup complete")
+        procs.wait_for("web", "Application startup complete", supervised=True)
         say(f"\nIRS is up: web app and API at {web_url} (status: {web_url}/status, API docs: {web_url}/docs); "
             f"AWS emulated at {endpoint}.")
         if flower:
@@ -97,10 +104,14 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
             "  .venv/bin/celery -A irs inspect ping\n"
             "Press Ctrl-C to stop.")
         while True:
-            procs.check()
+            procs.supervise()
             time.sleep(1)
     except stack.Stopped:
         say("\nstopping...")
+    except stack.Lost as lost:
+        say(f"irs up failed: {lost}. The queues and buckets were the emulator's: every request waiting in "
+            "them, and every stored image and result, is lost. Run irs up again to start afresh.")
+        raise SystemExit(1) from None
     except Exception as error:  # noqa: BLE001 - every failure is reported, then everything stops
         say(f"irs up failed: {error}")
         raise SystemExit(1) from None
@@ -141,5 +152,5 @@ def _demo(directory: Path, procs: stack.Stack, say: stack.Say, show: Show) -> No
     files = expand((directory,))
     say(f"demo: classifying {len(files)} images from {directory}")
     begin = time.monotonic()
-    show(collect(submit_files(files), 120), procs.check)
+    show(collect(submit_files(files), 120), procs.supervise)
     say(f"demo: {len(files)} images in {time.monotonic() - begin:.1f} s")

@@ -90,6 +90,11 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
         return Choice(pinned, Cause.PINNED, f"pinned to {pinned} by the caller", {})
     if not views or CLOUD not in views:
         return Choice(CLOUD, Cause.STALE, "no fresh observations: the default pool", {})
+    cloud = views[CLOUD]
+    if not cloud.workers and not cloud.booting_slots:
+        # Nothing is known of the cloud yet (a stack starting): "cloud in inf" must not send every request to
+        # the edge. They wait in the cloud's queue, where the always-on worker and the autoscaler serve them.
+        return Choice(CLOUD, Cause.STALE, "no cloud worker has reported yet: the default pool", {})
     expected = {name: view.expected_s() for name, view in views.items()}
     # A pool still being measured takes nothing more until its measurement comes back: a pool guessed fast
     # but in fact slow would otherwise be sent every request of a burst, each counted as its "first".

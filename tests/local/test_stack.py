@@ -18,13 +18,23 @@ from tests.conftest import IMAGES, ROOT, _free_port, wait_until
 pytestmark = pytest.mark.usefixtures("shared")  # it starts the whole stack, emulator and workers included
 
 
-def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Path) -> None:
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_on_sigterm(tmp_path: Path
+                                                                                          ) -> None:
     port, web_port = _free_port(), _free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
            "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port),
            "IRS_FLOWER_PORT": str(_free_port()),
            "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000", "AWS_SECRET_ACCESS_KEY": "the-users-own-secret"}
     env.pop("IRS_ENV_FILE")
+    (tmp_path / ".irs" / "logs").mkdir(parents=True)
+    (tmp_path / ".irs" / "logs" / "worker-cloud.log").write_text("cloud@host ready.\n")  # an earlier run's
     log = tmp_path / "up.log"
     up = subprocess.Popen([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env,
                           stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -32,6 +42,8 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
         wait_until(lambda: "IRS is up" in log.read_text() or up.poll() is not None, 120, "irs up")
         text = log.read_text()
         assert "IRS is up" in text, text
+        # "ready." was read from this run's output, not the line an earlier run left.
+        assert (tmp_path / ".irs" / "logs" / "worker-cloud.log").read_text().count("ready.") == 2
         # The emulated edge may serve one of them (with its smaller model): what matters is that both are right.
         assert re.search(r"dog\.jpg: .*\bdog\b", text) and re.search(r"eagle\.jpg: .*\bbird\b", text), text
         assert f"web app and API at http://127.0.0.1:{web_port}" in text
@@ -63,6 +75,23 @@ def test_irs_up_serves_the_demo_and_stops_every_process_on_sigterm(tmp_path: Pat
             assert password.group(1).encode() not in cmdline and b"the-users-own-secret" not in cmdline
         assert "Flower at http://127.0.0.1:" in text and "user irs, password" in text
         assert len(pids) == 6  # the emulator, the cloud and emulated edge workers, the autoscaler, web, Flower
+
+        # Supervised: a child that dies is restarted, and the stack stays up.
+        children = {name: int(pid) for name, pid in re.findall(r"started (\S+) \(pid (\d+)\)", text)}
+        for name in ("web", "autoscaler", "worker-edge"):
+            os.killpg(children[name], signal.SIGKILL)
+        wait_until(lambda: all(f"restarted {name} (pid" in log.read_text() for name in
+                               ("web", "autoscaler", "worker-edge")), 60, "the three to be restarted")
+        wait_until(lambda: _ready(web_port), 60, "the restarted web app to be ready")
+        os.killpg(children["worker-cloud"], signal.SIGKILL)  # the always-on worker: the autoscaler replaces it
+        wait_until(lambda: "worker-cloud" in log.read_text().split("restarted worker-edge")[-1]
+                   and "the autoscaler replaces it" in log.read_text(), 30, "word of the replacement")
+        again = subprocess.run([sys.executable, "-m", "irs.cli", "classify", str(IMAGES / "giraffe.jpg")],
+                               cwd=tmp_path, env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                               text=True, timeout=180)
+        assert "giraffe.jpg: giraffe" in again.stdout, again.stderr
+        assert up.poll() is None
+        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert "stopped" in log.read_text()

@@ -42,9 +42,12 @@ def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() 
 def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
     from irs.fleet.models import WorkerReport
 
-    observer = observer_at(100.0, queued=0)
-    observer.reports = {"pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=False, idle_since=90.0,
-                                         processed=0, started_at=0.0, updated_at=99.0, slots=1)}
+    observer = observer_at(100.0, queued=40)  # a busy cloud, so a fast edge would be worth a try
+    cloud = WorkerReport(instance_id="c1", pool=CLOUD, always_on=True, busy=True, idle_since=None, processed=9,
+                         started_at=0.0, updated_at=99.0, slots=2, service_ms=60.0)
+    observer.reports = {"c1": cloud, "pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=False,
+                                                        idle_since=90.0, processed=0, started_at=0.0, updated_at=99.0,
+                                                        slots=1)}
     observer.clock = lambda: 100.0
 
     def route() -> Choice:
@@ -57,5 +60,5 @@ def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
     # Before its time comes back, the next requests go to the cloud, even once the edge's backlog has drained.
     observer.clock = lambda: 130.0
     assert [route().pool for _ in range(6)] == [CLOUD] * 6
-    observer.reports = {"pi": observer.reports["pi"].model_copy(update={"service_ms": 300.0})}
+    observer.reports = {**observer.reports, "pi": observer.reports["pi"].model_copy(update={"service_ms": 300.0})}
     assert route().cause == Cause.FASTER  # measured now: compared like any pool

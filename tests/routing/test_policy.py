@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from irs.pools import CLOUD, EDGE
-from irs.routing.policy import PoolView, choose, drained
+from irs.routing.policy import Cause, PoolView, choose, drained
 
 
 def cloud(waiting: float = 0, workers: int = 1, slots: int = 2, service_s: float = 0.06, **kw: float) -> PoolView:
@@ -113,3 +113,10 @@ def test_an_idle_edge_whose_speed_is_only_guessed_gets_one_request_to_measure_it
     # One at a time: with that request still queued there, the guess decides again.
     assert choose({CLOUD: cloud(), EDGE: edge(waiting=1, service_s=1.5, measured=False)}).pool == CLOUD  # type: ignore[arg-type]
     assert choose({CLOUD: cloud(), EDGE: edge(service_s=1.5)}).pool == CLOUD  # measured slow: no probe
+
+
+def test_nothing_goes_to_the_edge_before_the_cloud_has_reported() -> None:
+    """A starting stack: the cloud's worker has not reported yet, so its time looks infinite."""
+    choice = choose({CLOUD: cloud(workers=0, slots=0), EDGE: edge()})
+    assert choice.pool == CLOUD and choice.cause == Cause.STALE
+    assert choose({CLOUD: cloud(workers=0, slots=0), EDGE: edge()}, pinned=EDGE).pool == EDGE  # pinned: as asked
