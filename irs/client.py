@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from irs.aws import clients, documents
 from irs.aws.queues import SQS_BATCH
 from irs.broker.app import app
-from irs.results import FIRST_POLL_S, POLL_GROWTH, result_key
+from irs.results import FIRST_POLL_S, POLL_GROWTH, ResultDocument, result_key
 from irs.settings import get_settings
 from irs.tasks import UPLOAD_MS, classify
 
@@ -68,11 +68,25 @@ def upload_and_submit(path: Path, prefix: str) -> Submitted:
     return Submitted(path, key, result.id)
 
 
+BATCH = re.compile(r"\d{8}-[0-9a-f]{12}")  # a batch's name: the day, and 12 random hex digits
+
+
+def new_batch() -> str:
+    return f"{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}"
+
+
+def batch_of(image_key: str) -> str | None:
+    """The batch an image key of ``irs classify`` belongs to."""
+    parts = image_key.split("/")
+    return parts[1] if len(parts) == 4 and parts[0] == "uploads" and BATCH.fullmatch(parts[1]) else None
+
+
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
-                 queue: str | None = None) -> list[Submitted]:
-    """Upload every file (in parallel) under a fresh batch prefix, and enqueue them ten to a request."""
-    batch = f"uploads/{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}/"
-    keys = [f"{batch}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
+                 queue: str | None = None, batch: str | None = None) -> list[Submitted]:
+    """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a
+    request."""
+    prefix = f"uploads/{batch or new_batch()}/"
+    keys = [f"{prefix}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
     submitted: list[Submitted] = []
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths)))) as pool, \
             app.producer_or_acquire() as producer:
@@ -103,6 +117,19 @@ def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str
             raise TimeoutError(f"no result after {timeout:.0f} s for: {missing}")
         time.sleep(delay)
         delay = min(delay * POLL_GROWTH, MAX_POLL)
+
+
+def batch_results(batch: str) -> tuple[list[dict[str, Any]], int]:
+    """What a batch has so far: each image's latest result document, and how many images it uploaded."""
+    settings = get_settings()
+    uploaded = sum(1 for page in clients.client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=settings.input_bucket, Prefix=f"uploads/{batch}/") for _ in page.get("Contents", ()))
+    latest: dict[str, str] = {}  # image key -> its newest result key (names sort by time)
+    for key, _ in documents.listing(f"{settings.results_prefix}uploads/{batch}/"):
+        image_key = key.removeprefix(settings.results_prefix).rsplit("/", 1)[0]
+        latest[image_key] = max(key, latest.get(image_key, ""))
+    found = [documents.read(key, ResultDocument) for key in sorted(latest.values())]
+    return [d.model_dump(mode="json", exclude_unset=True) for d in found if d is not None], uploaded
 
 
 def _from_s3(items: list[Submitted]) -> list[tuple[str, dict[str, Any]]]:

@@ -118,3 +118,24 @@ def test_irs_edge_watch_camera_without_picamera2_says_how_to_get_it(tmp_path) ->
     run = irs("edge", "watch", str(tmp_path), "--camera", "1")
     assert run.returncode == 1
     assert "picamera2 is not installed" in run.stderr and "python3-picamera2" in run.stderr
+
+
+def test_a_client_that_gives_up_says_which_batch_to_collect_and_irs_results_collects_it(cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import IMAGES, ROOT
+
+    run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", "--timeout", "0.01", str(IMAGES / "dog.jpg"),
+                          str(IMAGES / "eagle.jpg")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    found = re.search(r"2 of 2 images were submitted as batch (\S+): collect them with `irs results \1`", run.stderr)
+    assert found, run.stderr
+    later = subprocess.run([sys.executable, "-m", "irs.cli", "results", found.group(1), "--wait", "60"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert later.returncode == 0, later.stderr
+    assert "dog.jpg: dog" in later.stdout and "eagle.jpg: bird" in later.stdout
+    nothing = subprocess.run([sys.executable, "-m", "irs.cli", "results", "20200101-000000000000"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 1 and "no images in batch" in nothing.stderr

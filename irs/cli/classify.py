@@ -1,15 +1,21 @@
-"""``irs classify``: upload images, classify them on the workers, print each result as it arrives."""
+"""``irs classify``: upload images, classify them on the workers, print each result as it arrives;
+``irs results``: collect a batch's results later."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from irs.cli.output import err, show
+from irs.cli.output import err, say, show
 from irs.image_files import expand
+
+if TYPE_CHECKING:
+    from irs.client import Submitted
 
 
 @click.command()
@@ -19,18 +25,62 @@ from irs.image_files import expand
 def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.
 
-    PATHS are image files or directories of them. Exits 1 if any image could not be classified.
+    PATHS are image files or directories of them. Exits 1 if any image could not be classified. If it
+    stops before every result is in (Ctrl-C, the timeout, AWS out of reach), it says which batch to
+    collect later with `irs results BATCH`.
     """
-    from irs.client import collect, submit_files
+    from irs.aws.clients import AWS_OR_NETWORK_ERRORS
+    from irs.client import collect, new_batch, submit_files
 
     files = expand(paths)
     if not files:
         raise click.UsageError("no image files found in the given paths")
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True, disable=len(files) < 2) as bar:
-        sent = bar.add_task("uploading", total=len(files))
-        submitted = submit_files(files, on_submitted=lambda _: bar.advance(sent))
-        done = bar.add_task("classifying", total=len(files))
-        failed = show(collect(submitted, timeout), as_json, lambda: bar.advance(done))
+    batch = new_batch()
+    submitted: list[Submitted] = []
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True, disable=len(files) < 2) as bar:
+            sent = bar.add_task("uploading", total=len(files))
+
+            def on_submitted(item: Submitted) -> None:
+                submitted.append(item)
+                bar.advance(sent)
+
+            requests = submit_files(files, batch=batch, on_submitted=on_submitted)
+            done = bar.add_task("classifying", total=len(files))
+            failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
+    except (KeyboardInterrupt, TimeoutError, *AWS_OR_NETWORK_ERRORS) as error:
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        say(f"stopped before every result was in ({reason}). {len(submitted)} of {len(files)} images were "
+            f"submitted as batch {batch}: collect them with `irs results {batch}`")
+        sys.exit(2)
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("batch")
+@click.option("--json", "as_json", is_flag=True, help="Print one result document per line on stdout.")
+@click.option("--wait", default=0.0, show_default=True, help="Seconds to wait for results still due.")
+def results(batch: str, as_json: bool, wait: float) -> None:
+    """The results of BATCH, as `irs classify` names it (for one that stopped before they were all in).
+
+    Exits 1 if any image could not be classified, 3 if some results are still due.
+    """
+    from irs.client import BATCH, batch_results
+
+    if not BATCH.fullmatch(batch):
+        raise click.UsageError(f"{batch!r} is not a batch name (like 20261202-3f2a9c0b1d4e)")
+    deadline = time.monotonic() + wait
+    documents, uploaded = batch_results(batch)
+    while len(documents) < uploaded and time.monotonic() < deadline:
+        time.sleep(1)
+        documents, uploaded = batch_results(batch)
+    if not uploaded:
+        raise click.ClickException(f"no images in batch {batch} (uploads expire after IRS_UPLOAD_TTL_DAYS)")
+    failed = show(documents, as_json, lambda: None)
+    if len(documents) < uploaded:
+        say(f"{len(documents)} of {uploaded} results are in; ask again later, or with --wait")
+        sys.exit(3)
     if failed:
         sys.exit(1)

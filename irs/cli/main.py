@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from irs.cli.autoscale import autoscale
-from irs.cli.classify import classify
+from irs.cli.classify import classify, results
 from irs.cli.deploy import deploy, provision, teardown
 from irs.cli.edge import edge
 from irs.cli.local import emulator, up
@@ -25,5 +25,6 @@ def main() -> None:
     """
 
 
-for command in (classify, status, provision, model, edge, web, deploy, teardown, autoscale, emulator, up, worker):
+for command in (classify, results, status, provision, model, edge, web, deploy, teardown, autoscale, emulator, up,
+                worker):
     main.add_command(command)

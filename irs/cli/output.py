@@ -15,7 +15,7 @@ out = Console(soft_wrap=True)
 
 def say(line: str) -> None:
     """A progress line on stderr, printed as it is (no markup read into it)."""
-    err.print(line, highlight=False, markup=False)
+    err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def show(documents: Iterable[dict[str, Any]], as_json: bool, advance: Callable[[], None]) -> int:
