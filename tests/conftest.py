@@ -98,13 +98,27 @@ def _listening() -> bool:
         return probe.connect_ex(("127.0.0.1", PORT)) == 0
 
 
-@pytest.fixture
-def mocked_aws() -> Iterator[None]:
-    """S3, SQS and SNS mocked in this process and provisioned (no emulator: the fast tier)."""
+@pytest.fixture(scope="module")
+def _mocked_aws_for_module() -> Iterator[None]:
     from irs.testing.eager import MockedAws
 
-    with MockedAws():
+    with MockedAws():  # provisioning costs most of a second: once per module
         yield
+
+
+@pytest.fixture
+def mocked_aws(_mocked_aws_for_module: None) -> Iterator[None]:
+    """S3, SQS and SNS mocked in this process and provisioned (no emulator: the fast tier); the buckets are
+    emptied after each test."""
+    yield
+    from irs.aws import clients
+    from irs.settings import get_settings
+
+    s3, settings = clients.client("s3"), get_settings()
+    for bucket in (settings.input_bucket, settings.results_bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for entry in page.get("Contents", ()):
+                s3.delete_object(Bucket=bucket, Key=entry["Key"])
 
 
 @pytest.fixture(scope="session")

@@ -17,14 +17,14 @@ def test_every_message_irs_makes_is_admitted(message: str) -> None:
 
 
 @given(poison.poison)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 def test_no_other_message_reaches_a_task_queue_and_none_raises(message: str) -> None:
     reason = refusal(message, task_queue=True)
     assert isinstance(reason, str) and reason
 
 
 @given(st.one_of(poison.raw, poison.wrong_top, poison.wrong_field))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_control_and_event_queues_take_only_kombu_envelopes(message: str) -> None:
     assert refusal(message, task_queue=False)
 
