@@ -62,6 +62,10 @@ class Events:
         wait_until(lambda: queue in subscribed_queues(), 30, "the receiver's subscription")
         return queue
 
+    def receiving(self) -> None:
+        """Wait until it has received an event (a worker's heartbeat): it is in its receive loop."""
+        wait_until(lambda: "heartbeat" in self.text(), 30, "the receiver to receive an event")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         self.process.wait(30)
@@ -116,6 +120,7 @@ def test_event_receivers_leave_no_queue_or_subscription_behind(monitored_worker)
     for _ in range(3):
         events = Events()
         events.subscribed()
+        events.receiving()  # past its setup: a receiver stopped during its setup is not what is tested here
         events.stop()
     assert queues("-celeryev-") == before
     assert not {q for q in subscribed_queues() if "-celeryev-" in q} - set(before)
