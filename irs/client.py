@@ -75,12 +75,6 @@ def new_batch() -> str:
     return f"{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:12]}"
 
 
-def batch_of(image_key: str) -> str | None:
-    """The batch an image key of ``irs classify`` belongs to."""
-    parts = image_key.split("/")
-    return parts[1] if len(parts) == 4 and parts[0] == "uploads" and BATCH.fullmatch(parts[1]) else None
-
-
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
                  queue: str | None = None, batch: str | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a

@@ -85,7 +85,7 @@ def refusal(text: str, task_queue: bool) -> str | None:
     except RecursionError:
         return "not a kombu envelope: nested too deeply"
     except ValidationError as error:
-        return f"not a kombu envelope: {_first(error, document)}"
+        return f"not a kombu envelope: {_problems(error, document)}"
     try:
         raw = base64.b64decode(envelope.body, validate=True) if envelope.properties.body_encoding else envelope.body
         body = json.loads(raw)
@@ -100,7 +100,7 @@ def _task_refusal(envelope: Envelope, body: Any) -> str | None:
     try:
         headers = TaskHeaders.model_validate(envelope.headers)
     except ValidationError as error:
-        return f"not a Celery task message: {_first(error, envelope.headers, 'headers')}"
+        return f"not a Celery task message: {_problems(error, envelope.headers, 'headers')}"
     if headers.task != TASK_NAME:
         return f"unknown task {headers.task[:100]}"
     try:
@@ -121,8 +121,8 @@ def _task_refusal(envelope: Envelope, body: Any) -> str | None:
     return None
 
 
-def _first(error: ValidationError, document: Any, root: str = "") -> str:
-    """The problems, said plainly and wrong types first: "properties is an int; body is missing"."""
+def _problems(error: ValidationError, document: Any, root: str = "") -> str:
+    """Up to three problems, said plainly and wrong types first: "properties is an int; body is missing"."""
     if not isinstance(document, dict):
         return f"the message is {_a(document)}, not an object"
     said = []

@@ -98,8 +98,11 @@ class Channel(SQS.Channel):
             elif queue in self._noack_queues:  # control and event queues: nobody wants it back
                 logger.warning("dropped a message on %s: %s", queue, reason)
                 metrics.observe_refused("dropped")
-                self._quietly(self.sqs(queue=queue).delete_message, QueueUrl=queue_url,
-                              ReceiptHandle=message.get("ReceiptHandle", ""))
+                try:
+                    self.sqs(queue=queue).delete_message(QueueUrl=queue_url,
+                                                         ReceiptHandle=message.get("ReceiptHandle", ""))
+                except AWS_ERRORS as error:  # it comes back after its visibility timeout, and is dropped again
+                    logger.warning("could not drop a message on %s: %s", queue, error)
             else:
                 logger.warning("dead-lettered a message from %s: %s", queue, reason)
                 metrics.observe_refused("dead_lettered")
@@ -112,12 +115,6 @@ class Channel(SQS.Channel):
         except (KeyError, TypeError, ValueError):  # no body; not text (binascii.Error is a ValueError)
             return "not UTF-8 text"
         return envelope.refusal(text, task_queue=queue not in self._noack_queues)
-
-    def _quietly(self, call: Any, **request: Any) -> None:
-        try:
-            call(**request)
-        except AWS_ERRORS as error:
-            logger.warning("%s failed: %s", getattr(call, "__name__", "a request"), error)
 
     # -- acks -----------------------------------------------------------------------------
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:

@@ -60,7 +60,7 @@ def start(address: str) -> None:
 
 def process_exited(pid: int) -> None:
     """Forget a pool process's live gauges (its counts stay counted)."""
-    if _metrics is not None and MULTIPROC_ENV in os.environ:
+    if _metrics is not None:  # metrics on means multiprocess mode (start)
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
