@@ -11,10 +11,13 @@ from typing import Any
 
 from kombu import Queue
 
+from irs.aws.clients import BACKOFF_MAX_S, CLIENT_CONFIG
 from irs.aws.queues import celery_queues
 from irs.pools import CLOUD
 from irs.settings import Settings
 
+#: Seconds a publish (and the channel it needs) keeps trying through an SQS outage before it gives up.
+PUBLISH_PATIENCE_S = 60
 #: Seconds between a task's soft time limit (it may clean up) and its hard one (it is killed).
 SOFT_LIMIT_MARGIN_S = 10
 
@@ -33,8 +36,17 @@ def configure(settings: Settings) -> dict[str, Any]:
             "supports_fanout": settings.monitoring,  # fanout exchanges (control, events) through SNS topics
             "polling_interval": 0,  # with long polling, an empty poll already waited
             "visibility_timeout": settings.visibility_timeout,
+            "client-config": CLIENT_CONFIG,  # kombu's boto3 clients retry as IRS's own do
+            # Opening a channel (a new process's first publish) rides out an SQS outage of a minute.
+            "connect_retries_timeout": PUBLISH_PATIENCE_S,
+            "interval_start": 0.5,
+            "interval_step": 1,
+            "interval_max": BACKOFF_MAX_S,
         },
         "broker_connection_retry_on_startup": True,
+        # A publish (a client's request, a task's retry) rides out an SQS outage of a minute.
+        "task_publish_retry_policy": {"max_retries": round(PUBLISH_PATIENCE_S / BACKOFF_MAX_S) + 3,
+                                      "interval_start": 0.5, "interval_step": 1, "interval_max": BACKOFF_MAX_S},
         # --- queues: provisioned up front by `irs provision`, each with a dead-letter queue ---
         "task_queues": [Queue(name) for name in celery_queues(settings)],
         "task_default_queue": CLOUD,

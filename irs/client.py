@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from irs.aws import clients, documents
+from irs.aws.clients import patiently
 from irs.aws.queues import SQS_BATCH
 from irs.broker.app import app
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ResultDocument, result_key
@@ -28,6 +30,7 @@ from irs.tasks import UPLOAD_MS, classify
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_POLL = 0.25  # seconds between looks, at most
+PATIENCE_S = 300.0  # how long a submission rides out AWS trouble, unless its caller gives a deadline
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,11 @@ def upload(path: Path, key: str) -> float:
     return put_image(key, path.read_bytes())
 
 
-def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None) -> list[Any]:
+def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None,
+            deadline: float | None = None) -> list[Any]:
     """One classify request per uploaded key, sent ten to a SendMessageBatch; the router picks each pool
-    unless ``queue`` pins them."""
-    with producer.channel.batched_sends():
+    unless ``queue`` pins them. Sends are tried again until ``deadline`` (``time.monotonic()``)."""
+    with producer.channel.batched_sends(deadline):
         return [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
                 for key, ms in zip(keys, upload_ms, strict=True)]
 
@@ -76,18 +80,24 @@ def new_batch() -> str:
 
 
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
-                 queue: str | None = None, batch: str | None = None) -> list[Submitted]:
+                 queue: str | None = None, batch: str | None = None, deadline: float | None = None
+                 ) -> list[Submitted]:
     """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a
-    request."""
+    request. AWS trouble is ridden out until ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now)."""
+    deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
     prefix = f"uploads/{batch or new_batch()}/"
     keys = [f"{prefix}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
+
+    def upload_patiently(path: Path, key: str) -> float:
+        return patiently(lambda: upload(path, key), deadline, f"uploading {path}")
+
     submitted: list[Submitted] = []
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths)))) as pool, \
             app.producer_or_acquire() as producer:
-        uploads = [pool.submit(upload, path, key) for path, key in zip(paths, keys, strict=True)]
+        uploads = [pool.submit(upload_patiently, path, key) for path, key in zip(paths, keys, strict=True)]
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
-            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue)
+            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline)
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
                 if on_submitted:
@@ -101,7 +111,8 @@ def collect(submitted: Sequence[Submitted], timeout: float) -> Iterator[dict[str
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL_S
     while wanted:
-        for task_id, document in _from_s3(list(wanted.values())):
+        due = partial(_from_s3, list(wanted.values()))
+        for task_id, document in patiently(due, deadline, "collecting results"):
             del wanted[task_id]
             yield document
         if not wanted:

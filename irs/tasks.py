@@ -1,8 +1,10 @@
 """The ``classify`` task: an S3 key in, a result document out.
 
 Bad input never raises: it yields a document with ``status: error`` and a
-reason, so it is answered once and never retried. Only transient AWS errors
-raise, and Celery retries those with backoff.
+reason, so it is answered once and never retried. AWS trouble is ridden out
+in the task first (for up to half its time limit: an S3 outage of seconds
+costs no new message), and only then raised, for Celery to retry the task
+with backoff.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from celery import Task
 from celery.signals import before_task_publish, worker_init, worker_process_init, worker_process_shutdown
 
-from irs.aws.clients import AWS_ERRORS, client
+from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
 from irs.results import error_document, iso, new_task_id
 from irs.routing.router import ROUTE, take_last
@@ -107,7 +109,8 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
     try:
         with stage("download"):
-            data, common["source"] = read_image(image_key)
+            patience = time.monotonic() + settings.task_time_limit / 2
+            data, common["source"] = patiently(lambda: read_image(image_key), patience, f"reading {image_key}")
         with stage("decode"):
             pixels, info = decode(data, settings.max_image_bytes, settings.max_image_pixels,
                                   min_side=recognizer.input_size)

@@ -20,9 +20,13 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs.aws import documents
+from irs.aws.clients import patiently
 from irs.results import FIRST_POLL_S, POLL_GROWTH, error_document, image_key_of, result_key
 
 logger = logging.getLogger(__name__)
+#: How long one read or write of a document rides out S3 trouble (a write retried after a lost answer that had
+#: in fact been stored is refused by the conditional write, and so counted as done).
+PATIENCE_S = 60.0
 
 
 class S3DocumentBackend(KeyValueStoreBackend):
@@ -32,7 +36,8 @@ class S3DocumentBackend(KeyValueStoreBackend):
 
     # -- storage -------------------------------------------------------------------------
     def get(self, key: str | bytes) -> bytes | None:
-        return documents.get_bytes(_text(key))
+        return patiently(lambda: documents.get_bytes(_text(key)), time.monotonic() + PATIENCE_S,
+                         "reading a result document")
 
     def mget(self, keys: list[Any]) -> list[bytes | None]:
         return [self.get(key) for key in keys]
@@ -41,7 +46,8 @@ class S3DocumentBackend(KeyValueStoreBackend):
         """Write a result document once: S3's conditional write refuses to replace one that exists, so a
         redelivered request finds its document written (and is done), and no message, forged or duplicated,
         can replace another's."""
-        if not documents.create(_text(key), value):
+        if not patiently(lambda: documents.create(_text(key), value), time.monotonic() + PATIENCE_S,
+                         f"writing the result document {_text(key)[:300]}"):
             logger.info("the result document at %s exists already: kept", _text(key)[:300])
 
     def delete(self, key: str | bytes) -> None:

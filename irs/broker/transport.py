@@ -24,6 +24,15 @@
    messages are sent ten to a SendMessageBatch when the block ends; ``irs
    classify`` submits many images this way.
 
+5. **An outage is ridden out, not fatal.** kombu raises a bare ``Exception``
+   in the event loop for a ReceiveMessage answered with an error status
+   (throttling: the worker stops, "Unrecoverable error"), and hands on a list
+   for a 5xx or a connection that failed (``'list' object has no attribute
+   'get'``: the same end). Here a failed receive is logged once per outage and
+   polled again after a backoff with jitter, until SQS answers; acks that fail
+   for a transient reason are kept and sent again, so messages received before
+   an outage are acknowledged once it ends instead of coming back.
+
 Selected by ``broker_transport`` in :mod:`irs.celeryconfig`; the broker URL
 stays a plain ``sqs://`` URL.
 """
@@ -32,19 +41,23 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 from kombu.asynchronous.aws.sqs.message import AsyncMessage
 from kombu.exceptions import ChannelError
 from kombu.transport import SQS
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps
-from vine import transform
+from vine import promise
 
-from irs.aws.clients import AWS_ERRORS
+from irs.aws.clients import AWS_ERRORS, backoff, patiently, transient
 from irs.aws.queues import SQS_BATCH
 from irs.broker import envelope
 from irs.worker import metrics
@@ -58,6 +71,26 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[start: start + SQS_BATCH]
 
 
+@dataclass(frozen=True)
+class ReceiveFailed:
+    """What a ReceiveMessage that got no usable answer yields, instead of raising in the event loop."""
+
+    reason: str
+
+
+class Receiver(AsyncSQSConnection):
+    """kombu's asynchronous SQS client, except that a failed ReceiveMessage yields :class:`ReceiveFailed`."""
+
+    def _on_list_ready(self, parent: Any, markers: Any, operation: str, response: Any) -> Any:
+        if response.status != self.STATUS_CODE_OK:
+            body = bytes_to_str(response.read() or b"")[:200]
+            return ReceiveFailed(f"HTTP {response.status} {response.reason} {body}".strip())
+        try:
+            return super()._on_list_ready(parent, markers, operation, response)
+        except Exception as error:  # noqa: BLE001 - an answer botocore cannot parse is one more failed receive
+            return ReceiveFailed(f"an answer that could not be read: {error}")
+
+
 class Channel(SQS.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,16 +99,55 @@ class Channel(SQS.Channel):
         self._ack_flush_due = False
         self._sends: list[tuple[str, dict[str, Any]]] | None = None
         self.receiving = 0  # receives in flight; a draining worker waits for them (irs.worker.lifecycle)
+        self._failed_receives: defaultdict[str, int] = defaultdict(int)  # by queue, in a row
+        self._outage_since: float | None = None
+
+    def asynsqs(self, queue: str | None = None) -> Any:
+        """kombu's asynchronous client, as :class:`Receiver` (IRS predefines no queues)."""
+        if self._asynsqs is None:
+            attributes = self.get_message_attributes
+            receiver: Any = Receiver(
+                sqs_connection=self.sqs(queue=queue), region=self.region,
+                message_system_attribute_names=attributes.get("MessageSystemAttributeNames"),
+                message_attribute_names=attributes.get("MessageAttributeNames"))
+            self._asynsqs = receiver
+        return self._asynsqs
 
     def _get_from_sqs(self, queue_name: str, queue_url: str, connection: Any, count: int = 1,
                       callback: Any = None) -> Any:
         self.receiving += 1
         return super()._get_from_sqs(queue_name, queue_url, connection, count=count,
-                                     callback=transform(self._received, callback))
+                                     callback=promise(self._received, (queue_name, callback, time.monotonic())))
 
-    def _received(self, response: Any) -> Any:
+    def _received(self, queue: str, callback: Any, sent: float, response: Any) -> None:
+        """Hand a receive's messages on; after a failed one, hand on none, after a backoff."""
         self.receiving -= 1
-        return response
+        if isinstance(response, dict):
+            if self._outage_since is not None and sent > self._outage_since:  # not a poll from before it
+                logger.warning("SQS answers again, after %.1f s", time.monotonic() - self._outage_since)
+                self._outage_since = None
+            self._failed_receives.pop(queue, None)
+            callback(response)
+            return
+        reason = response.reason if isinstance(response, ReceiveFailed) else f"an unexpected answer: {response!r}"
+        self._trouble(f"a receive failed: {reason}")
+        self._failed_receives[queue] += 1
+        if self.hub is None:
+            callback({})
+        else:
+            self.hub.call_later(backoff(self._failed_receives[queue]), callback, {})
+
+    def _trouble(self, what: str) -> None:
+        """Log the first sign of an outage; the rest of it is quiet until SQS answers a receive sent after it
+        began."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            logger.warning("SQS out of reach (%s); receiving and acknowledging again with backoff until it answers",
+                           what[:300])
+
+    def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
+        if self.connection is not None:  # a receive that returns after the channel closed polls no more
+            super()._loop1(queue, messages_fetched)
 
     # -- admission: only IRS's own messages reach kombu and Celery -------------------------------
     def _on_messages_ready(self, queue: str, qname: str, messages: dict[str, Any]) -> Any:
@@ -135,7 +207,10 @@ class Channel(SQS.Channel):
             self._ack_flush_due = True
             self.hub.call_later(ACK_WINDOW, self._flush_acks)
 
-    def _flush_acks(self) -> None:
+    def _flush_acks(self, closing: bool = False) -> None:
+        """Send the acks waiting; those that fail for a transient reason wait and are sent again (not while
+        closing). Any other failure means the message comes back after its visibility timeout and is answered
+        again (its document is written once)."""
         self._ack_flush_due = False
         pending, self._acks = self._acks, defaultdict(list)
         for (queue_url, queue), receipts in pending.items():
@@ -147,27 +222,35 @@ class Channel(SQS.Channel):
                         Entries=[{"Id": str(n), "ReceiptHandle": r} for n, r in enumerate(chunk)])
                     failed = response.get("Failed", [])
                 except AWS_ERRORS as error:
+                    if transient(error) and not closing and self.hub is not None:
+                        self._trouble(f"{len(chunk)} ack(s) on {queue_url} wait: {error}")
+                        self._acks[(queue_url, queue)].extend(chunk)
+                        continue
                     failed = [{"Message": str(error)}] * len(chunk)
-                if failed:  # they come back after the visibility timeout and are answered again
+                if failed:
                     logger.warning("%d ack(s) on %s failed and will be redelivered: %s",
                                    len(failed), queue_url, failed[0].get("Message"))
+        if self._acks and not self._ack_flush_due and self.hub is not None:
+            self._ack_flush_due = True
+            self.hub.call_later(max(ACK_WINDOW, backoff(3)), self._flush_acks)
 
     def close(self) -> None:
-        self._flush_acks()
+        self._flush_acks(closing=True)
         super().close()
 
     # -- publishing ---------------------------------------------------------------------------
     @contextmanager
-    def batched_sends(self) -> Iterator[None]:
-        """Hold the messages published inside the block, then send them ten per request."""
+    def batched_sends(self, deadline: float | None = None) -> Iterator[None]:
+        """Hold the messages published inside the block, then send them ten per request; a send that fails for
+        a transient reason is tried again, with the same messages, until ``deadline`` (``time.monotonic()``)."""
         self._sends = []
         try:
             yield
         finally:
             sends, self._sends = self._sends, None
-            self._flush_sends(sends)
+            self._flush_sends(sends, time.monotonic() if deadline is None else deadline)
 
-    def _flush_sends(self, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    def _flush_sends(self, sends: list[tuple[str, dict[str, Any]]], deadline: float) -> None:
         by_queue: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for queue, message in sends:
             by_queue[queue].append(message)
@@ -175,11 +258,22 @@ class Channel(SQS.Channel):
             client = self.sqs(queue=self.canonical_queue_name(queue))
             url = self._new_queue(queue)
             for chunk in _chunks(messages):
-                response = client.send_message_batch(
-                    QueueUrl=url, Entries=[self._batch_entry(str(n), m) for n, m in enumerate(chunk)])
-                if response.get("Failed"):
-                    raise ChannelError(f"SQS refused {len(response['Failed'])} message(s) on {queue}: "
-                                       f"{response['Failed'][0].get('Message')}")
+                entries = [self._batch_entry(str(n), m) for n, m in enumerate(chunk)]
+                patiently(partial(self._send_batch, client, url, queue, entries), deadline, f"sending to {queue}")
+
+    @staticmethod
+    def _send_batch(client: Any, url: str, queue: str, entries: list[dict[str, Any]]) -> None:
+        """Send ``entries``; those SQS turns away for its own reasons are sent again (botocore's retries leave
+        them: the request as a whole succeeded)."""
+        while entries:
+            failed = client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            refused = [f for f in failed if f.get("SenderFault")]
+            if refused:
+                raise ChannelError(f"SQS refused {len(refused)} message(s) on {queue}: {refused[0].get('Message')}")
+            again = {f["Id"] for f in failed}
+            entries = [e for e in entries if e["Id"] in again]
+            if entries:
+                time.sleep(backoff(1))
 
     def _batch_entry(self, entry_id: str, message: dict[str, Any]) -> dict[str, Any]:
         """What kombu's ``_put`` would send for this message, as a batch entry."""

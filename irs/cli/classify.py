@@ -36,6 +36,7 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     if not files:
         raise click.UsageError("no image files found in the given paths")
     batch = new_batch()
+    deadline = time.monotonic() + timeout  # for the submission; the results then have `timeout` more
     submitted: list[Submitted] = []
     try:
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -46,7 +47,7 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
                 submitted.append(item)
                 bar.advance(sent)
 
-            requests = submit_files(files, batch=batch, on_submitted=on_submitted)
+            requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=deadline)
             done = bar.add_task("classifying", total=len(files))
             failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
     except (KeyboardInterrupt, TimeoutError, *AWS_OR_NETWORK_ERRORS) as error:

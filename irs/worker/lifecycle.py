@@ -36,7 +36,7 @@ from celery import bootsteps
 from celery.worker import state
 from celery.worker.request import Request
 
-from irs.aws.clients import AWS_ERRORS
+from irs.aws.clients import AWS_ERRORS, backoff
 from irs.fleet import reports
 from irs.fleet.liveness import HEARTBEAT_S, REPORT_MIN_GAP_S
 from irs.settings import get_settings
@@ -137,6 +137,7 @@ class Lifecycle(bootsteps.StartStopStep):
         idle_since: float | None = time.time()
         last: tuple[bool, bool, int, float | None] | None = None
         written, imds_checked = 0.0, 0.0
+        failures, retry_at = 0, 0.0  # reports that could not be written, in a row; when to try again
         while not self.stopping.wait(TICK_S):
             now = time.time()
             busy = bool(state.active_requests or state.reserved_requests)
@@ -156,13 +157,20 @@ class Lifecycle(bootsteps.StartStopStep):
             # between would otherwise carry the old one until the next heartbeat.
             current = (busy, draining, state.all_total_count[0], SERVICE_TIME.ms)
             metrics.observe_worker(self.pool, self.instance_id, busy, state.all_total_count[0], SERVICE_TIME.ms)
-            if (current != last and now - written >= REPORT_MIN_GAP_S) or now - written >= HEARTBEAT_S \
-                    or (draining and last is not None and not last[1]):
+            due = (current != last and now - written >= REPORT_MIN_GAP_S) or now - written >= HEARTBEAT_S \
+                or (draining and last is not None and not last[1])
+            if due and now >= retry_at:
                 try:
                     reports.write(self._report(busy, idle_since))
-                    written, last = now, current
-                except AWS_ERRORS as error:
-                    logger.warning("could not write this worker's fleet report: %s", error)
+                except AWS_ERRORS as error:  # logged once; tried again with backoff until S3 answers
+                    if not failures:
+                        logger.warning("could not write this worker's fleet report (trying again): %s", error)
+                    failures += 1
+                    retry_at = now + backoff(failures)
+                else:
+                    if failures:
+                        logger.warning("fleet report written again, after %d failed attempt(s)", failures)
+                    written, last, failures = now, current, 0
             if draining and not busy and self._polls_settled(now):
                 logger.info("drained: nothing in flight; stopping")
                 self.drained.set()

@@ -17,6 +17,7 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.events import event
 from celery.worker import state
 from celery.worker.request import Request
+from kombu.asynchronous.aws.sqs.connection import AsyncSQSConnection
 from kombu.transport import SQS
 
 # (owner, name, the parameter names IRS relies on, in order; "self" left out)
@@ -28,6 +29,11 @@ HOOKS: list[tuple[object, str, tuple[str, ...]]] = [
     (SQS.Channel, "_new_queue", ("queue", "kwargs")),
     (SQS.Channel, "_resolve_delay_seconds", ("properties",)),
     (SQS.Channel, "basic_ack", ("delivery_tag", "multiple")),
+    (SQS.Channel, "asynsqs", ("queue",)),
+    (SQS.Channel, "_loop1", ("queue", "messages_fetched")),
+    (AsyncSQSConnection, "__init__", ("sqs_connection", "debug", "region", "message_system_attribute_names",
+                                      "message_attribute_names", "kwargs")),
+    (AsyncSQSConnection, "_on_list_ready", ("parent", "markers", "operation", "response")),
     # irs.broker.monitoring
     (SQS.Channel, "_lookup", ("exchange", "routing_key", "default")),
     (SQS.Channel, "_delete_message", ("queue_name", "message")),
@@ -55,6 +61,7 @@ HOOKS: list[tuple[object, str, tuple[str, ...]]] = [
 ATTRIBUTES: list[tuple[object, str]] = [
     (SQS.Channel, "_noack_queues"),  # which queues a channel consumes without acks (monitoring)
     (SQS.Channel, "wait_time_seconds"),  # the long poll (monitoring shortens it for loop-less consumers)
+    (SQS.Channel, "_asynsqs"), (AsyncSQSConnection, "STATUS_CODE_OK"),  # the transport's receiver
     (state, "active_requests"), (state, "reserved_requests"), (state, "all_total_count"),  # lifecycle
 ]
 

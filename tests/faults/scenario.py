@@ -1,0 +1,177 @@
+"""One fault, end to end: a batch of images in flight through the fault proxy, then what came of them.
+
+Used by the fault tests (tests/faults/test_faults.py) and by the fault table's
+benchmark (bench/faults.py). A real worker and the real ``irs classify`` talk
+to the emulator only through a :class:`~tests.faults.proxy.FaultProxy`, on
+queues of their own (their own queue prefix), so nothing else in the test
+session consumes their messages; the counts are read from the emulator
+directly, past the proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from irs.aws import clients
+from irs.settings import get_settings
+from tests.faults.proxy import Fault, FaultProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_FLOOR_MS = 200  # each image takes at least this long, so a batch is still in flight when a fault hits
+CONCURRENCY = 2
+CLIENT_TIMEOUT_S = 400
+
+
+@dataclass
+class Outcome:
+    """What one fault did to one batch: the fault table's row, and what a test checks."""
+
+    fault: str
+    in_flight: int
+    reported: int  # results the client printed
+    results: int  # images with at least one result document
+    lost: int
+    duplicates: int  # result documents beyond one per image
+    failed: int  # result documents that are not "ok"
+    recover_s: float  # from the end of the fault to the client's last result
+    worker_restarts: int  # worker processes (main or pool) that are not the ones from before
+    client_exit: int
+    injected: dict[str, int] = field(default_factory=dict)
+    worker_log: str = ""
+    client_log: str = ""
+
+
+class Rig:
+    """The proxy, a worker behind it (its main process and pool), and the environment of a client behind it."""
+
+    def __init__(self, emulator_port: int, workdir: Path, images: list[Path], count: int) -> None:
+        self.proxy = FaultProxy(emulator_port).start()
+        self.prefix = f"irs-faults-{uuid.uuid4().hex[:6]}-"
+        self.env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{self.proxy.port}",
+                    "IRS_QUEUE_PREFIX": self.prefix, "PYTHONUNBUFFERED": "1"}
+        self.workdir = workdir
+        self.images = workdir / "images"
+        shutil.rmtree(self.images, ignore_errors=True)
+        self.images.mkdir(parents=True)
+        for n in range(count):
+            shutil.copy(images[n % len(images)], self.images / f"photo{n:03d}{images[n % len(images)].suffix}")
+        subprocess.run([sys.executable, "-m", "irs.cli", "provision"], env=self.env, check=True, capture_output=True)
+        self.worker_log = workdir / "faults-worker.log"
+        self.worker = self._start_worker()
+
+    def _start_worker(self) -> subprocess.Popen[bytes]:
+        from irs.worker import command
+
+        env = {**self.env, "IRS_POOL_NAME": "cloud", "IRS_SERVICE_FLOOR_MS": str(SERVICE_FLOOR_MS)}
+        argv = command.argv(["cloud", "edge"], CONCURRENCY, "faults",
+                            extra=("--without-heartbeat", "--without-gossip", "--without-mingle"))
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.worker_log.open("wb"),
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while "ready." not in self.worker_log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker behind the proxy did not start:\n{self.worker_log.read_text()}")
+            time.sleep(0.1)
+        return process
+
+    def pids(self) -> set[int]:
+        """The worker's main process and its pool's."""
+        out = subprocess.run(["pgrep", "-P", str(self.worker.pid)], capture_output=True, text=True).stdout
+        return {self.worker.pid, *(int(pid) for pid in out.split())} if self.worker.poll() is None else set()
+
+    def queued(self) -> int:
+        """Messages on the rig's queues (waiting, received or delayed), read past the proxy."""
+        sqs, total = clients.client("sqs"), 0
+        for pool in ("cloud", "edge"):
+            url = sqs.get_queue_url(QueueName=f"{self.prefix}{pool}")["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            total += sum(int(attributes[name]) for name in ("ApproximateNumberOfMessages",
+                                                             "ApproximateNumberOfMessagesNotVisible",
+                                                             "ApproximateNumberOfMessagesDelayed"))
+        return total
+
+    def close(self) -> None:
+        if self.worker.poll() is None:
+            os.killpg(self.worker.pid, 15)
+            try:
+                self.worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, 9)
+                self.worker.wait()
+        self.proxy.stop()
+
+
+def result_documents(batch: str) -> Counter[str]:
+    """Result documents per image of ``batch``, read past the proxy."""
+    settings, per_image = get_settings(), Counter[str]()
+    pages = clients.client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=settings.results_bucket, Prefix=f"{settings.results_prefix}uploads/{batch}/")
+    for page in pages:
+        for entry in page.get("Contents", ()):
+            per_image[entry["Key"].removeprefix(settings.results_prefix).rsplit("/", 1)[0]] += 1
+    return per_image
+
+
+@contextmanager
+def _client(rig: Rig) -> Iterator[subprocess.Popen[bytes]]:
+    out, err = rig.workdir / "faults-client.out", rig.workdir / "faults-client.err"
+    process = subprocess.Popen([sys.executable, "-m", "irs.cli", "classify", "--json", "--timeout",
+                                str(CLIENT_TIMEOUT_S), str(rig.images)], env=rig.env, stdout=out.open("wb"),
+                               stderr=err.open("wb"))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.0, refuse_s: float = 0.0) -> Outcome:
+    """Send every image with ``irs classify``; hit ``share`` of the matching requests with ``fault`` for
+    ``window_s`` from the start (uploads, sends, receives, results), or, with ``refuse_s``, refuse every
+    connection for that long once the whole batch is in flight; then count."""
+    before, log_start = rig.pids(), rig.worker_log.stat().st_size
+    rig.proxy.injected.clear()
+    count = len(list(rig.images.iterdir()))
+    with _client(rig) as client:
+        if refuse_s:
+            deadline = time.monotonic() + 120
+            while rig.queued() < count and client.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # until every image is queued (the worker is slow enough for that)
+            in_flight = rig.queued()
+            rig.proxy.refuse(refuse_s)
+            time.sleep(refuse_s)
+        else:
+            in_flight = count
+            rig.proxy.inject(fault, share)
+            time.sleep(window_s)
+            rig.proxy.inject(None)
+        ended = time.monotonic()
+        client.wait(CLIENT_TIMEOUT_S + 60)
+        recover_s = max(0.0, time.monotonic() - ended) if client.returncode is not None else float("inf")
+    out = (rig.workdir / "faults-client.out").read_text()
+    reported = [json.loads(line) for line in out.splitlines() if line.strip()]
+    batches = {document["image_key"].split("/")[1] for document in reported}
+    per_image = result_documents(batches.pop()) if len(batches) == 1 else Counter[str]()
+    after = rig.pids()
+    return Outcome(
+        fault=f"connections refused for {refuse_s:g} s" if refuse_s else
+        f"{fault.value if fault else 'none'} ({share:.0%} of requests, {window_s:g} s)",
+        in_flight=in_flight, reported=len(reported), results=len(per_image), lost=count - len(per_image),
+        duplicates=sum(n - 1 for n in per_image.values()),
+        failed=sum(1 for document in reported if document.get("status") != "ok"),
+        recover_s=round(recover_s, 1), worker_restarts=len(before - after), client_exit=client.returncode,
+        injected=dict(rig.proxy.injected),
+        worker_log=rig.worker_log.read_bytes()[log_start:].decode(errors="replace"),  # this run's part
+        client_log=(rig.workdir / "faults-client.err").read_text(errors="replace"))

@@ -1,0 +1,62 @@
+"""Faults survived with nothing lost: S3 and SQS failing, throttling, resetting, slowing and vanishing.
+
+Each test puts a batch of 100 images in flight through the fault proxy with
+the real ``irs classify`` and a real worker, and checks four things: the
+worker keeps its processes and resumes, transient errors are retried (every
+image is answered "ok" although the proxy injected failures), every image
+ends with exactly one result document in S3, and the client reports every
+result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ARTIFACTS, IMAGES, PORT
+from tests.faults import scenario
+from tests.faults.proxy import Fault
+
+IMAGES_IN_FLIGHT = 100
+
+
+@pytest.fixture(scope="module")
+def rig(emulator: str) -> Iterator[scenario.Rig]:
+    photos = sorted(IMAGES.glob("*.jpg"))
+    rig = scenario.Rig(PORT, ARTIFACTS / "faults", photos, IMAGES_IN_FLIGHT)
+    yield rig
+    rig.close()
+
+
+def check_nothing_lost(outcome: scenario.Outcome) -> None:
+    context = f"{outcome}\n--- worker log (end) ---\n{outcome.worker_log[-4000:]}\n--- client ---\n" \
+              f"{outcome.client_log[-2000:]}"
+    assert outcome.injected, f"the proxy injected nothing: the test proves nothing\n{context}"
+    assert outcome.worker_restarts == 0, f"worker processes were replaced\n{context}"
+    assert "Unrecoverable error" not in outcome.worker_log, context
+    assert outcome.lost == 0 and outcome.results == IMAGES_IN_FLIGHT, context
+    assert outcome.duplicates == 0, context
+    assert outcome.failed == 0, f"a transient error became an answer instead of being retried\n{context}"
+    assert outcome.reported == IMAGES_IN_FLIGHT and outcome.client_exit == 0, context
+
+
+@pytest.mark.parametrize(("fault", "share"), [
+    (Fault.S3_500, 0.2),
+    (Fault.S3_SLOWDOWN, 0.2),
+    (Fault.SQS_THROTTLE, 0.3),
+    (Fault.RESET, 0.1),
+    (Fault.LATENCY, 0.1),
+], ids=lambda value: value.name if isinstance(value, Fault) else None)
+def test_a_batch_in_flight_survives(rig: scenario.Rig, fault: Fault, share: float) -> None:
+    check_nothing_lost(scenario.run(rig, fault, share=share, window_s=10))
+
+
+def test_thirty_seconds_of_refused_connections_are_ridden_out_and_logged_once(rig: scenario.Rig) -> None:
+    outcome = scenario.run(rig, None, refuse_s=30)
+    check_nothing_lost(outcome)
+    assert outcome.in_flight >= IMAGES_IN_FLIGHT // 2, f"the outage hit too few images: {outcome.in_flight}"
+    log = outcome.worker_log
+    assert log.count("SQS out of reach") == 1 and log.count("SQS answers again") == 1, log[-4000:]
+
+
