@@ -10,12 +10,14 @@ stored or enqueued (:mod:`webapp.uploads`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import Depends, FastAPI, Form, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -27,7 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from irs import __version__
 from irs.aws import clients
-from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS
+from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, transient
 from irs.aws.queues import queue_names
 from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
@@ -37,7 +39,9 @@ from webapp.monitor import Monitor
 from webapp.security import COOKIE, Authenticator, BodyLimit, Caller, allowed_hosts, cross_site
 from webapp.uploads import WEB_PREFIX, Rejected, Upload, accept, owner_of
 
+logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+RETRY_AFTER_AWS_S = 5  # what a caller is told to wait when AWS is out of reach
 MAX_WAIT_S = 60.0
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
 #: The upload's form, for /docs: the handler parses it itself, with limits on files, fields and parts.
@@ -99,6 +103,8 @@ def create_app() -> FastAPI:
                               "`GET /api/v1/results/{id}?wait=30` waits for one without polling. "
                               "Send `Authorization: Bearer <token>` where the service asks for a token.")
     app.state.feed, app.state.monitor = feed, monitor
+    app.add_exception_handler(ClientError, _aws_trouble)
+    app.add_exception_handler(BotoCoreError, _aws_trouble)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/metrics", make_asgi_app())  # Prometheus: queues, routing, refused documents; token-guarded below
     app.add_middleware(BodyLimit, limit=lambda scope: upload_limit if scope["method"] == "POST"
@@ -315,6 +321,17 @@ def _image(image_key: str) -> tuple[bytes, ImageInfo] | None:
         return body, inspect(body, settings.max_image_bytes, settings.max_image_pixels)
     except (*AWS_ERRORS, BadImage):
         return None
+
+
+async def _aws_trouble(request: Request, error: Exception) -> JSONResponse:
+    """AWS out of reach after the retries: 503 with Retry-After when it may pass, 500 (and the log) when not."""
+    if transient(error):
+        response = _problem(503, "IRS's storage or queue is out of reach for now; nothing more was done. "
+                                 "Try again shortly.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_AWS_S)
+        return response
+    logger.error("%s %s: AWS refused: %s", request.method, request.url.path, error)
+    return _problem(500, "IRS's AWS access refused this request; its operators have the details in the log")
 
 
 def _problem(status: int, detail: str, problems: dict[str, str] | None = None) -> JSONResponse:

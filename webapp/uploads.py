@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from irs.aws.clients import patiently
 from irs.broker.app import app
 from irs.client import enqueue, put_image
 from irs.settings import get_settings
@@ -25,6 +26,7 @@ from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect_stream
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
+PATIENCE_S = 15.0  # how long an upload request rides out AWS trouble before it is answered 503
 _uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="irs-upload")
 
 
@@ -83,8 +85,16 @@ def accept(files: list[Upload], owner: str) -> list[Accepted]:
     infos = check(files)
     batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/{owner}/"
     keys = [f"{batch}{n:04d}.{_EXTENSIONS[info.format]}" for n, info in enumerate(infos)]
-    upload_ms = list(_uploader.map(put_image, keys, [f.file for f in files]))
+    deadline = time.monotonic() + PATIENCE_S
+
+    def store(key: str, file: BinaryIO) -> float:
+        def put() -> float:
+            file.seek(0)  # a retried upload starts again from the beginning
+            return put_image(key, file)
+        return patiently(put, deadline, f"storing {key}")
+
+    upload_ms = list(_uploader.map(store, keys, [f.file for f in files]))
     with app.producer_or_acquire() as producer:
-        results = enqueue(keys, upload_ms, producer)
+        results = enqueue(keys, upload_ms, producer, deadline=deadline)
     return [Accepted(upload.filename, result.id, key, info)
             for upload, result, key, info in zip(files, results, keys, infos, strict=True)]
