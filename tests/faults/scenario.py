@@ -55,11 +55,12 @@ class Outcome:
 class Rig:
     """The proxy, a worker behind it (its main process and pool), and the environment of a client behind it."""
 
-    def __init__(self, emulator_port: int, workdir: Path, images: list[Path], count: int) -> None:
+    def __init__(self, emulator_port: int, workdir: Path, images: list[Path], count: int,
+                 env: dict[str, str] | None = None) -> None:
         self.proxy = FaultProxy(emulator_port).start()
         self.prefix = f"irs-faults-{uuid.uuid4().hex[:6]}-"
         self.env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{self.proxy.port}",
-                    "IRS_QUEUE_PREFIX": self.prefix, "PYTHONUNBUFFERED": "1"}
+                    "IRS_QUEUE_PREFIX": self.prefix, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.workdir = workdir
         self.images = workdir / "images"
         shutil.rmtree(self.images, ignore_errors=True)
@@ -68,18 +69,21 @@ class Rig:
             shutil.copy(images[n % len(images)], self.images / f"photo{n:03d}{images[n % len(images)].suffix}")
         subprocess.run([sys.executable, "-m", "irs.cli", "provision"], env=self.env, check=True, capture_output=True)
         self.worker_log = workdir / "faults-worker.log"
-        self.worker = self._start_worker()
+        self.worker_log.unlink(missing_ok=True)
+        self.worker = self.start_worker()
 
-    def _start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A worker behind the proxy, appending to the rig's log; returns once it is ready."""
+        log_start = self.worker_log.stat().st_size if self.worker_log.exists() else 0
         from irs.worker import command
 
         env = {**self.env, "IRS_POOL_NAME": "cloud", "IRS_SERVICE_FLOOR_MS": str(SERVICE_FLOOR_MS)}
         argv = command.argv(["cloud", "edge"], CONCURRENCY, "faults",
                             extra=("--without-heartbeat", "--without-gossip", "--without-mingle"))
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.worker_log.open("wb"),
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.worker_log.open("ab"),
                                    stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
-        while "ready." not in self.worker_log.read_text(errors="replace"):
+        while b"ready." not in self.worker_log.read_bytes()[log_start:]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the worker behind the proxy did not start:\n{self.worker_log.read_text()}")
             time.sleep(0.1)
@@ -174,4 +178,49 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
         recover_s=round(recover_s, 1), worker_restarts=len(before - after), client_exit=client.returncode,
         injected=dict(rig.proxy.injected),
         worker_log=rig.worker_log.read_bytes()[log_start:].decode(errors="replace"),  # this run's part
+        client_log=(rig.workdir / "faults-client.err").read_text(errors="replace"))
+
+
+def _reported(rig: Rig) -> int:
+    out = rig.workdir / "faults-client.out"
+    return out.read_bytes().count(b"\n") if out.exists() else 0
+
+
+def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
+    """SIGKILL the worker's whole process group (main process and pool) once ``after`` results are in, while it
+    works through the batch (or, with ``draining``, while it drains after a SIGTERM, as in a scale-in); start a
+    new worker at once, as systemd or ``irs up`` would; then count. The messages the dead worker held come back
+    after the queue's visibility timeout."""
+    log_start = rig.worker_log.stat().st_size
+    (rig.workdir / "faults-client.out").unlink(missing_ok=True)
+    count = len(list(rig.images.iterdir()))
+    with _client(rig) as client:
+        deadline = time.monotonic() + 120
+        while _reported(rig) < after and client.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        in_flight = count - _reported(rig)
+        if draining:
+            os.kill(rig.worker.pid, 15)
+            while b"draining: no longer consuming" not in rig.worker_log.read_bytes()[log_start:]:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the worker did not begin to drain")
+                time.sleep(0.02)
+        os.killpg(rig.worker.pid, 9)
+        rig.worker.wait()
+        killed = time.monotonic()
+        rig.worker = rig.start_worker()
+        client.wait(CLIENT_TIMEOUT_S + 60)
+        recover_s = time.monotonic() - killed if client.returncode is not None else float("inf")
+    out = (rig.workdir / "faults-client.out").read_text()
+    reported = [json.loads(line) for line in out.splitlines() if line.strip()]
+    batches = {document["image_key"].split("/")[1] for document in reported}
+    per_image = result_documents(batches.pop()) if len(batches) == 1 else Counter[str]()
+    return Outcome(
+        fault="SIGKILL of the whole worker while it drains (scale-in)" if draining else
+        "SIGKILL of the whole worker mid-batch",
+        in_flight=in_flight, reported=len(reported), results=len(per_image), lost=count - len(per_image),
+        duplicates=sum(n - 1 for n in per_image.values()),
+        failed=sum(1 for document in reported if document.get("status") != "ok"),
+        recover_s=round(recover_s, 1), worker_restarts=1, client_exit=client.returncode,
+        worker_log=rig.worker_log.read_bytes()[log_start:].decode(errors="replace"),
         client_log=(rig.workdir / "faults-client.err").read_text(errors="replace"))

@@ -5,6 +5,12 @@ for the boot delay. The fleet lives in a registry directory (one JSON file per h
 restarted controller adopts the processes its predecessor started. An entry
 names its process by PID and start time: a PID the system has since given to
 another process is never signalled.
+
+A host is registered before its process starts, and its PID written after: a
+controller killed in between leaves an entry without a PID, and the next one
+finds the process by the host id on its command line and adopts it (or drops
+the entry if no such process appeared within ``LAUNCH_GRACE_S``), so no
+worker runs unregistered and the fleet is never counted short.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from irs.autoscale.providers import Host
 from irs.pools import CLOUD
 from irs.worker import command
 
+LAUNCH_GRACE_S = 10.0  # how long an entry may wait for its process to appear
 BOOT = "import os, sys, time; time.sleep(float(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
 
 
@@ -45,8 +52,16 @@ class LocalProvider:
         for path in sorted(self.registry.glob("*.json")):
             try:
                 entry = json.loads(path.read_text())
+                if entry.get("pid") is None:
+                    entry = self._adopt(entry)
+                    if entry is None:
+                        path.unlink(missing_ok=True)  # its launch never started a process
+                        continue
+                    if entry.get("pid") is None:  # being launched right now
+                        entries.append(entry)
+                        continue
                 pid, started = int(entry["pid"]), entry.get("started")
-            except (OSError, ValueError, TypeError, KeyError):
+            except (OSError, ValueError, TypeError, KeyError, AttributeError):
                 path.unlink(missing_ok=True)  # not an entry this provider wrote
                 continue
             if _alive(pid) and started == _started(pid):
@@ -55,6 +70,16 @@ class LocalProvider:
                 path.unlink(missing_ok=True)  # the host is gone: its worker stopped (its PID may be reused)
                 _reap(pid)
         return entries
+
+    def _adopt(self, entry: dict[str, object]) -> dict[str, object] | None:
+        """An entry registered by a controller that died before it wrote the PID: with the PID of the process
+        that carries its host id, once found; as it is while its launch may still be under way; else None."""
+        pid = _find(str(entry["id"]))
+        if pid is not None:
+            entry = {**entry, "pid": pid, "started": _started(pid)}
+            self._write(entry)
+            return entry
+        return entry if time.time() - float(entry["launched_at"]) < LAUNCH_GRACE_S else None  # type: ignore[arg-type]
 
     def hosts(self) -> list[Host]:
         now = time.time()
@@ -79,10 +104,12 @@ class LocalProvider:
             argv = [sys.executable, "-c", BOOT, str(self.boot_delay_s),
                     *command.argv([self.pool], self.concurrency, host_id)]
             log = (self.logs / f"{host_id}.log").open("ab")
-            child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             now = time.time()
-            self._write({"id": host_id, "pid": child.pid, "started": _started(child.pid), "launched_at": now,
-                         "ready_at": now + self.boot_delay_s, "always_on": always_on})
+            entry: dict[str, object] = {"id": host_id, "pid": None, "started": None, "launched_at": now,
+                                        "ready_at": now + self.boot_delay_s, "always_on": always_on}
+            self._write(entry)  # registered first: see the module's docstring
+            child = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._write({**entry, "pid": child.pid, "started": _started(child.pid)})
             started.append(host_id)
         return started
 
@@ -104,7 +131,7 @@ class LocalProvider:
     def _signal(self, ids: list[str], signum: int) -> None:
         wanted = set(ids)
         for entry in self._entries():
-            if entry["id"] in wanted:
+            if entry["id"] in wanted and entry.get("pid") is not None:
                 try:
                     os.kill(int(entry["pid"]), signum)  # type: ignore[call-overload]
                 except ProcessLookupError:
@@ -122,6 +149,22 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
     except OSError:
         return False
+
+
+def _find(host_id: str) -> int | None:
+    """The process whose command line names ``host_id`` (a worker this provider started; not one of its pool's
+    processes, which carry the same command line), if any."""
+    found: dict[int, int] = {}  # pid -> parent pid
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+            if any(host_id.encode() in argument for argument in arguments) and _alive(int(proc.name)):
+                found[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return next((pid for pid, parent in found.items() if parent not in found), None)
 
 
 def _started(pid: int) -> int | None:
