@@ -72,6 +72,9 @@ cat > /etc/systemd/system/irs-edge.service <<UNIT
 Description=IRS edge worker
 After=network-online.target
 Wants=network-online.target
+# Restarted after a crash or a kill, 5 s apart; a worker that fails 10 times in 10 minutes is left stopped.
+StartLimitIntervalSec=600
+StartLimitBurst=10
 
 [Service]
 User=irs
@@ -93,6 +96,8 @@ cat > /etc/systemd/system/irs-edge-watch.service <<UNIT
 [Unit]
 Description=IRS edge watcher: every new image in $IMAGE_DIR becomes a routed request
 After=irs-edge.service
+StartLimitIntervalSec=600
+StartLimitBurst=10
 
 [Service]
 User=irs

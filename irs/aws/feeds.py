@@ -78,16 +78,32 @@ class Subscription:
         _remove(self.queue_url, self.subscription_arn)
 
 
+def dangling(subscriptions: list[dict[str, str]], queue_names: set[str], prefix: str) -> list[str]:
+    """The subscriptions (their ARNs) that deliver to a queue named with ``prefix`` that no longer exists (its
+    listener was killed between removing the queue and the subscription: SNS would deliver to nothing forever).
+    List the subscriptions before the queues: a queue exists before its subscription, so a new one is not
+    taken for gone."""
+    def queue(subscription: dict[str, str]) -> str:
+        return subscription.get("Endpoint", "").rsplit(":", 1)[-1]
+
+    return [s["SubscriptionArn"] for s in subscriptions
+            if s.get("Protocol") == "sqs" and queue(s).startswith(prefix) and queue(s) not in queue_names
+            and s.get("SubscriptionArn", "").startswith("arn:")]
+
+
 def sweep(now: float | None = None) -> int:
-    """Remove the queues (and subscriptions) of listeners that stopped without closing; returns how many."""
+    """Remove the queues (and subscriptions) of listeners that stopped without closing, and subscriptions whose
+    queue is gone; returns how many queues and subscriptions."""
     sqs, sns = client("sqs"), client("sns")
     now = time.time() if now is None else now
-    urls = sqs.list_queues(QueueNamePrefix=queue_prefix()).get("QueueUrls", [])
-    if not urls:
-        return 0
-    subscriptions = {s["Endpoint"]: s["SubscriptionArn"] for page in sns.get_paginator(
-        "list_subscriptions_by_topic").paginate(TopicArn=topic_arn()) for s in page.get("Subscriptions", ())}
+    listed = [s for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn())
+              for s in page.get("Subscriptions", ())]
+    urls = sqs.list_queues(QueueNamePrefix=queue_prefix()).get("QueueUrls", [])  # after the subscriptions
+    subscriptions = {s["Endpoint"]: s["SubscriptionArn"] for s in listed}
     removed = 0
+    for arn in dangling(listed, {url.rsplit("/", 1)[-1] for url in urls}, queue_prefix()):
+        _unsubscribe(arn)
+        removed += 1
     for url in urls:
         try:
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
@@ -99,6 +115,13 @@ def sweep(now: float | None = None) -> int:
         except AWS_ERRORS as error:
             logger.warning("could not sweep %s: %s", url, error)
     return removed
+
+
+def _unsubscribe(subscription_arn: str) -> None:
+    try:
+        client("sns").unsubscribe(SubscriptionArn=subscription_arn)
+    except AWS_ERRORS as error:
+        logger.warning("could not remove the subscription %s: %s", subscription_arn, error)
 
 
 def _remove(queue_url: str, subscription_arn: str | None) -> None:

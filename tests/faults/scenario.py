@@ -171,7 +171,7 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
     after = rig.pids()
     return Outcome(
         fault=f"connections refused for {refuse_s:g} s" if refuse_s else
-        f"{fault.value if fault else 'none'} ({share:.0%} of requests, {window_s:g} s)",
+        f"{fault.value} ({share:.0%} of requests, {window_s:g} s)" if fault else "none (the baseline)",
         in_flight=in_flight, reported=len(reported), results=len(per_image), lost=count - len(per_image),
         duplicates=sum(n - 1 for n in per_image.values()),
         failed=sum(1 for document in reported if document.get("status") != "ok"),

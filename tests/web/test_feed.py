@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from irs.aws import clients, feeds
+from irs.aws import clients, feeds, queues
 from tests.conftest import IMAGES, wait_until
 
 
@@ -74,3 +74,36 @@ def test_anything_on_a_web_process_feed_queue_stops_nothing(web_server, cloud_wo
                                                                    "image/jpeg"))]).json()["requests"][0]
         answer = client.get(request["result_url"], params={"wait": 30})
         assert answer.json().get("status") == "ok", answer.text
+
+
+def test_a_killed_web_process_queue_is_swept_and_a_restarted_one_serves_results(web_server, cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    before = feed_queues()
+    doomed = web_server("killed")
+    (held,) = feed_queues() - before
+    held_arn = queues.arn(held)
+    doomed.process.kill()  # SIGKILL: no chance to remove its queue
+    doomed.process.wait()
+    assert held in feed_queues()
+    stale = str(int(time.time() - feeds.ORPHAN_S - 60))  # ...and then nobody touches it for too long
+    clients.client("sqs").tag_queue(QueueUrl=held, Tags={feeds.HEARTBEAT_TAG: stale})
+
+    restarted = web_server("restarted")  # it sweeps what crashed listeners left before it subscribes
+    assert held not in feed_queues()
+    subscribed = {s["Endpoint"] for s in clients.client("sns").list_subscriptions_by_topic(
+        TopicArn=feeds.topic_arn())["Subscriptions"]}
+    assert held_arn not in subscribed
+    with restarted.client() as client:
+        request = client.post("/api/v1/images", files=[("files", ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(),
+                                                                   "image/jpeg"))]).json()["requests"][0]
+        answer = client.get(request["result_url"], params={"wait": 30})
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+def test_the_sweep_removes_a_subscription_whose_queue_is_gone(web) -> None:  # type: ignore[no-untyped-def]
+    """A listener killed between removing its queue and its subscription leaves the subscription alone."""
+    half_closed = feeds.Subscription.open()
+    clients.client("sqs").delete_queue(QueueUrl=half_closed.queue_url)
+    feeds.sweep()
+    listed = clients.client("sns").list_subscriptions_by_topic(TopicArn=feeds.topic_arn())["Subscriptions"]
+    assert half_closed.subscription_arn not in {s["SubscriptionArn"] for s in listed}
+    assert {queues.arn(url) for url in feed_queues()} <= {s["Endpoint"] for s in listed}  # live ones untouched

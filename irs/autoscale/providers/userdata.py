@@ -27,6 +27,9 @@ cat > /etc/systemd/system/irs-worker.service <<UNIT
 Description=IRS worker ({role})
 After=network-online.target
 Wants=network-online.target
+# Restarted after a crash or a kill, 5 s apart; a worker that fails 10 times in 10 minutes is left stopped.
+StartLimitIntervalSec=600
+StartLimitBurst=10
 
 [Service]
 User={user}
