@@ -149,7 +149,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
-        self._call(self._close())
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -179,6 +179,16 @@ class FaultProxy:
         for writer in list(self._writers):
             if writer not in self._busy:
                 writer.transport.abort()
+
+    async def _shutdown(self) -> None:
+        """Close everything and let every connection's task end before the loop stops."""
+        await self._close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _refuse(self, seconds: float) -> None:
         await self._close()
