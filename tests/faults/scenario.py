@@ -59,8 +59,11 @@ class Rig:
                  env: dict[str, str] | None = None) -> None:
         self.proxy = FaultProxy(emulator_port).start()
         self.prefix = f"irs-faults-{uuid.uuid4().hex[:6]}-"
+        # Buckets of its own too: provisioning points a results bucket's notices at its own prefix's topic.
+        self.results_bucket = f"{self.prefix}results"
         self.env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{self.proxy.port}",
-                    "IRS_QUEUE_PREFIX": self.prefix, "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "IRS_QUEUE_PREFIX": self.prefix, "IRS_INPUT_BUCKET": f"{self.prefix}uploads",
+                    "IRS_RESULTS_BUCKET": self.results_bucket, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.workdir = workdir
         self.images = workdir / "images"
         shutil.rmtree(self.images, ignore_errors=True)
@@ -116,11 +119,11 @@ class Rig:
         self.proxy.stop()
 
 
-def result_documents(batch: str) -> Counter[str]:
+def result_documents(rig: Rig, batch: str) -> Counter[str]:
     """Result documents per image of ``batch``, read past the proxy."""
     settings, per_image = get_settings(), Counter[str]()
     pages = clients.client("s3").get_paginator("list_objects_v2").paginate(
-        Bucket=settings.results_bucket, Prefix=f"{settings.results_prefix}uploads/{batch}/")
+        Bucket=rig.results_bucket, Prefix=f"{settings.results_prefix}uploads/{batch}/")
     for page in pages:
         for entry in page.get("Contents", ()):
             per_image[entry["Key"].removeprefix(settings.results_prefix).rsplit("/", 1)[0]] += 1
@@ -150,9 +153,14 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
     count = len(list(rig.images.iterdir()))
     with _client(rig) as client:
         if refuse_s:
-            deadline = time.monotonic() + 120
-            while rig.queued() < count and client.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)  # until every image is queued (the worker is slow enough for that)
+            deadline, peak, peaked_at = time.monotonic() + 120, 0, time.monotonic()
+            while client.poll() is None and time.monotonic() < deadline:  # until the whole batch is queued
+                queued = rig.queued()
+                if queued >= count or (queued and queued <= peak and time.monotonic() - peaked_at > 1):
+                    break  # all of it, or all there will be: the count stopped growing for a second
+                if queued > peak:
+                    peak, peaked_at = queued, time.monotonic()
+                time.sleep(0.05)
             in_flight = rig.queued()
             rig.proxy.refuse(refuse_s)
             time.sleep(refuse_s)
@@ -167,7 +175,7 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
     out = (rig.workdir / "faults-client.out").read_text()
     reported = [json.loads(line) for line in out.splitlines() if line.strip()]
     batches = {document["image_key"].split("/")[1] for document in reported}
-    per_image = result_documents(batches.pop()) if len(batches) == 1 else Counter[str]()
+    per_image = result_documents(rig, batches.pop()) if len(batches) == 1 else Counter[str]()
     after = rig.pids()
     return Outcome(
         fault=f"connections refused for {refuse_s:g} s" if refuse_s else
@@ -214,7 +222,7 @@ def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
     out = (rig.workdir / "faults-client.out").read_text()
     reported = [json.loads(line) for line in out.splitlines() if line.strip()]
     batches = {document["image_key"].split("/")[1] for document in reported}
-    per_image = result_documents(batches.pop()) if len(batches) == 1 else Counter[str]()
+    per_image = result_documents(rig, batches.pop()) if len(batches) == 1 else Counter[str]()
     return Outcome(
         fault="SIGKILL of the whole worker while it drains (scale-in)" if draining else
         "SIGKILL of the whole worker mid-batch",
