@@ -35,7 +35,7 @@ fi
 /opt/irs/.venv/bin/pip install "$package"
 
 # The model, fetched and checked once, where every worker looks first.
-install -d -o irs -g irs /opt/irs/models
+install -d -o irs -g irs /opt/irs/models /opt/irs/cache  # user irs fetches into the cache
 sudo -u irs env IRS_CACHE_DIR=/opt/irs/cache /opt/irs/.venv/bin/irs model fetch "$IRS_MODEL"
 cp -r /opt/irs/cache/models/. /opt/irs/models/
 chown -R irs:irs /opt/irs/models

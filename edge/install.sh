@@ -43,7 +43,7 @@ esac
 echo "$IRS_SOURCE_SHA256  $package" | sha256sum --check --strict
 "$PREFIX/.venv/bin/pip" install "$package"
 
-install -d -o irs -g irs "$PREFIX/models"
+install -d -o irs -g irs "$PREFIX/models" "$PREFIX/cache"  # user irs fetches into the cache
 sudo -u irs env IRS_CACHE_DIR="$PREFIX/cache" "$PREFIX/.venv/bin/irs" model fetch "$IRS_MODEL"
 cp -r "$PREFIX/cache/models/." "$PREFIX/models/"
 chown -R irs:irs "$PREFIX/models"

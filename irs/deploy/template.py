@@ -117,6 +117,15 @@ def _bucket(suffix: str, prefix: str, days_parameter: str) -> Json:
              "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]}}}
 
 
+def _tls_only(bucket: str) -> Json:
+    """A bucket policy that refuses every request not made over TLS."""
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": bucket}, "PolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "TLSOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [_arn(bucket), _bucket_objects(bucket)],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
+
+
 def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
     return [
         _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
@@ -139,6 +148,9 @@ def autoscaler_statements() -> list[Json]:
         _statement(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
         _statement(["sqs:ListQueues"], "*"),  # finding orphaned feed queues by prefix; it has no resource
         *_feed_statements(listen=False),
+        # The janitor's rescue (irs.janitor.rescue): stranded edge requests, moved to the cloud queue.
+        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage"], [_arn(_queue(EDGE))]),
+        _statement(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),
         _statement(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
         _statement(["ec2:RunInstances"], [
@@ -199,9 +211,22 @@ def build() -> Json:
             "TopicName": _sub(f"${{Prefix}}-{purpose}"), "KmsMasterKeyId": "alias/aws/sns"}}
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
     resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
+    for bucket in ("UploadsBucket", "ResultsBucket"):
+        resources[f"{bucket}Policy"] = _tls_only(bucket)
     # Every new result document is announced on a topic; each web process subscribes a queue of its own.
+    # S3 cannot publish to a topic under the AWS-managed key (its key policy cannot grant S3 the right): the
+    # results topic has a key of its own, whose policy lets S3 publish.
+    resources["ResultsTopicKey"] = {"Type": "AWS::KMS::Key", "Properties": {
+        "Description": _sub("${Prefix}: encrypts the results topic"), "EnableKeyRotation": True,
+        "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "the account administers the key through IAM", "Effect": "Allow",
+             "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "S3 publishes result notices", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}
     resources["ResultsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
-        "TopicName": _sub("${Prefix}-results"), "KmsMasterKeyId": "alias/aws/sns"}}
+        "TopicName": _sub("${Prefix}-results"), "KmsMasterKeyId": {"Ref": "ResultsTopicKey"}}}
     resources["ResultsTopicPolicy"] = {"Type": "AWS::SNS::TopicPolicy", "Properties": {
         "Topics": [{"Ref": "ResultsTopic"}],
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [{

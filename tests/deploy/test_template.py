@@ -100,3 +100,24 @@ def test_the_worker_boot_script_is_valid_bash_once_cloudformation_fills_it_in(tm
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     image = ROOT / "deploy" / "worker-image.sh"
     assert subprocess.run(["bash", "-n", str(image)]).returncode == 0
+
+
+def test_s3_may_publish_to_the_results_topic_under_its_own_key() -> None:
+    """S3 cannot publish to a topic under the AWS-managed alias/aws/sns: the topic has a key whose policy lets it."""
+    topic = RESOURCES["ResultsTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "ResultsTopicKey"}
+    key = RESOURCES["ResultsTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"]
+    s3 = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "s3.amazonaws.com"}]
+    assert s3 and {"kms:GenerateDataKey*", "kms:Decrypt"} <= set(s3[0]["Action"])
+    assert s3[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_both_buckets_refuse_every_request_not_made_over_tls() -> None:
+    for bucket in ("UploadsBucket", "ResultsBucket"):
+        policy = RESOURCES[f"{bucket}Policy"]["Properties"]
+        assert policy["Bucket"] == {"Ref": bucket}
+        (deny,) = policy["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert {"Fn::GetAtt": [bucket, "Arn"]} in deny["Resource"] and len(deny["Resource"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from tests.conftest import ROOT
@@ -30,3 +31,17 @@ def test_the_installer_refuses_a_package_it_cannot_verify() -> None:
     assert 'IRS_SOURCE_SHA256:?' in text and "sha256sum --check --strict" in text
     run = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert run.returncode != 0 and "set IRS_SOURCE" in run.stderr  # stops before touching the system
+
+
+def test_both_installers_create_the_cache_user_irs_fetches_the_model_into() -> None:
+    """`irs model fetch` runs as user irs with IRS_CACHE_DIR under root-owned /opt/irs: the directory must be
+    made for irs first, or the fetch fails and `set -e` stops the install."""
+    for script in (SCRIPT, ROOT / "deploy" / "worker-image.sh"):
+        text = script.read_text()
+        cache = re.search(r"sudo -u irs env IRS_CACHE_DIR=(\S+) ", text)
+        assert cache, script
+        made = [line for line in text.splitlines() if line.startswith("install -d -o irs -g irs")]
+        fetch_line = text[:cache.start()].count("\n")
+        assert any(cache[1].strip('"') in line.replace('"', "") for line in made), script
+        assert all(text.splitlines().index(line) < fetch_line for line in made if cache[1].strip('"') in
+                   line.replace('"', "")), f"{script}: the cache is made after the fetch"
