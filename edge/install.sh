@@ -88,6 +88,8 @@ Restart=on-failure
 RestartSec=5
 # SIGTERM drains: the worker stops taking work and finishes its image first.
 TimeoutStopSec=60
+# Confined as on EC2 (irs worker --print-sandbox).
+$("$PREFIX/.venv/bin/irs" worker --print-sandbox)
 
 [Install]
 WantedBy=multi-user.target

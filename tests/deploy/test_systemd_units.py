@@ -1,16 +1,19 @@
-"""Every systemd unit IRS installs (EC2 user data, the Pi installer) restarts its worker after a crash or a
-SIGKILL, within a start limit, and passes systemd's own checker.
+"""Every systemd unit IRS installs (EC2 user data, the Pi installer), as bash writes it at install: it restarts
+its worker after a crash or a SIGKILL within a start limit, confines it, and passes systemd's own checks.
 
-What is checked here is the units as systemd reads them (``systemd-analyze verify`` and its
-``Restart=``/start-limit semantics). Watching systemd restart a killed worker needs a machine that boots
+What is checked here is the units as systemd reads them (``systemd-analyze verify`` and ``security``, and
+the ``Restart=``/start-limit semantics). Watching systemd restart a killed worker needs a machine that boots
 systemd; this one does not.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,23 +21,44 @@ import pytest
 from irs.autoscale.providers.userdata import render
 from tests.conftest import ROOT
 
-FILLED = {"PREFIX": "/opt/irs", "ENV_FILE": "/etc/irs/irs.env", "IMAGE_DIR": "/var/lib/irs/images"}  # as installed
-HEREDOC = re.compile(r"cat > /etc/systemd/system/(?P<name>[\w.-]+\.service) <<UNIT\n(?P<body>.*?)\nUNIT\n", re.S)
+HEREDOC = re.compile(r"cat > /etc/systemd/system/(?P<name>[\w.-]+\.service) <<UNIT\n(?P<body>.*?\nUNIT)\n", re.S)
+WORKERS = ("ec2-ephemeral-irs-worker.service", "ec2-always-on-irs-worker.service", "edge-irs-edge.service")
+SYSTEMD = shutil.which("systemd-analyze")
+MAX_EXPOSURE = 2.0  # systemd-analyze security: lower is better; "OK" below 4
 
 
+@cache
 def units() -> dict[str, str]:
-    """Each unit's text, with the installers' shell variables filled in as an install would."""
-    found = {f"ec2-{role}-{m['name']}": m["body"] for role, always_on in (("ephemeral", False), ("always-on", True))
-             for m in HEREDOC.finditer(render({"IRS_X": "1"}, always_on=always_on))}
-    install = (ROOT / "edge" / "install.sh").read_text()
-    for m in HEREDOC.finditer(install):
-        body = m["body"].replace("${CAMERA_EVERY:+--camera $CAMERA_EVERY}", "")
-        found[f"edge-{m['name']}"] = re.sub(r"\$(\w+)", lambda v: FILLED.get(v[1], "x"), body)
+    """Each unit's text as bash writes it during an install (the installers' variables as they set them)."""
+    prefix = Path(os.environ.get("TMPDIR", "/tmp")) / f"irs-units-{os.getpid()}"
+    (prefix / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    irs = prefix / ".venv" / "bin" / "irs"
+    if not irs.exists():
+        irs.symlink_to(Path(sys.executable).parent / "irs")  # the real `irs worker --print-sandbox`
+    variables = {**os.environ, "PREFIX": str(prefix), "ENV_FILE": "/etc/irs/irs.env",
+                 "IMAGE_DIR": "/var/lib/irs/camera", "CONCURRENCY": "1", "THREADS": "4", "IRS_MODEL": "m"}
+    scripts = {f"ec2-{role}-": render({"IRS_X": "1"}, always_on=on) for role, on in (("ephemeral", False),
+                                                                                     ("always-on", True))}
+    scripts["edge-"] = (ROOT / "edge" / "install.sh").read_text()
+    found = {}
+    for label, script in scripts.items():
+        for m in HEREDOC.finditer(script):
+            run = subprocess.run(["bash", "-c", f"cat <<UNIT\n{m['body']}\n"], env=variables, capture_output=True,
+                                 text=True, check=True)
+            found[f"{label}{m['name']}"] = run.stdout
     return found
 
 
 def settings(unit: str) -> dict[str, str]:
     return {k: v for k, _, v in (line.partition("=") for line in unit.splitlines()) if v}
+
+
+def for_checking(unit: str) -> str:
+    """The unit with its programs replaced by one that exists here (the installed ones are not on this machine)."""
+    for line in unit.splitlines():
+        if line.startswith(("ExecStart=", "ExecStartPre=")):
+            unit = unit.replace(line.split("=", 1)[1].split()[0], "/bin/true")
+    return unit
 
 
 @pytest.mark.parametrize("name", sorted(units()))
@@ -46,15 +70,36 @@ def test_the_unit_restarts_its_worker_after_a_crash_or_a_kill_within_a_start_lim
     assert found["WantedBy"] == "multi-user.target"
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
+def test_the_ephemeral_host_powers_off_only_after_a_clean_stop_as_root() -> None:
+    """The variable is systemd's: bash, writing the unit at boot, must leave it (it once expanded it to "")."""
+    unit = units()["ec2-ephemeral-irs-worker.service"]
+    assert "ExecStopPost=+/bin/sh -c 'if [ \"$SERVICE_RESULT\" = success ]; then systemctl poweroff; fi'" in unit
+    assert "poweroff" not in units()["ec2-always-on-irs-worker.service"]
+
+
+@pytest.mark.skipif(SYSTEMD is None, reason="systemd-analyze is not installed here")
 @pytest.mark.parametrize("name", sorted(units()))
 def test_systemd_reads_the_unit_without_a_complaint(name: str, tmp_path: Path) -> None:
-    unit = units()[name]
-    for command in {line.split("=", 1)[1].split()[0] for line in unit.splitlines()
-                    if line.startswith(("ExecStart=", "ExecStartPre="))}:
-        unit = unit.replace(command, "/bin/true")  # the installed programs are not on this machine
     path = tmp_path / name.split("-", 2)[-1]
-    path.write_text(unit)
-    run = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, cwd=tmp_path)
+    path.write_text(for_checking(units()[name]))
+    run = subprocess.run([str(SYSTEMD), "verify", str(path)], capture_output=True, text=True, cwd=tmp_path)
     complaints = [line for line in (run.stdout + run.stderr).splitlines() if str(path) in line]
     assert run.returncode == 0 and not complaints, run.stdout + run.stderr
+
+
+def exposure(unit: str, tmp_path: Path, name: str) -> float:
+    path = tmp_path / name
+    path.write_text(for_checking(unit))
+    run = subprocess.run([str(SYSTEMD), "security", "--offline=yes", "--no-pager", str(path)], capture_output=True,
+                         text=True, cwd=tmp_path)
+    score = re.search(r"Overall exposure level for \S+: ([\d.]+)", run.stdout + run.stderr)
+    assert score, run.stdout + run.stderr
+    return float(score[1])
+
+
+@pytest.mark.skipif(SYSTEMD is None, reason="systemd-analyze is not installed here")
+@pytest.mark.parametrize("name", WORKERS)
+def test_a_worker_runs_confined(name: str, tmp_path: Path) -> None:
+    found = settings(units()[name])
+    assert found["NoNewPrivileges"] == "yes" and found["ProtectSystem"] == "strict" and "MemoryMax" in found
+    assert exposure(units()[name], tmp_path, name.split("-", 2)[-1]) <= MAX_EXPOSURE

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 
 from irs.pools import CLOUD
+from irs.worker.command import SANDBOX
 
 TEMPLATE = """#!/bin/bash
 # IRS worker host: written by the autoscaler's ec2 provider. Credentials come from the instance profile.
@@ -39,6 +40,7 @@ ExecStart={irs} worker
 Restart=on-failure
 RestartSec=5
 TimeoutStopSec={stop_timeout}
+{sandbox}
 {stop_post}
 [Install]
 WantedBy=multi-user.target
@@ -48,8 +50,9 @@ systemctl enable --now irs-worker.service
 """
 
 # An ephemeral worker that stopped cleanly (drained, or idle) powers its host off; the instance's
-# shutdown behaviour is "terminate", so that ends it.
-POWER_OFF = "ExecStopPost=/bin/sh -c 'if [ \"$SERVICE_RESULT\" = success ]; then systemctl poweroff; fi'\n"
+# shutdown behaviour is "terminate", so that ends it. "+": as root, outside the sandbox (user irs may not power off);
+# "\$": the variable is systemd's, so bash, writing the unit at boot, must leave it alone.
+POWER_OFF = "ExecStopPost=+/bin/sh -c 'if [ \"\\$SERVICE_RESULT\" = success ]; then systemctl poweroff; fi'\n"
 
 
 def render(env: dict[str, str], pool: str = CLOUD, concurrency: int = 2, always_on: bool = False,
@@ -57,5 +60,5 @@ def render(env: dict[str, str], pool: str = CLOUD, concurrency: int = 2, always_
     values = {**env, "IRS_POOL_NAME": pool, "IRS_CONCURRENCY": str(concurrency)}
     lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in sorted(values.items()))
     role = "always-on" if always_on else "ephemeral"
-    return TEMPLATE.format(env=lines, role=role, user=user, irs=irs, stop_timeout=stop_timeout,
+    return TEMPLATE.format(env=lines, role=role, user=user, irs=irs, stop_timeout=stop_timeout, sandbox=SANDBOX,
                            stop_post="" if always_on else POWER_OFF)
