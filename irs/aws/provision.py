@@ -56,11 +56,25 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
     say(f"topic {feeds.topic_name()} <- a notice of every new result document")
 
 
+class BucketTaken(Exception):
+    """The results bucket already announces its documents to another IRS's topic."""
+
+
 def _results_topic(settings: Settings) -> str:
     """Have the results bucket announce each new result document on an SNS topic, which every
-    listening process (each web server) subscribes a queue of its own to (:mod:`irs.aws.feeds`)."""
+    listening process (each web server) subscribes a queue of its own to (:mod:`irs.aws.feeds`).
+
+    A bucket announces to one topic: provisioning a second IRS (another queue prefix) on the same
+    bucket would silence the first one's web tier, so that is refused, saying what to do instead."""
     sns = client("sns")
     arn = feeds.topic_arn()  # creates it the first time
+    current = client("s3").get_bucket_notification_configuration(Bucket=settings.results_bucket)
+    others = {c["TopicArn"] for c in current.get("TopicConfigurations", ())} - {arn}
+    if others:
+        raise BucketTaken(
+            f"the bucket {settings.results_bucket} already announces its results to {sorted(others)[0]}, another "
+            f"IRS's topic; give this one (queue prefix {settings.queue_prefix!r}) buckets of its own with "
+            "IRS_INPUT_BUCKET and IRS_RESULTS_BUCKET, or remove that notification first")
     sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sns:Publish",

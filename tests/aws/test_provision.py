@@ -31,3 +31,20 @@ def test_buckets_are_private_and_expire_what_they_hold(emulator) -> None:  # typ
         assert all(block.values())
         (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
         assert rule["Filter"]["Prefix"] == prefix and rule["Expiration"]["Days"] == days
+
+
+def test_a_second_irs_on_the_same_buckets_is_refused_and_the_first_keeps_its_notices(emulator) -> None:  # type: ignore[no-untyped-def]
+    """A bucket announces to one topic: provisioning another queue prefix on it would silence the first IRS."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    s3, bucket = clients.client("s3"), get_settings().results_bucket
+    before = s3.get_bucket_notification_configuration(Bucket=bucket)["TopicConfigurations"]
+    env = {**os.environ, "IRS_QUEUE_PREFIX": "irs-second-"}
+    run = subprocess.run([sys.executable, "-m", "irs.cli", "provision"], env=env, cwd=ROOT, capture_output=True,
+                         text=True)
+    assert run.returncode == 1 and "another IRS's topic" in run.stderr and "IRS_RESULTS_BUCKET" in run.stderr
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["TopicConfigurations"] == before
