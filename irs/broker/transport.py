@@ -259,17 +259,20 @@ class Channel(SQS.Channel):
             url = self._new_queue(queue)
             for chunk in _chunks(messages):
                 entries = [self._batch_entry(str(n), m) for n, m in enumerate(chunk)]
-                patiently(partial(self._send_batch, client, url, queue, entries), deadline, f"sending to {queue}")
+                patiently(partial(self._send_batch, client, url, queue, entries, deadline), deadline,
+                          f"sending to {queue}")
 
     @staticmethod
-    def _send_batch(client: Any, url: str, queue: str, entries: list[dict[str, Any]]) -> None:
-        """Send ``entries``; those SQS turns away for its own reasons are sent again (botocore's retries leave
-        them: the request as a whole succeeded)."""
+    def _send_batch(client: Any, url: str, queue: str, entries: list[dict[str, Any]], deadline: float) -> None:
+        """Send ``entries``; those SQS turns away for its own reasons are sent again until ``deadline``
+        (botocore's retries leave them: the request as a whole succeeded)."""
         while entries:
             failed = client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
             refused = [f for f in failed if f.get("SenderFault")]
-            if refused:
-                raise ChannelError(f"SQS refused {len(refused)} message(s) on {queue}: {refused[0].get('Message')}")
+            if refused or (failed and time.monotonic() >= deadline):
+                given_up = refused or failed
+                raise ChannelError(f"SQS refused {len(given_up)} message(s) on {queue}: "
+                                   f"{given_up[0].get('Message')}")
             again = {f["Id"] for f in failed}
             entries = [e for e in entries if e["Id"] in again]
             if entries:
