@@ -172,18 +172,23 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
         ended = time.monotonic()
         client.wait(CLIENT_TIMEOUT_S + 60)
         recover_s = max(0.0, time.monotonic() - ended) if client.returncode is not None else float("inf")
+    return _outcome(rig, f"connections refused for {refuse_s:g} s" if refuse_s else
+                    f"{fault.value} ({share:.0%} of requests, {window_s:g} s)" if fault else "none (the baseline)",
+                    count, in_flight, recover_s, len(before - rig.pids()), client.returncode, log_start)
+
+
+def _outcome(rig: Rig, fault: str, count: int, in_flight: int, recover_s: float, restarts: int, client_exit: int,
+             log_start: int) -> Outcome:
+    """What came of a batch: the client's report, the documents in S3, and this run's part of the logs."""
     out = (rig.workdir / "faults-client.out").read_text()
     reported = [json.loads(line) for line in out.splitlines() if line.strip()]
     batches = {document["image_key"].split("/")[1] for document in reported}
     per_image = result_documents(rig, batches.pop()) if len(batches) == 1 else Counter[str]()
-    after = rig.pids()
     return Outcome(
-        fault=f"connections refused for {refuse_s:g} s" if refuse_s else
-        f"{fault.value} ({share:.0%} of requests, {window_s:g} s)" if fault else "none (the baseline)",
-        in_flight=in_flight, reported=len(reported), results=len(per_image), lost=count - len(per_image),
-        duplicates=sum(n - 1 for n in per_image.values()),
+        fault=fault, in_flight=in_flight, reported=len(reported), results=len(per_image),
+        lost=count - len(per_image), duplicates=sum(n - 1 for n in per_image.values()),
         failed=sum(1 for document in reported if document.get("status") != "ok"),
-        recover_s=round(recover_s, 1), worker_restarts=len(before - after), client_exit=client.returncode,
+        recover_s=round(recover_s, 1), worker_restarts=restarts, client_exit=client_exit,
         injected=dict(rig.proxy.injected),
         worker_log=rig.worker_log.read_bytes()[log_start:].decode(errors="replace"),  # this run's part
         client_log=(rig.workdir / "faults-client.err").read_text(errors="replace"))
@@ -200,6 +205,7 @@ def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
     new worker at once, as systemd or ``irs up`` would; then count. The messages the dead worker held come back
     after the queue's visibility timeout."""
     log_start = rig.worker_log.stat().st_size
+    rig.proxy.injected.clear()
     (rig.workdir / "faults-client.out").unlink(missing_ok=True)
     count = len(list(rig.images.iterdir()))
     with _client(rig) as client:
@@ -219,16 +225,6 @@ def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
         rig.worker = rig.start_worker()
         client.wait(CLIENT_TIMEOUT_S + 60)
         recover_s = time.monotonic() - killed if client.returncode is not None else float("inf")
-    out = (rig.workdir / "faults-client.out").read_text()
-    reported = [json.loads(line) for line in out.splitlines() if line.strip()]
-    batches = {document["image_key"].split("/")[1] for document in reported}
-    per_image = result_documents(rig, batches.pop()) if len(batches) == 1 else Counter[str]()
-    return Outcome(
-        fault="SIGKILL of the whole worker while it drains (scale-in)" if draining else
-        "SIGKILL of the whole worker mid-batch",
-        in_flight=in_flight, reported=len(reported), results=len(per_image), lost=count - len(per_image),
-        duplicates=sum(n - 1 for n in per_image.values()),
-        failed=sum(1 for document in reported if document.get("status") != "ok"),
-        recover_s=round(recover_s, 1), worker_restarts=1, client_exit=client.returncode,
-        worker_log=rig.worker_log.read_bytes()[log_start:].decode(errors="replace"),
-        client_log=(rig.workdir / "faults-client.err").read_text(errors="replace"))
+    return _outcome(rig, "SIGKILL of the whole worker while it drains (scale-in)" if draining else
+                    "SIGKILL of the whole worker mid-batch", count, in_flight, recover_s, 1, client.returncode,
+                    log_start)
