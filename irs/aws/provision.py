@@ -23,7 +23,7 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at poiso
 
 def provision(settings: Settings | None = None, say: Callable[[str], None] = print, device_only: bool = False
               ) -> None:
-    """Everything, or with ``device_only`` just this edge device's own queue (all a device may create)."""
+    """Everything, or with ``device_only`` just an edge device's own queue (``irs edge add-device`` makes it)."""
     settings = settings or get_settings()
     sqs = client("sqs")
     for names in queue_names(settings):

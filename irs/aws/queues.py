@@ -55,7 +55,10 @@ def queue_names(settings: Settings | None = None) -> list[QueueNames]:
 
 
 def names(pool: str, settings: Settings | None = None) -> QueueNames:
-    prefix = (settings or get_settings()).queue_prefix
+    return named(pool, (settings or get_settings()).queue_prefix)
+
+
+def named(pool: str, prefix: str) -> QueueNames:
     return QueueNames(pool, f"{prefix}{pool}", f"{prefix}{pool}{DEAD_LETTER_SUFFIX}")
 
 

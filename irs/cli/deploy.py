@@ -7,20 +7,16 @@ from pathlib import Path
 import click
 
 from irs.cli.output import err, out
-from irs.settings import get_settings
 
 
 @click.command()
-@click.option("--device-only", is_flag=True, help="Only this edge device's own queue (IRS_DEVICE_ID).")
-def provision(device_only: bool) -> None:
+def provision() -> None:
     """Create the queues, dead-letter queues and buckets (idempotent; works on AWS too)."""
     from irs.aws.provision import BucketTaken
     from irs.aws.provision import provision as run
 
-    if device_only and not get_settings().device_id:
-        raise click.UsageError("--device-only needs IRS_DEVICE_ID: the name of this edge device")
     try:
-        run(say=lambda line: out.print(line, highlight=False, markup=False), device_only=device_only)
+        run(say=lambda line: out.print(line, highlight=False, markup=False))
     except BucketTaken as taken:
         raise click.ClickException(str(taken)) from None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from irs.cli.output import err, show
+from irs.cli.output import err, out, show
 from irs.settings import get_settings
 
 
@@ -56,3 +56,35 @@ def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, came
     watch(directory, handle, stop, interval, once)
     if camera_errors:
         raise click.ClickException(str(camera_errors[0]))
+
+
+@edge.command("add-device")
+@click.argument("name")
+def add_device(name: str) -> None:
+    """Give edge device NAME its own queue and IAM identity; print the settings for its /etc/irs/irs.env.
+
+    Run it with an administrator's credentials, where `irs deploy` wrote irs.env.
+    The secret key is printed once: put the lines in the device's env file.
+    """
+    from irs.deploy.devices import DeviceError, add
+
+    try:
+        values = add(name, say=lambda line: err.print(line, highlight=False, markup=False))
+    except DeviceError as error:
+        raise click.ClickException(str(error)) from None
+    out.print(f"# IRS edge device {name}: put these lines in /etc/irs/irs.env on the device", highlight=False,
+              markup=False)
+    for key, value in values.items():
+        out.print(f"{key}={value}", highlight=False, markup=False)
+
+
+@edge.command("remove-device")
+@click.argument("name")
+def remove_device(name: str) -> None:
+    """Revoke edge device NAME: delete its keys, its IAM user and its queue."""
+    from irs.deploy.devices import DeviceError, remove
+
+    try:
+        remove(name, say=lambda line: err.print(line, highlight=False, markup=False))
+    except DeviceError as error:
+        raise click.ClickException(str(error)) from None

@@ -94,6 +94,8 @@ class Observer:
                      for pool in self.pools}
         if local_bytes is None:
             views.pop(self.device_queue or "", None)  # only the device's own images can go there
+        else:
+            views.pop(EDGE, None)  # other devices may not read this device's uploads (irs.deploy.devices)
         return views
 
     def sent_to(self, choice: Choice) -> None:

@@ -91,7 +91,8 @@ class Lifecycle(bootsteps.StartStopStep):
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         settings = get_settings()
-        self.instance_id = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        # A device reports as itself: fleet/edge/<device>.json is the one report its identity may write.
+        self.instance_id = settings.instance_id or settings.device_id or f"{socket.gethostname()}-{os.getpid()}"
         self.pool = settings.pool_name
         self.always_on = settings.always_on
         self.idle_shutdown_s = settings.idle_shutdown_s

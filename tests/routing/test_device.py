@@ -14,6 +14,7 @@ import pytest
 
 from irs.aws import clients
 from irs.fleet import reports
+from irs.pools import EDGE
 from irs.settings import get_settings
 from tests.conftest import IMAGES, ROOT, Worker, wait_until
 
@@ -43,7 +44,8 @@ def device_worker(emulator, tmp_path):  # type: ignore[no-untyped-def]
     camera = tmp_path / "camera"
     camera.mkdir()
     env = device_env(camera, uplink_mbps=5)
-    assert irs_on_device(env, "provision", "--device-only").returncode == 0
+    added = irs_on_device(env, "edge", "add-device", DEVICE)  # its queue and identity, as an administrator makes them
+    assert added.returncode == 0 and f"IRS_DEVICE_ID={DEVICE}" in added.stdout, added.stderr
     worker = Worker(DEVICE, "edge", concurrency=1, queues=f"edge,device-{DEVICE}",
                     extra_env={k: env[k] for k in ("IRS_DEVICE_ID", "IRS_LOCAL_IMAGE_DIR")} | {
                         "IRS_INSTANCE_ID": DEVICE, "IRS_SERVICE_FLOOR_MS": "1500"})
@@ -52,6 +54,7 @@ def device_worker(emulator, tmp_path):  # type: ignore[no-untyped-def]
         yield camera
     finally:
         worker.stop()
+        assert irs_on_device(env, "edge", "remove-device", DEVICE).returncode == 0
 
 
 def watch_once(camera: Path, image: str, uplink_mbps: float) -> dict[str, Any]:
@@ -85,6 +88,8 @@ def test_the_device_serves_its_own_images_without_upload_until_the_upload_pays_f
     fast_link = watch_once(device_worker, "giraffe.jpg", uplink_mbps=1000)
     assert fast_link["pool"] == "cloud" and fast_link["routing"]["pool"] == "cloud", fast_link["routing"]
     assert fast_link["source"].startswith("s3://")
+    # Never the shared edge queue: another device would read this one's upload, and may not (SECURITY.md).
+    assert all(EDGE not in d["routing"]["expected_s"] for d in (first, slow_link, fast_link))
     assert uploaded_from_device() == [f"uploads/devices/{DEVICE}/giraffe.jpg"]
 
 
