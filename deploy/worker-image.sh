@@ -8,31 +8,22 @@
 #   IRS_SOURCE_SHA256  its sha256 (required): the image installs exactly that file or nothing
 #   IRS_MODEL          the model baked into the image (default: yolo-fastest-1.1-xl); its files are
 #                      checked against the sha256 in IRS's model registry as they are downloaded
-# IRS's dependencies are installed at the versions pinned in its requirements.txt, when the
-# source directory holds one (REQUIREMENTS, default: requirements.txt beside this script's parent).
+# IRS's dependencies are installed from deploy/requirements.lock, each file checked by its sha256
+# (IRS_LOCK names another lock file). Test tools (moto, pytest, playwright) are not in it.
 set -euo pipefail
 : "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel or sdist to install}"
 : "${IRS_SOURCE_SHA256:?set IRS_SOURCE_SHA256 to the sha256 of that file}"
-REQUIREMENTS="${REQUIREMENTS:-$(dirname "$0")/../requirements.txt}"
 IRS_MODEL="${IRS_MODEL:-yolo-fastest-1.1-xl}"
+# shellcheck source=deploy/install-irs.sh
+source "$(dirname "$0")/install-irs.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip curl ca-certificates
+apt-get install -y --no-install-recommends python3 python3-venv curl ca-certificates sudo
 
 id irs >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/irs --shell /usr/sbin/nologin irs
 python3 -m venv /opt/irs/.venv
-/opt/irs/.venv/bin/pip install --upgrade pip
-package="/tmp/$(basename "$IRS_SOURCE")"
-case "$IRS_SOURCE" in
-  http://*|https://*) curl -fsSL -o "$package" "$IRS_SOURCE" ;;
-  *) cp "$IRS_SOURCE" "$package" ;;
-esac
-echo "$IRS_SOURCE_SHA256  $package" | sha256sum --check --strict
-if [ -f "$REQUIREMENTS" ]; then
-  /opt/irs/.venv/bin/pip install -r "$REQUIREMENTS"
-fi
-/opt/irs/.venv/bin/pip install "$package"
+install_irs /opt/irs/.venv
 
 # The model, fetched and checked once, where every worker looks first.
 install -d -o irs -g irs /opt/irs/models /opt/irs/cache  # user irs fetches into the cache

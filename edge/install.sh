@@ -4,23 +4,25 @@
 #
 #   sudo IRS_SOURCE=/path/to/irs-0.1.0-py3-none-any.whl IRS_SOURCE_SHA256=<sha256> ./install.sh
 #
-# Add CAMERA_EVERY=5 to take a still with the Pi camera every 5 s. Then put the deployment's
-# settings and the edge user's keys in /etc/irs/irs.env (see README.md beside this script) and
+# Add CAMERA_EVERY=5 to take a still with the Pi camera every 5 s. Then put the lines that
+# `irs edge add-device NAME` printed (this Pi's own identity and queue) in /etc/irs/irs.env, and
 # `sudo systemctl restart irs-edge irs-edge-watch`. Running it again upgrades in place.
+# Dependencies come from deploy/requirements.lock, each file checked by its sha256.
 set -euo pipefail
 : "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel or sdist to install}"
 : "${IRS_SOURCE_SHA256:?set IRS_SOURCE_SHA256 to the sha256 of that file}"
 IRS_MODEL="${IRS_MODEL:-yolo-fastest-1.1}"    # the fastest model suits the Pi
-DEVICE_ID="${DEVICE_ID:-$(hostname)}"          # names this Pi's own queue: <prefix>device-<id>
 IMAGE_DIR="${IMAGE_DIR:-/var/lib/irs/camera}"  # images here are served on the Pi without upload
 CAMERA_EVERY="${CAMERA_EVERY:-}"               # seconds between stills from the Pi camera; empty: no camera
 CONCURRENCY="${CONCURRENCY:-1}"                # one image at a time, using all four cores
 THREADS="${THREADS:-4}"                        # OpenCV threads for that image
 PREFIX=/opt/irs
 ENV_FILE=/etc/irs/irs.env
+# shellcheck source=deploy/install-irs.sh
+source "$(dirname "$0")/../deploy/install-irs.sh"
 
 apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+apt-get install -y --no-install-recommends python3 python3-venv curl ca-certificates sudo
 id irs >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/irs --shell /usr/sbin/nologin irs
 install -d -o irs -g irs "$IMAGE_DIR"
 
@@ -32,16 +34,7 @@ if [ -n "$CAMERA_EVERY" ]; then
 else
   python3 -m venv "$PREFIX/.venv"
 fi
-# piwheels serves ARM builds of opencv-python-headless, numpy and the rest.
-grep -q piwheels /etc/pip.conf 2>/dev/null || printf '[global]\nextra-index-url=https://www.piwheels.org/simple\n' >> /etc/pip.conf
-"$PREFIX/.venv/bin/pip" install --upgrade pip
-package="/tmp/$(basename "$IRS_SOURCE")"
-case "$IRS_SOURCE" in
-  http://*|https://*) curl -fsSL -o "$package" "$IRS_SOURCE" ;;
-  *) cp "$IRS_SOURCE" "$package" ;;
-esac
-echo "$IRS_SOURCE_SHA256  $package" | sha256sum --check --strict
-"$PREFIX/.venv/bin/pip" install "$package"
+install_irs "$PREFIX/.venv"
 
 install -d -o irs -g irs "$PREFIX/models" "$PREFIX/cache"  # user irs fetches into the cache
 sudo -u irs env IRS_CACHE_DIR="$PREFIX/cache" "$PREFIX/.venv/bin/irs" model fetch "$IRS_MODEL"
@@ -51,17 +44,10 @@ chown -R irs:irs "$PREFIX/models"
 install -d -m 750 -g irs /etc/irs
 if [ ! -f "$ENV_FILE" ]; then
   cat > "$ENV_FILE" <<ENV
-# IRS edge worker settings. Fill in the deployment's values (irs deploy writes them to irs.env)
-# and the keys of the edge user, then: sudo systemctl restart irs-edge
-IRS_REGION=
-IRS_QUEUE_PREFIX=irs-
-IRS_INPUT_BUCKET=
-IRS_RESULTS_BUCKET=
-IRS_DEVICE_ID=$DEVICE_ID
+# IRS edge worker settings. Add the lines `irs edge add-device NAME` printed for this Pi
+# (its region, queue prefix, buckets, device name and keys), then: sudo systemctl restart irs-edge
 IRS_LOCAL_IMAGE_DIR=$IMAGE_DIR
 # IRS_UPLINK_MBPS=5   # this Pi's upload speed until it has measured its own uploads
-AWS_ACCESS_KEY_ID=
-AWS_SECRET_ACCESS_KEY=
 ENV
   chmod 640 "$ENV_FILE"
   chgrp irs "$ENV_FILE"
@@ -80,8 +66,6 @@ StartLimitBurst=10
 User=irs
 Environment=IRS_POOL_NAME=edge IRS_CONCURRENCY=$CONCURRENCY IRS_MODEL=$IRS_MODEL IRS_MODEL_DIR=$PREFIX/models IRS_CV_THREADS=$THREADS IRS_ALWAYS_ON=true
 EnvironmentFile=$ENV_FILE
-# The Pi's own queue (with its dead-letter queue): the edge user may create only device queues.
-ExecStartPre=$PREFIX/.venv/bin/irs provision --device-only
 # IRS builds the worker's command line: the edge queue and this Pi's own (irs worker --print shows it).
 ExecStart=$PREFIX/.venv/bin/irs worker
 Restart=on-failure
