@@ -119,12 +119,14 @@ def make_app(token: str) -> Guard:
     return Guard(RequestCounter(DomainDispatcherApplication(create_backend_app)), token)
 
 
-def serve(host: str, port: int) -> None:
-    """Run the emulator in this process until SIGTERM or SIGINT."""
+def serve(host: str, port: int, prepare: Callable[[], None] | None = None) -> None:
+    """Run the emulator in this process until SIGTERM or SIGINT; ``prepare`` runs once moto is loaded."""
     if not host.startswith("127.") and host not in ("localhost", "::1"):
         raise SystemExit(f"the emulator only binds to loopback, not {host}")
     os.environ["MOTO_PORT"] = str(port)  # moto builds queue URLs from it
     app = make_app(os.environ.get("IRS_EMULATOR_TOKEN") or secrets.token_urlsafe(16))
+    if prepare:
+        prepare()
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -139,12 +141,12 @@ def serve(host: str, port: int) -> None:
     server.serve_forever()
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, prepare: Callable[[], None] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     args = parser.parse_args(argv)
-    serve(args.host, args.port)
+    serve(args.host, args.port, prepare)
 
 
 if __name__ == "__main__":

@@ -56,13 +56,15 @@ class Subscription:
         sqs, sns = client("sqs"), client("sns")
         arn = topic_arn()
         name = f"{queue_prefix()}{secrets.token_hex(6)}"
-        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": str(RETENTION_S)},
-                               tags={HEARTBEAT_TAG: str(int(time.time()))})["QueueUrl"]
-        queue_arn = queues.arn(url)
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-                "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": arn}}}]})})
+        # The queue lives in the topic's account and region. It is made with its policy (SNS may send to it)
+        # in one call: no identity of IRS may set a queue's attributes afterwards.
+        partition, _, region, account = arn.split(":")[1:5]
+        queue_arn = f"arn:{partition}:sqs:{region}:{account}:{name}"
+        url = sqs.create_queue(QueueName=name, tags={HEARTBEAT_TAG: str(int(time.time()))}, Attributes={
+            "MessageRetentionPeriod": str(RETENTION_S), "Policy": json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": arn}}}]})})["QueueUrl"]
         subscription = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True,
                                      Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
         return cls(url, queue_arn, subscription, time.time())

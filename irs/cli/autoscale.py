@@ -69,7 +69,7 @@ def _provider(name: str, max_instances: int, boot_delay: float) -> Any:
         from irs.autoscale.providers.local import LocalProvider
 
         return LocalProvider(Path(".irs"), boot_delay_s=boot_delay, max_hosts=max_instances)
-    from irs.autoscale.providers.ec2 import Ec2Provider, LaunchSpec
+    from irs.autoscale.providers.ec2 import Ec2Provider, LaunchSpec, fleet_of
 
     if not (settings.ec2_image_id or settings.ec2_launch_template):
         raise click.UsageError("set IRS_EC2_IMAGE_ID or IRS_EC2_LAUNCH_TEMPLATE for the ec2 provider")
@@ -80,7 +80,7 @@ def _provider(name: str, max_instances: int, boot_delay: float) -> Any:
                       instance_type=settings.ec2_instance_type, subnet_id=settings.ec2_subnet_id,
                       security_group_ids=tuple(g for g in settings.ec2_security_group_ids.split(",") if g),
                       instance_profile=settings.ec2_instance_profile, worker_env=worker_env)
-    return Ec2Provider(spec, max_hosts=max_instances, concurrency=settings.concurrency)
+    return Ec2Provider(spec, fleet_of(settings.queue_prefix), max_hosts=max_instances, concurrency=settings.concurrency)
 
 
 @autoscale.command("simulate")

@@ -12,10 +12,9 @@ Least privilege, by role (a test reads the policies and checks each claim):
   pass only the worker role.
 - **web**: put and read uploads, send tasks, read results, the results feed and
   what the router observes.
-- **edge** (an IAM user for Raspberry Pis): the edge queue and the devices' own
-  queues (``<prefix>-device-*``, which a device creates for itself), uploads,
-  results, and what its router observes; no EC2 at all. Its access keys are
-  made outside the template (README).
+- **edge devices** are not in the template: each Raspberry Pi gets an IAM user
+  of its own, scoped to itself, from ``irs edge add-device NAME``
+  (:mod:`irs.deploy.devices`).
 """
 
 from __future__ import annotations
@@ -24,11 +23,13 @@ from typing import Any
 
 import yaml
 
-from irs.autoscale.providers.ec2 import FLEET_TAG
+from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
 from irs.pools import CLOUD, EDGE, POOLS
 
 Json = dict[str, Any]
+#: The queue prefix (IRS_QUEUE_PREFIX) of a stack whose resources are named ``${Prefix}-...``.
+QUEUE_PREFIX = "${Prefix}-"
 
 
 def _sub(text: str) -> Json:
@@ -51,11 +52,6 @@ def _dlq(pool: str) -> str:
     return f"{pool.capitalize()}DeadLetterQueue"
 
 
-def _device_queues() -> Json:
-    """Every edge device's own queue and its dead-letter queue."""
-    return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-device-*")
-
-
 def _feed_queues() -> Json:
     """The queues web processes subscribe to the results topic (irs.aws.feeds)."""
     return _sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${Prefix}-feed-*")
@@ -65,7 +61,7 @@ def _feed_statements(listen: bool = True) -> list[Json]:
     """A listener makes, tags, reads and removes its own feed queue; the sweep removes orphaned ones."""
     queue_actions = ["sqs:GetQueueAttributes", "sqs:ListQueueTags", "sqs:DeleteQueue"]
     if listen:
-        queue_actions += ["sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:ReceiveMessage",
+        queue_actions += ["sqs:CreateQueue", "sqs:TagQueue", "sqs:ReceiveMessage",
                           "sqs:DeleteMessage", "sqs:GetQueueUrl"]
     topic_actions = ["sns:CreateTopic", "sns:ListSubscriptionsByTopic"] + (["sns:Subscribe"] if listen else [])
     return [
@@ -140,10 +136,14 @@ def _tls_only(bucket: str) -> Json:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}}
 
 
+#: What a worker does on the queues it serves: receive, acknowledge, release, re-send a retry, look its queue up.
+WORKER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
+                        "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+
+
 def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
     return [
-        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
-                    "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in pools]),
+        _statement(WORKER_QUEUE_ACTIONS, [_arn(_queue(p)) for p in pools]),
         _statement(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in pools]),
         _statement(["sqs:ListQueues"], "*"),  # kombu looks its queues up by prefix; ListQueues has no resource
         _statement(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
@@ -153,7 +153,7 @@ def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
 
 
 def autoscaler_statements() -> list[Json]:
-    fleet = {"Fn::Sub": "${Prefix}-cloud"}
+    fleet = _sub(fleet_of(QUEUE_PREFIX))  # the tag the autoscaler gives its hosts
     region_account = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
     return [
         _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
@@ -189,23 +189,14 @@ def web_statements() -> list[Json]:
         _statement(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
         _statement(["sqs:ListQueues"], "*"),
         *_router_reads(),
-    ]
-
-
-def edge_statements() -> list[Json]:
-    return [
-        *worker_statements(pools=(EDGE,)),
-        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
-                    "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:SetQueueAttributes"],
-                   [_device_queues()]),
-        _statement(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),  # requests it sends to the cloud
-        _statement(["s3:PutObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
-        *_router_reads(),
+        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "web/tokens/")]),  # checks API tokens
+        # The status page and /metrics count each pool's dead letters.
+        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in POOLS]),
     ]
 
 
 def _worker_env() -> dict[str, str]:
-    return {"IRS_REGION": "${AWS::Region}", "IRS_QUEUE_PREFIX": "${Prefix}-",
+    return {"IRS_REGION": "${AWS::Region}", "IRS_QUEUE_PREFIX": QUEUE_PREFIX,
             "IRS_INPUT_BUCKET": "${UploadsBucket}", "IRS_RESULTS_BUCKET": "${ResultsBucket}",
             "IRS_MODEL": "${Model}"}
 
@@ -261,10 +252,6 @@ def build() -> Json:
     resources["AutoscalerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {
         "InstanceProfileName": _sub("${Prefix}-autoscaler"), "Roles": [{"Ref": "AutoscalerRole"}]}}
     resources["WebRole"] = _role(["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"], "web", web_statements())
-    resources["EdgeUser"] = {"Type": "AWS::IAM::User", "Properties": {
-        "UserName": _sub("${Prefix}-edge"),
-        "Policies": [{"PolicyName": EDGE, "PolicyDocument": {"Version": "2012-10-17",
-                                                               "Statement": edge_statements()}}]}}
     resources["WorkerSecurityGroup"] = {"Type": "AWS::EC2::SecurityGroup", "Properties": {
         "GroupDescription": "IRS worker hosts: no inbound traffic; outbound HTTPS to AWS APIs only",
         "VpcId": {"Ref": "VpcId"},
@@ -304,7 +291,7 @@ def build() -> Json:
         # Each output is an IRS setting: `irs deploy` writes them to the env file as IRS_<SNAKE_CASE>.
         "Outputs": {
             "Region": {"Value": {"Ref": "AWS::Region"}},
-            "QueuePrefix": {"Value": _sub("${Prefix}-")},
+            "QueuePrefix": {"Value": _sub(QUEUE_PREFIX)},
             "InputBucket": {"Value": {"Ref": "UploadsBucket"}},
             "ResultsBucket": {"Value": {"Ref": "ResultsBucket"}},
             "Model": {"Value": {"Ref": "Model"}},

@@ -77,11 +77,27 @@ def test_the_autoscaler_runs_tags_and_terminates_only_instances_of_its_fleet() -
             assert set(statement["Action"]) <= {"ec2:DescribeInstances", "ec2:DescribeTags", "sqs:ListQueues"}
 
 
-def test_the_edge_user_cannot_touch_ec2_and_the_web_tier_cannot_either() -> None:
-    assert not {a for a in actions("EdgeUser") if a.startswith(("ec2:", "iam:"))}
+def test_the_template_holds_no_iam_user_and_the_web_tier_cannot_touch_ec2() -> None:
+    """Edge devices get identities of their own (irs edge add-device), not one user shared by every Pi."""
+    assert not [r for r in RESOURCES.values() if r["Type"] in ("AWS::IAM::User", "AWS::IAM::AccessKey")]
     assert not {a for a in actions("WebRole") if a.startswith(("ec2:", "iam:"))}
-    edge_queues = json.dumps([s["Resource"] for s in statements("EdgeUser") if "sqs:ReceiveMessage" in s["Action"]])
-    assert "EdgeQueue" in edge_queues and "CloudQueue" not in edge_queues
+
+
+def test_no_role_may_set_queue_attributes_or_policies() -> None:
+    for role in ("WorkerRole", "AutoscalerRole", "WebRole"):
+        assert not {a for a in actions(role) if a in ("sqs:SetQueueAttributes", "sqs:AddPermission",
+                                                     "sqs:RemovePermission", "sqs:*")}, role
+
+
+def test_the_autoscaler_tags_its_hosts_with_the_fleet_its_role_is_scoped_to() -> None:
+    """The EC2 provider's fleet tag for the stack's queue prefix is the one the role's conditions name: with
+    another prefix than "irs" the two differed, and every launch would have been denied on AWS."""
+    from irs.autoscale.providers.ec2 import fleet_of
+
+    prefix = "prod"
+    outputs = json.dumps(TEMPLATE["Outputs"]["QueuePrefix"]["Value"]).replace("${Prefix}", prefix)
+    conditions = json.dumps([s.get("Condition") for s in statements("AutoscalerRole")]).replace("${Prefix}", prefix)
+    assert f'"{fleet_of(json.loads(outputs)["Fn::Sub"])}"' in conditions
 
 
 def test_no_wildcard_actions_and_no_secrets_anywhere() -> None:

@@ -39,10 +39,16 @@ class LaunchSpec:
     idle_shutdown_s: float = 300.0
 
 
+def fleet_of(queue_prefix: str) -> str:
+    """The fleet tag of a deployment's hosts: what its autoscaler's role may launch, tag and terminate
+    (``${Prefix}-cloud`` in the template, whose queue prefix is ``${Prefix}-``)."""
+    return f"{queue_prefix}{CLOUD}"
+
+
 class Ec2Provider:
     name = "ec2"
 
-    def __init__(self, spec: LaunchSpec, fleet: str = "irs-cloud", pool: str = CLOUD, max_hosts: int = 20,
+    def __init__(self, spec: LaunchSpec, fleet: str, pool: str = CLOUD, max_hosts: int = 20,
                  concurrency: int = 2) -> None:
         self.spec, self.fleet, self.pool, self.max_hosts, self.concurrency = spec, fleet, pool, max_hosts, concurrency
 
