@@ -74,7 +74,8 @@ def test_the_autoscaler_runs_tags_and_terminates_only_instances_of_its_fleet() -
         if "iam:PassRole" in statement["Action"]:
             assert statement["Resource"] == [{"Fn::GetAtt": ["WorkerRole", "Arn"]}]
         if statement["Resource"] == "*":  # actions that take no resource
-            assert set(statement["Action"]) <= {"ec2:DescribeInstances", "ec2:DescribeTags", "sqs:ListQueues"}
+            assert set(statement["Action"]) <= {"ec2:DescribeInstances", "ec2:DescribeTags", "sqs:ListQueues",
+                                                "sns:Unsubscribe"}
 
 
 def test_the_template_holds_no_iam_user_and_the_web_tier_cannot_touch_ec2() -> None:
