@@ -17,17 +17,40 @@ export IRS_DEMO_IMAGES ?= $(if $(wildcard $(SHARED)/images),$(SHARED)/images)
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: up test install lint bench clean
+.PHONY: up test test-installers audit lock install lint bench clean
 
 up: $(STAMP)
 	$(BIN)/irs up
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) /usr/sbin/debootstrap
 	$(BIN)/pytest
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+# Both installers, end to end, in a Debian root built with debootstrap (as root: it mounts and chroots);
+# part of `make test` too.
+test-installers: $(STAMP) /usr/sbin/debootstrap
+	$(BIN)/pytest -m installers tests/deploy/test_installers.py
+
+/usr/sbin/debootstrap:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq --no-install-recommends debootstrap
+
+# checkov over the template, in a venv of its own (it pins libraries IRS pins otherwise).
+AUDIT := .venv-audit
+audit: $(AUDIT)/bin/checkov
+	$(AUDIT)/bin/checkov -f deploy/irs.yaml --framework cloudformation --skip-download --compact
+
+$(AUDIT)/bin/checkov:
+	$(PYTHON) -m venv $(AUDIT)
+	$(AUDIT)/bin/pip install --quiet checkov==3.3.30
+
+# The installers' lock: requirements.txt's production pins and what they need, each file by its sha256.
+lock: $(STAMP)
+	PIP_CONSTRAINT= $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links -c requirements.txt -o deploy/requirements.lock pyproject.toml
 
 install: $(STAMP)
 
@@ -49,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/web.py --json
 
 clean:
-	rm -rf $(VENV) .irs irs.env
+	rm -rf $(VENV) $(AUDIT) .irs irs.env

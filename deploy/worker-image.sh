@@ -8,6 +8,7 @@
 #   IRS_SOURCE_SHA256  its sha256 (required): the image installs exactly that file or nothing
 #   IRS_MODEL          the model baked into the image (default: yolo-fastest-1.1-xl); its files are
 #                      checked against the sha256 in IRS's model registry as they are downloaded
+#   IRS_MODEL_URL_BASE where to download the model's files from instead (a mirror)
 # IRS's dependencies are installed from deploy/requirements.lock, each file checked by its sha256
 # (IRS_LOCK names another lock file). Test tools (moto, pytest, playwright) are not in it.
 set -euo pipefail
@@ -27,7 +28,7 @@ install_irs /opt/irs/.venv
 
 # The model, fetched and checked once, where every worker looks first.
 install -d -o irs -g irs /opt/irs/models /opt/irs/cache  # user irs fetches into the cache
-sudo -u irs env IRS_CACHE_DIR=/opt/irs/cache /opt/irs/.venv/bin/irs model fetch "$IRS_MODEL"
+sudo -u irs env IRS_CACHE_DIR=/opt/irs/cache /opt/irs/.venv/bin/irs model fetch "$IRS_MODEL" ${IRS_MODEL_URL_BASE:+--url-base "$IRS_MODEL_URL_BASE"}
 cp -r /opt/irs/cache/models/. /opt/irs/models/
 chown -R irs:irs /opt/irs/models
 install -d /etc/irs

@@ -7,7 +7,8 @@
 # Add CAMERA_EVERY=5 to take a still with the Pi camera every 5 s. Then put the lines that
 # `irs edge add-device NAME` printed (this Pi's own identity and queue) in /etc/irs/irs.env, and
 # `sudo systemctl restart irs-edge irs-edge-watch`. Running it again upgrades in place.
-# Dependencies come from deploy/requirements.lock, each file checked by its sha256.
+# Dependencies come from deploy/requirements.lock, each file checked by its sha256. IRS_MODEL_URL_BASE
+# fetches the model from a mirror. It also installs into an image being built (a chroot).
 set -euo pipefail
 : "${IRS_SOURCE:?set IRS_SOURCE to the IRS wheel or sdist to install}"
 : "${IRS_SOURCE_SHA256:?set IRS_SOURCE_SHA256 to the sha256 of that file}"
@@ -37,14 +38,14 @@ fi
 install_irs "$PREFIX/.venv"
 
 install -d -o irs -g irs "$PREFIX/models" "$PREFIX/cache"  # user irs fetches into the cache
-sudo -u irs env IRS_CACHE_DIR="$PREFIX/cache" "$PREFIX/.venv/bin/irs" model fetch "$IRS_MODEL"
+sudo -u irs env IRS_CACHE_DIR="$PREFIX/cache" "$PREFIX/.venv/bin/irs" model fetch "$IRS_MODEL" ${IRS_MODEL_URL_BASE:+--url-base "$IRS_MODEL_URL_BASE"}
 cp -r "$PREFIX/cache/models/." "$PREFIX/models/"
 chown -R irs:irs "$PREFIX/models"
 
 install -d -m 750 -g irs /etc/irs
 if [ ! -f "$ENV_FILE" ]; then
   cat > "$ENV_FILE" <<ENV
-# IRS edge worker settings. Add the lines `irs edge add-device NAME` printed for this Pi
+# IRS edge worker settings. Add the lines that "irs edge add-device NAME" printed for this Pi
 # (its region, queue prefix, buckets, device name and keys), then: sudo systemctl restart irs-edge
 IRS_LOCAL_IMAGE_DIR=$IMAGE_DIR
 # IRS_UPLINK_MBPS=5   # this Pi's upload speed until it has measured its own uploads
@@ -95,8 +96,13 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 UNIT
-systemctl daemon-reload
 systemctl enable irs-edge.service irs-edge-watch.service
+if [ ! -d /run/systemd/system ]; then
+  # Installed into an image being built (a chroot): the services start when it boots.
+  echo "Installed; systemd is not running here, so irs-edge starts at the next boot."
+  exit 0
+fi
+systemctl daemon-reload
 if grep -q '^AWS_ACCESS_KEY_ID=.\+' "$ENV_FILE"; then
   systemctl restart irs-edge.service irs-edge-watch.service
   echo "irs-edge is running: journalctl -u irs-edge -u irs-edge-watch -f"
