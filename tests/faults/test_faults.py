@@ -57,6 +57,11 @@ def test_thirty_seconds_of_refused_connections_are_ridden_out_and_logged_once(ri
     check_nothing_lost(outcome)
     assert outcome.in_flight >= IMAGES_IN_FLIGHT // 2, f"the outage hit too few images: {outcome.in_flight}"
     log = outcome.worker_log
-    assert log.count("SQS out of reach") == 1 and log.count("SQS answers again") == 1, log[-4000:]
+    # The consumer sees the outage only if it polls during it: with every prefetched task still trying to write
+    # its result, it does not. Either way each part that notices says so once, and once that it is over.
+    receive = log.count("SQS out of reach")
+    assert receive <= 1 and log.count("SQS answers again") == receive, log[-4000:]
+    assert log.count("could not write this worker's fleet report") <= 1, log[-4000:]
+    assert receive or "Could not connect to the endpoint URL" in log, f"nothing saw the outage\n{log[-4000:]}"
 
 
