@@ -103,6 +103,7 @@ class ModelFacts(_Part):
     version: str = Field(max_length=64)
     kind: Literal["detector", "classifier"]
     input_size: int = Field(ge=1, le=8192)
+    runtime: Literal["onnxruntime", "opencv"] | None = None  # absent in documents of IRS before runtimes
 
 
 class Route(_Part):

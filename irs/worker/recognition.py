@@ -1,4 +1,5 @@
-"""Darknet models through OpenCV's DNN module: load once, then image in, labels out.
+"""Darknet models, through the fastest runtime available (:mod:`irs.worker.runtimes`): load once, then image in,
+labels out.
 
 Detectors (YOLO family) return boxes after per-class non-maximum suppression;
 the classifier returns its top-k labels. Pre- and post-processing follow what
@@ -17,6 +18,7 @@ import numpy as np
 
 from irs.settings import Settings, get_settings
 from irs.worker.models import ModelSpec, resolve
+from irs.worker.runtimes import load_runtime
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,14 @@ class Recognizer:
         self.confidence = settings.confidence
         self.nms_threshold = settings.nms_threshold
         self.top_k = settings.top_k
-        self.net = cv2.dnn.readNetFromDarknet(str(directory / spec.cfg.name), str(directory / spec.weights.name))
-        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        self.outputs = self.net.getUnconnectedOutLayersNames()
+        self.runtime = load_runtime(spec, directory, self.input_size, settings)
         lines = (directory / spec.labels.name).read_text().splitlines()
         self.labels = [line.strip() for line in lines[: spec.num_labels or len(lines)]]
 
     @property
     def model_info(self) -> dict[str, object]:
         return {"name": self.spec.name, "version": self.spec.version, "kind": self.spec.kind,
-                "input_size": self.input_size}
+                "input_size": self.input_size, "runtime": self.runtime.name}
 
     def __call__(self, image: np.ndarray, size: tuple[int, int] | None = None) -> list[Detection]:
         """Recognise objects; boxes are in ``size`` (width, height) coordinates, the image's own by default.
@@ -64,8 +63,7 @@ class Recognizer:
         width, height = size
         side = self.input_size
         blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (side, side), swapRB=True, crop=False)
-        self.net.setInput(blob)
-        rows = np.vstack(self.net.forward(self.outputs))
+        rows = self.runtime.forward(blob)
         scores = rows[:, 5:]
         class_ids = scores.argmax(axis=1)
         confidences = scores[np.arange(len(rows)), class_ids]
@@ -86,8 +84,7 @@ class Recognizer:
 
     def _classify(self, image: np.ndarray) -> list[Detection]:
         blob = cv2.dnn.blobFromImage(_letterbox(image, self.input_size), 1 / 255.0, swapRB=True, crop=False)
-        self.net.setInput(blob)
-        probabilities = self.net.forward().reshape(-1)
+        probabilities = self.runtime.forward(blob)
         best = np.argsort(probabilities)[::-1][: self.top_k]
         return [Detection(self.labels[i], float(probabilities[i]), None) for i in best]
 

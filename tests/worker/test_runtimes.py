@@ -1,0 +1,252 @@
+"""The same Darknet weights through ONNX Runtime (converted in process) and through OpenCV: the same answers.
+
+Stated tolerance: raw outputs (decoded rows, or probabilities) within 1e-4 of
+OpenCV's; final results with the same labels, every box at IoU >= 0.9 with
+its counterpart, confidences within 0.01.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from irs.settings import get_settings
+from irs.worker import runtimes
+from irs.worker.darknet import Unsupported, convert
+from irs.worker.models import REGISTRY, ModelFile, ModelSpec
+from irs.worker.recognition import Detection, Recognizer
+from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, load_runtime
+from tests.conftest import IMAGES, MODELS
+
+RAW_TOLERANCE = 1e-4
+INSTALLED = [spec for spec in REGISTRY.values() if (MODELS / spec.directory / spec.weights.name).exists()]
+
+
+def _recognizers(spec: ModelSpec, cache: Path) -> tuple[Recognizer, Recognizer]:
+    settings = get_settings()
+    pair = []
+    for runtime in ("opencv", "onnxruntime"):
+        pair.append(Recognizer(spec, MODELS / spec.directory, settings.model_copy(update={
+            "runtime": runtime, "cache_dir": cache})))
+    return pair[0], pair[1]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def _same(reference: list[Detection], converted: list[Detection]) -> None:
+    assert [d.label for d in converted] == [d.label for d in reference]
+    for ours, theirs in zip(converted, reference, strict=True):
+        assert abs(ours.confidence - theirs.confidence) <= 0.01
+        if theirs.box is not None:
+            assert ours.box is not None and _iou(ours.box, theirs.box) >= 0.9
+
+
+@pytest.mark.parametrize("spec", INSTALLED, ids=lambda s: s.name)
+def test_every_model_gives_opencvs_answers_on_every_photo(spec: ModelSpec, shared: Path, tmp_path: Path) -> None:
+    opencv, onnx = _recognizers(spec, tmp_path)
+    assert isinstance(opencv.runtime, OpenCvRuntime) and isinstance(onnx.runtime, OnnxRuntime)
+    side = opencv.input_size
+    for photo in sorted(IMAGES.glob("*.jpg")):
+        image = cv2.imread(str(photo))
+        blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (side, side), swapRB=True, crop=False)
+        np.testing.assert_allclose(onnx.runtime.forward(blob), opencv.runtime.forward(blob), atol=RAW_TOLERANCE,
+                                   err_msg=f"{spec.name} on {photo.name}")
+        _same(opencv(image), onnx(image))
+    assert onnx.model_info["runtime"] == "onnxruntime" and opencv.model_info["runtime"] == "opencv"
+
+
+# A small network of every layer type the builder converts, with random weights: checked against OpenCV without
+# the shared models, so the fast tier covers what no installed model uses (route groups, as in yolov4-tiny).
+DETECTOR = """[net]
+width=64
+height=64
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=1
+pad=1
+groups=2
+activation=leaky
+
+[route]
+layers=-1
+groups=2
+group_id=1
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+groups=8
+activation=relu
+
+[shortcut]
+from=-1
+activation=linear
+
+[route]
+layers=-1,-4
+
+[dropout]
+probability=0.5
+
+[maxpool]
+size=2
+stride=1
+
+[convolutional]
+filters=21
+size=1
+stride=1
+pad=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14, 23,27, 37,58
+classes=2
+num=3
+scale_x_y=1.05
+
+[route]
+layers=-4
+
+[upsample]
+stride=2
+
+[convolutional]
+filters=21
+size=1
+stride=1
+pad=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14, 23,27, 37,58
+classes=2
+num=3
+"""
+CLASSIFIER = """[net]
+width=32
+height=32
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=1
+pad=1
+groups=8
+activation=leaky
+
+[convolutional]
+filters=10
+size=1
+stride=1
+pad=1
+activation=linear
+
+[avgpool]
+
+[softmax]
+groups=1
+"""
+
+
+def _network(tmp_path: Path, cfg: str, name: str) -> tuple[Path, Path]:
+    """The cfg, with as many random weights as it needs (counted by building it with too many)."""
+    cfg_path, weights_path = tmp_path / f"{name}.cfg", tmp_path / f"{name}.weights"
+    cfg_path.write_text(cfg)
+    header = np.array([0, 2, 0], np.int32).tobytes() + np.zeros(1, np.int64).tobytes()
+    generous = np.random.default_rng(7).uniform(0.05, 0.3, 100_000).astype(np.float32)  # variances above 0
+    weights_path.write_bytes(header + generous.tobytes())
+    with pytest.raises(Unsupported, match=r"weights left over") as left:
+        convert(cfg_path, weights_path)
+    surplus = int(str(left.value).split(": ", 1)[1].split()[0])
+    weights_path.write_bytes(header + generous[: len(generous) - surplus].tobytes())
+    return cfg_path, weights_path
+
+
+def _spec(kind: Any, cfg_path: Path, weights_path: Path, side: int) -> ModelSpec:
+    def local(path: Path) -> ModelFile:
+        return ModelFile(path.name, "", 0, None)
+
+    return ModelSpec(kind, kind, local(cfg_path), local(weights_path), local(cfg_path), input_size=side)
+
+
+@pytest.mark.parametrize(("cfg", "kind"), [(DETECTOR, "detector"), (CLASSIFIER, "classifier")])
+def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, kind: Any) -> None:
+    cfg_path, weights_path = _network(tmp_path, cfg, kind)
+    side = 64 if kind == "detector" else 32
+    spec = _spec(kind, cfg_path, weights_path, side)
+    blob = np.random.default_rng(1).random((1, 3, side, side), dtype=np.float32)
+    opencv = OpenCvRuntime(spec, tmp_path, threads=1)
+    onnx = OnnxRuntime(spec, tmp_path, side, threads=1, cache=tmp_path / "onnx")
+    reference, converted = opencv.forward(blob), onnx.forward(blob)
+    assert reference.shape == converted.shape and reference.any()
+    # Random positive weights grow activations to 1e6 and beyond: there, float32's own precision is relative.
+    np.testing.assert_allclose(converted, reference, atol=RAW_TOLERANCE, rtol=1e-5)
+
+
+def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_opencv(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    cfg_path.write_text(CLASSIFIER.replace("[avgpool]", "[reorg]\nstride=2\n\n[avgpool]"))  # OpenCV knows it
+    with pytest.raises(Unsupported, match=r"classifier.cfg line 30: layer \[reorg\] is not supported"):
+        convert(cfg_path, weights_path)
+    spec = _spec("classifier", cfg_path, weights_path, 32)
+    settings = get_settings().model_copy(update={"runtime": "auto", "cache_dir": tmp_path})
+    with caplog.at_level("WARNING"):
+        chosen = load_runtime(spec, tmp_path, 32, settings)
+    assert chosen.name == "opencv" and "line 30: layer [reorg]" in caplog.text
+
+
+def test_the_converted_graph_is_cached_and_a_second_start_does_not_convert(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    spec = _spec("classifier", cfg_path, weights_path, 32)
+    OnnxRuntime(spec, tmp_path, 32, threads=1, cache=tmp_path / "onnx")
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+
+    def no_second_conversion(*_: object) -> None:
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(runtimes, "convert", no_second_conversion)
+    OnnxRuntime(spec, tmp_path, 32, threads=1, cache=tmp_path / "onnx")
