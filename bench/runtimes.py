@@ -60,7 +60,7 @@ def main() -> None:
         for threads in (1, 2):
             legs: dict[str, Runtime] = {
                 "opencv": OpenCvRuntime(spec, directory, threads),
-                "onnxruntime": OnnxRuntime(spec, directory, side, threads, Path(cache))}
+                "onnxruntime": OnnxRuntime(spec, directory, threads, Path(cache))}
             times: dict[str, list[float]] = {name: [] for name in legs}
             for runtime in legs.values():
                 for _ in range(5):

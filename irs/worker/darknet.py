@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 #: Bumped whenever the graph this builds changes, so that cached graphs are built again.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 #: Class scores at or below this are zeroed, as OpenCV's region layer does (measured: its rows and these agree).
 CLASS_SCORE_FLOOR = 0.2
 #: Darknet's own epsilon in batch normalisation (``normalize_cpu``).
@@ -76,7 +76,6 @@ class Converted:
     model: Any  # onnx.ModelProto
     outputs: list[str]
     heads: list[YoloHead]
-    input_size: tuple[int, int]  # width, height
 
 
 class _Weights:
@@ -95,8 +94,8 @@ class _Weights:
         return chunk
 
 
-def convert(cfg_path: Path, weights_path: Path, side: int | None = None) -> Converted:
-    """Build the ONNX graph of a Darknet model for a ``side`` x ``side`` input (the cfg's size by default);
+def convert(cfg_path: Path, weights_path: Path) -> Converted:
+    """Build the ONNX graph of a Darknet model, for inputs of any size (as OpenCV's importer takes them);
     raises :class:`Unsupported` for what it cannot convert."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -107,8 +106,6 @@ def convert(cfg_path: Path, weights_path: Path, side: int | None = None) -> Conv
             raise Unsupported(f"{cfg_path.name} line {section.line}: layer [{section.kind}] is not supported")
     net = sections[0]
     width, height, channels = net.integer("width", 416), net.integer("height", 416), net.integer("channels", 3)
-    if side:
-        width = height = side
     weights = _Weights(weights_path)
     nodes: list[Any] = []
     initializers: list[Any] = []
@@ -162,13 +159,13 @@ def convert(cfg_path: Path, weights_path: Path, side: int | None = None) -> Conv
             shape = (filters, (h + 2 * pad - size) // stride + 1, (w + 2 * pad - size) // stride + 1)
         elif section.kind == "maxpool":
             size, stride = section.integer("size", 2), section.integer("stride", 2)
-            padding = section.integer("padding", size - 1)
-            out_h, out_w = (h + padding - size) // stride + 1, (w + padding - size) // stride + 1
-            begin = padding // 2
-            pads = [begin, begin, (out_h - 1) * stride + size - h - begin, (out_w - 1) * stride + size - w - begin]
+            if section.integer("padding", size - 1) != size - 1 or stride not in (1, size):
+                raise Unsupported(f"line {section.line}: a [maxpool] of size {size}, stride {stride} and other than "
+                                  "the default padding")
+            # Darknet pads size - 1 in all, the odd one at the end: ONNX's SAME_UPPER, for any input size.
             nodes.append(helper.make_node("MaxPool", [current], [f"{name}_out"], kernel_shape=[size, size],
-                                          strides=[stride, stride], pads=[max(0, p) for p in pads]))
-            current, shape = f"{name}_out", (c, out_h, out_w)
+                                          strides=[stride, stride], auto_pad="SAME_UPPER"))
+            current, shape = f"{name}_out", (c, -(-h // stride), -(-w // stride))
         elif section.kind == "route":
             sources = [i if i >= 0 else index + i for i in section.integers("layers")]
             groups, group = section.integer("groups", 1), section.integer("group_id", 0)
@@ -236,14 +233,14 @@ def convert(cfg_path: Path, weights_path: Path, side: int | None = None) -> Conv
     if not outputs:
         outputs = [current]
     graph = helper.make_graph(
-        nodes, cfg_path.stem, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channels, height,
-                                                                                         width])],
+        nodes, cfg_path.stem, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channels, "height",
+                                                                                         "width"])],
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", None] if o.endswith("softmax_out") else
                                        ["batch", None, None, None]) for o in outputs],
         initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="irs")
     onnx.checker.check_model(model)
-    return Converted(model, outputs, heads, (width, height))
+    return Converted(model, outputs, heads)
 
 
 def decode_yolo(maps: list[np.ndarray], heads: list[YoloHead], size: tuple[int, int]) -> np.ndarray:

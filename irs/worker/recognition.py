@@ -3,8 +3,11 @@ labels out.
 
 Detectors (YOLO family) return boxes after per-class non-maximum suppression;
 the classifier returns its top-k labels. Pre- and post-processing follow what
-each model was trained with: a plain resize for YOLO, a letterbox for the
-Darknet classifier.
+each model's own reference does: a plain resize to the square input for YOLO
+(Darknet's detector, which the sample photos' reference outputs reproduce),
+and for the Darknet classifier the whole image with its shorter side resized to
+the input size (Darknet's ``resize_min``, as its documented tiny-darknet output
+on dog.jpg was made: malamute, Eskimo dog, dogsled; a letterbox gives others).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class Recognizer:
         self.confidence = settings.confidence
         self.nms_threshold = settings.nms_threshold
         self.top_k = settings.top_k
-        self.runtime = load_runtime(spec, directory, self.input_size, settings)
+        self.runtime = load_runtime(spec, directory, settings)
         lines = (directory / spec.labels.name).read_text().splitlines()
         self.labels = [line.strip() for line in lines[: spec.num_labels or len(lines)]]
 
@@ -83,7 +86,7 @@ class Recognizer:
         return sorted(found, key=lambda d: d.confidence, reverse=True)
 
     def _classify(self, image: np.ndarray) -> list[Detection]:
-        blob = cv2.dnn.blobFromImage(_letterbox(image, self.input_size), 1 / 255.0, swapRB=True, crop=False)
+        blob = cv2.dnn.blobFromImage(_resize_min(image, self.input_size), 1 / 255.0, swapRB=True, crop=False)
         probabilities = self.runtime.forward(blob)
         best = np.argsort(probabilities)[::-1][: self.top_k]
         return [Detection(self.labels[i], float(probabilities[i]), None) for i in best]
@@ -95,16 +98,13 @@ def _clip(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]
     return x0, y0, min(width, x + w) - x0, min(height, y + h) - y0
 
 
-def _letterbox(image: np.ndarray, size: int) -> np.ndarray:
-    """Fit inside size x size keeping the aspect ratio, padding with mid-grey as Darknet does."""
+def _resize_min(image: np.ndarray, size: int) -> np.ndarray:
+    """The whole image, its shorter side ``size``, its aspect kept: the fully convolutional classifier takes
+    any shape."""
     height, width = image.shape[:2]
-    scale = size / max(height, width)
+    scale = size / min(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((size, size, 3), 127, dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    canvas[top: top + new_h, left: left + new_w] = resized
-    return canvas
+    return cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
 
 
 def load(name: str | None = None, settings: Settings | None = None) -> Recognizer:

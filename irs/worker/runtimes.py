@@ -57,49 +57,47 @@ class OpenCvRuntime:
 class OnnxRuntime:
     name = "onnxruntime"
 
-    def __init__(self, spec: ModelSpec, directory: Path, side: int, threads: int, cache: Path) -> None:
+    def __init__(self, spec: ModelSpec, directory: Path, threads: int, cache: Path) -> None:
         import onnxruntime
 
-        graph, heads, size = _converted(spec, directory, side, cache)
+        graph, heads = _converted(spec, directory, cache)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self.outputs = [o.name for o in self.session.get_outputs()]
-        self.heads, self.size = heads, size
+        self.heads = heads
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
         maps = self.session.run(self.outputs, {"input": blob})
         if not self.heads:
             return np.asarray(maps[0]).reshape(-1)
-        return decode_yolo(maps, self.heads, self.size)[0]
+        return decode_yolo(maps, self.heads, (blob.shape[3], blob.shape[2]))[0]
 
 
-def _converted(spec: ModelSpec, directory: Path, side: int, cache: Path
-               ) -> tuple[Path, list[YoloHead], tuple[int, int]]:
-    """The model's ONNX graph for a ``side`` input, from the cache, converted and kept there the first time."""
+def _converted(spec: ModelSpec, directory: Path, cache: Path) -> tuple[Path, list[YoloHead]]:
+    """The model's ONNX graph from the cache, converted and kept there the first time."""
     weights = directory / spec.weights.name
     digest = hashlib.sha256(weights.read_bytes() + (directory / spec.cfg.name).read_bytes()).hexdigest()
-    graph = cache / f"{digest}-{side}-v{CONVERTER_VERSION}.onnx"
+    graph = cache / f"{digest}-v{CONVERTER_VERSION}.onnx"
     facts = graph.with_suffix(".json")
     if not (graph.exists() and facts.exists()):
-        converted = convert(directory / spec.cfg.name, weights, side)
+        converted = convert(directory / spec.cfg.name, weights)
         cache.mkdir(parents=True, exist_ok=True)
         part = graph.with_suffix(".part")
         part.write_bytes(converted.model.SerializeToString())
-        facts.write_text(json.dumps({"heads": [asdict(h) for h in converted.heads],
-                                     "size": list(converted.input_size)}))
+        facts.write_text(json.dumps({"heads": [asdict(h) for h in converted.heads]}))
         part.replace(graph)
     known = json.loads(facts.read_text())
     heads = [YoloHead(tuple(tuple(a) for a in h["anchors"]), h["classes"], h["scale_x_y"]) for h in known["heads"]]
-    return graph, heads, (known["size"][0], known["size"][1])
+    return graph, heads
 
 
-def load_runtime(spec: ModelSpec, directory: Path, side: int, settings: Settings) -> Runtime:
+def load_runtime(spec: ModelSpec, directory: Path, settings: Settings) -> Runtime:
     """The runtime ``settings.runtime`` asks for, or the best available (see the module's docstring)."""
     if settings.runtime != "opencv":
         try:
-            return OnnxRuntime(spec, directory, side, settings.cv_threads, settings.cache_dir / "onnx")
+            return OnnxRuntime(spec, directory, settings.cv_threads, settings.cache_dir / "onnx")
         except ImportError:
             if settings.runtime == "onnxruntime":
                 raise ModelError("IRS_RUNTIME=onnxruntime, but onnxruntime is not installed: "

@@ -218,7 +218,7 @@ def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, 
     spec = _spec(kind, cfg_path, weights_path, side)
     blob = np.random.default_rng(1).random((1, 3, side, side), dtype=np.float32)
     opencv = OpenCvRuntime(spec, tmp_path, threads=1)
-    onnx = OnnxRuntime(spec, tmp_path, side, threads=1, cache=tmp_path / "onnx")
+    onnx = OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
     reference, converted = opencv.forward(blob), onnx.forward(blob)
     assert reference.shape == converted.shape and reference.any()
     # Random positive weights grow activations to 1e6 and beyond: there, float32's own precision is relative.
@@ -234,7 +234,7 @@ def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_o
     spec = _spec("classifier", cfg_path, weights_path, 32)
     settings = get_settings().model_copy(update={"runtime": "auto", "cache_dir": tmp_path})
     with caplog.at_level("WARNING"):
-        chosen = load_runtime(spec, tmp_path, 32, settings)
+        chosen = load_runtime(spec, tmp_path, settings)
     assert chosen.name == "opencv" and "line 30: layer [reorg]" in caplog.text
 
 
@@ -242,11 +242,11 @@ def test_the_converted_graph_is_cached_and_a_second_start_does_not_convert(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
     spec = _spec("classifier", cfg_path, weights_path, 32)
-    OnnxRuntime(spec, tmp_path, 32, threads=1, cache=tmp_path / "onnx")
+    OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
 
     def no_second_conversion(*_: object) -> None:
         raise AssertionError("converted again")
 
     monkeypatch.setattr(runtimes, "convert", no_second_conversion)
-    OnnxRuntime(spec, tmp_path, 32, threads=1, cache=tmp_path / "onnx")
+    OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
