@@ -4,7 +4,8 @@
 
 Legs, all on the same photos and model:
   bare     the model in a tight loop (pre-decoded pixels), one process per core, with the
-           workers' OpenCV thread count
+           workers' thread count, on the default runtime (IRS_RUNTIME), then once on each
+           other runtime (bare_by_runtime, bare_opencv_*)
   irs      the whole path on a private local stack: upload to S3, enqueue on SQS, a real
            `celery worker -c 2`, result document to S3, client holds every result
   cold     a fresh process per image that imports OpenCV and loads the model, as a
@@ -61,15 +62,19 @@ PRICE_PER_MILLION = {
 
 
 # --- bare ----------------------------------------------------------------------------------------
-def _bare_loop(args: tuple[list[bytes], int]) -> tuple[float, list[float]]:
-    """One process: decode once, then infer `count` times; returns CPU seconds and per-image ms.
+RUNTIMES = ("onnxruntime", "opencv")  # IRS_RUNTIME values with a bare leg of their own
+def _bare_loop(args: tuple[list[bytes], int, str | None]) -> tuple[float, list[float], str]:
+    """One process: decode once, then infer `count` times; returns CPU seconds, per-image ms and the runtime.
 
-    It uses the workers' OpenCV thread count (IRS_CV_THREADS), so both sides run the same kernels.
+    It uses the workers' thread count (IRS_CV_THREADS), so both sides run the same kernels; ``runtime`` is an
+    IRS_RUNTIME for this process (the default when None).
     """
+    payloads, count, runtime = args
+    if runtime:
+        os.environ["IRS_RUNTIME"] = runtime  # a spawned process: read when its settings are first read
     from irs.worker.imaging import decode
     from irs.worker.recognition import get_recognizer
 
-    payloads, count = args
     recognizer = get_recognizer()
     pixels = [decode(p, 1 << 30, 1 << 30)[0] for p in payloads]
     for image in pixels:  # warm up
@@ -79,26 +84,26 @@ def _bare_loop(args: tuple[list[bytes], int]) -> tuple[float, list[float]]:
         begin = time.perf_counter()
         recognizer(pixels[n % len(pixels)])
         times.append((time.perf_counter() - begin) * 1000)
-    return time.process_time() - cpu0, times
+    return time.process_time() - cpu0, times, recognizer.runtime.name
 
 
-def bare_leg(payloads: list[bytes], count: int, processes: int = 2) -> dict[str, float]:
+def bare_leg(payloads: list[bytes], count: int, processes: int = 2, runtime: str | None = None) -> dict[str, Any]:
     per = count // processes
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        pool.map(_bare_loop, [(payloads, 2)] * processes)  # import and load outside the clock
+        pool.map(_bare_loop, [(payloads, 2, runtime)] * processes)  # import and load outside the clock
         begin = time.perf_counter()
-        results = pool.map(_bare_loop, [(payloads, per)] * processes)
+        results = pool.map(_bare_loop, [(payloads, per, runtime)] * processes)
         wall = time.perf_counter() - begin
     cpu = sum(r[0] for r in results)
     # The loop's own clock excludes pool start-up; wall includes a model load per process (~5 ms).
     times = [t for r in results for t in r[1]]
     return {"images_per_s": per * processes / wall, "cpu_s_per_image": cpu / (per * processes),
-            "inference_ms_p50": statistics.median(times)}
+            "inference_ms_p50": statistics.median(times), "runtime": results[0][2]}
 
 
 def _single_thread_latency(payloads: list[bytes], count: int) -> float:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        _, times = pool.apply(_bare_loop, ((payloads, count),))
+        _, times, _ = pool.apply(_bare_loop, ((payloads, count, None),))
     return statistics.median(times)
 
 
@@ -236,9 +241,14 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         "images": count,
     }
     bare_runs: list[dict[str, float]] = []
+    others: dict[str, dict[str, Any]] = {}
     if "bare" in legs:
         say(f"bare: {count} images, 2 processes x {settings.cv_threads} threads, model {settings.model}")
         bare_runs.append(bare_leg(payloads, count))
+        for runtime in RUNTIMES:
+            if runtime != bare_runs[0]["runtime"]:
+                say(f"bare on {runtime}")
+                others[runtime] = bare_leg(payloads, count, runtime=runtime)
         result["bare_inference_ms"] = round(_single_thread_latency(payloads, 3 * len(payloads)), 2)
 
     irs: dict[str, Any] = {}
@@ -271,14 +281,22 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         bare_runs.append(bare_leg(payloads, count))
     bare: dict[str, float] = {}
     if bare_runs:
-        bare = {k: statistics.mean(r[k] for r in bare_runs) for k in bare_runs[0]}
+        bare = {k: statistics.mean(r[k] for r in bare_runs) for k in bare_runs[0] if k != "runtime"}
+        result["runtime"] = bare_runs[0]["runtime"]
         result["bare_images_per_s"] = round(bare["images_per_s"], 2)
         result["bare_images_per_s_runs"] = [round(r["images_per_s"], 2) for r in bare_runs]
         result["bare_cpu_ms_per_image"] = round(bare["cpu_s_per_image"] * 1000, 2)
+        everyone = {result["runtime"]: bare, **others}
+        result["bare_by_runtime"] = {name: round(leg["images_per_s"], 2) for name, leg in everyone.items()}
+        if "opencv" in everyone:
+            result["bare_opencv_images_per_s"] = round(everyone["opencv"]["images_per_s"], 2)
+            result["bare_opencv_cpu_ms_per_image"] = round(everyone["opencv"]["cpu_s_per_image"] * 1000, 2)
+            result["bare_over_bare_opencv"] = round(bare["images_per_s"] / everyone["opencv"]["images_per_s"], 2)
     if irs:
         result.update({
             "irs_images_per_s": round(irs["images_per_s"], 2),
             "irs_worker_cpu_ms_per_image": round(irs["cpu_s_per_image"] * 1000, 2),
+            "irs_cpu_ms_per_image": round(irs["cpu_s_per_image"] * 1000, 2),
             "irs_worker_main_process_cpu_ms_per_image": round(irs["main_cpu_s_per_image"] * 1000, 2),
             "emulator_cpu_ms_per_image": round(irs["emulator_cpu_s_per_image"] * 1000, 2),
             "client_cpu_ms_per_image": round(irs["client_cpu_s_per_image"] * 1000, 2),
@@ -288,6 +306,9 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             "worker_rss_mb": round(irs["worker_rss_mb"], 1),
             "worker_rss_mb_by_process": irs["worker_rss_mb_by_process"],
         })
+    if irs and "bare_opencv_cpu_ms_per_image" in result:
+        result["irs_cpu_over_bare_opencv_cpu"] = round(result["irs_cpu_ms_per_image"] /
+                                                       result["bare_opencv_cpu_ms_per_image"], 3)
     if irs and bare_runs:
         result["irs_over_bare"] = round(irs["images_per_s"] / bare["images_per_s"], 3)
         result["cpu_per_image_ratio"] = round(irs["cpu_s_per_image"] / bare["cpu_s_per_image"], 3)
