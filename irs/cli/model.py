@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -25,7 +26,7 @@ def model_list(speed: bool) -> None:
     from irs.worker.models import REGISTRY, find_dir
 
     table = Table("name", "kind", "input", "weights", "installed at", "runtime", "ms/image", "notes")
-    with err.status("timing the installed models") if speed else _quiet():
+    with err.status("timing the installed models") if speed else nullcontext():
         for spec in REGISTRY.values():
             where = find_dir(spec)
             runtime, ms = _timed(spec.name) if speed and where else ("", "")
@@ -54,12 +55,6 @@ def _timed(name: str) -> tuple[str, str]:
         recognizer(pixels)
         times.append((time.perf_counter() - start) * 1000)
     return recognizer.runtime.name, f"{statistics.median(times):.1f}"
-
-
-def _quiet() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 @model.command("fetch")
