@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from irs.aws.clients import client, error_code
 from irs.aws.provision import provision
 from irs.aws.queues import named, names
-from irs.deploy.template import WORKER_QUEUE_ACTIONS
+from irs.deploy.template import WORKER_QUEUE_ACTIONS, allow
 from irs.pools import CLOUD, EDGE, POOLS, device_queue
 from irs.settings import Settings, get_settings
 
@@ -80,33 +80,26 @@ def device_statements(place: Place, device: str) -> list[Json]:
     edge = named(EDGE, place.queue_prefix)
     results = place.results_bucket
     return [
-        _allow(WORKER_QUEUE_ACTIONS, [place.queue(own.queue), place.queue(edge.queue)]),
-        _allow(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        allow(WORKER_QUEUE_ACTIONS, [place.queue(own.queue), place.queue(edge.queue)]),
+        allow(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
                [place.queue(own.dead_letter), place.queue(edge.dead_letter)]),
         # Its images that the router sends to the cloud; the router reads every pool's depth.
-        _allow(["sqs:SendMessage"], [place.queue(named(CLOUD, place.queue_prefix).queue)]),
-        _allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        allow(["sqs:SendMessage"], [place.queue(named(CLOUD, place.queue_prefix).queue)]),
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
                [place.queue(named(pool, place.queue_prefix).queue) for pool in POOLS]),
-        _allow(["sqs:ListQueues"], ["*"]),  # kombu finds its queues by prefix; ListQueues has no resource
+        allow(["sqs:ListQueues"], ["*"]),  # kombu finds its queues by prefix; ListQueues has no resource
         # Uploads: its own, written under its prefix; the shared edge queue's, read; another device's, never.
-        _allow(["s3:PutObject"], [place.objects(place.input_bucket, f"{DEVICE_UPLOADS}{device}/*")]),
-        _allow(["s3:GetObject"], [place.objects(place.input_bucket, f"{UPLOADS}*")]),
+        allow(["s3:PutObject"], [place.objects(place.input_bucket, f"{DEVICE_UPLOADS}{device}/*")]),
+        allow(["s3:GetObject"], [place.objects(place.input_bucket, f"{UPLOADS}*")]),
         _deny(["s3:GetObject"], [place.objects(place.input_bucket, f"{DEVICE_UPLOADS}*")]),
         # Results: the documents of what it serves (written once, by IRS's conditional writes) and of its images.
-        _allow(["s3:GetObject", "s3:PutObject"], [place.objects(results, f"{place.results_prefix}*")]),
+        allow(["s3:GetObject", "s3:PutObject"], [place.objects(results, f"{place.results_prefix}*")]),
         # Its own report, and what the router reads of the others' and of the autoscaler's.
-        _allow(["s3:PutObject", "s3:DeleteObject"], [place.objects(results, f"fleet/{EDGE}/{device}.json")]),
-        _allow(["s3:GetObject"], [place.objects(results, "fleet/*"), place.objects(results, "autoscaler/*")]),
-        _allow(["s3:ListBucket"], [f"arn:{place.partition}:s3:::{results}"],
+        allow(["s3:PutObject", "s3:DeleteObject"], [place.objects(results, f"fleet/{EDGE}/{device}.json")]),
+        allow(["s3:GetObject"], [place.objects(results, "fleet/*"), place.objects(results, "autoscaler/*")]),
+        allow(["s3:ListBucket"], [f"arn:{place.partition}:s3:::{results}"],
                {"StringLike": {"s3:prefix": [f"{place.results_prefix}*", "fleet/*"]}}),
     ]
-
-
-def _allow(actions: list[str], resources: list[str], condition: Json | None = None) -> Json:
-    statement: Json = {"Effect": "Allow", "Action": actions, "Resource": resources}
-    if condition:
-        statement["Condition"] = condition
-    return statement
 
 
 def _deny(actions: list[str], resources: list[str]) -> Json:

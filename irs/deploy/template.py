@@ -65,27 +65,28 @@ def _feed_statements(listen: bool = True) -> list[Json]:
                           "sqs:DeleteMessage", "sqs:GetQueueUrl"]
     topic_actions = ["sns:CreateTopic", "sns:ListSubscriptionsByTopic"] + (["sns:Subscribe"] if listen else [])
     return [
-        _statement(queue_actions, [_feed_queues()]),
-        _statement(topic_actions, [{"Ref": "ResultsTopic"}]),
+        allow(queue_actions, [_feed_queues()]),
+        allow(topic_actions, [{"Ref": "ResultsTopic"}]),
         # Unsubscribe takes no resource in IAM (a subscription is not one): scoping it to the topic's
         # subscriptions, as before, would have been denied on AWS.
-        _statement(["sns:Unsubscribe"], "*"),
+        allow(["sns:Unsubscribe"], "*"),
     ]
 
 
 def _router_reads() -> list[Json]:
     """What a process that routes requests reads: queue depths, worker reports, the autoscaler's state."""
     return [
-        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
-        _statement(["s3:ListBucket"], [_arn("ResultsBucket")],
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["s3:ListBucket"], [_arn("ResultsBucket")],
                    {"StringLike": {"s3:prefix": ["results/*", "fleet/*"]}}),
-        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
                                       _bucket_objects("ResultsBucket", "fleet/"),
                                       _bucket_objects("ResultsBucket", "autoscaler/")]),
     ]
 
 
-def _statement(actions: list[str], resources: list[Any] | str, condition: Json | None = None) -> Json:
+def allow(actions: list[str], resources: list[Any] | str, condition: Json | None = None) -> Json:
+    """One IAM statement that allows ``actions`` on ``resources`` (ARNs, or the template's intrinsics)."""
     statement: Json = {"Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = condition
@@ -145,12 +146,12 @@ WORKER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMe
 
 def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
     return [
-        _statement(WORKER_QUEUE_ACTIONS, [_arn(_queue(p)) for p in pools]),
-        _statement(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in pools]),
-        _statement(["sqs:ListQueues"], "*"),  # kombu looks its queues up by prefix; ListQueues has no resource
-        _statement(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
-        _statement(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "results/")]),
-        _statement(["s3:PutObject", "s3:DeleteObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+        allow(WORKER_QUEUE_ACTIONS, [_arn(_queue(p)) for p in pools]),
+        allow(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in pools]),
+        allow(["sqs:ListQueues"], "*"),  # kombu looks its queues up by prefix; ListQueues has no resource
+        allow(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
+        allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "results/")]),
+        allow(["s3:PutObject", "s3:DeleteObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
     ]
 
 
@@ -158,42 +159,42 @@ def autoscaler_statements() -> list[Json]:
     fleet = _sub(fleet_of(QUEUE_PREFIX))  # the tag the autoscaler gives its hosts
     region_account = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
     return [
-        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
-        _statement(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
-        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
-        _statement(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
-        _statement(["sqs:ListQueues"], "*"),  # finding orphaned feed queues by prefix; it has no resource
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+        allow(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
+        allow(["sqs:ListQueues"], "*"),  # finding orphaned feed queues by prefix; it has no resource
         *_feed_statements(listen=False),
         # The janitor's rescue (irs.janitor.rescue): stranded edge requests, moved to the cloud queue.
-        _statement(["sqs:ReceiveMessage", "sqs:DeleteMessage"], [_arn(_queue(EDGE))]),
-        _statement(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),
-        _statement(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
+        allow(["sqs:ReceiveMessage", "sqs:DeleteMessage"], [_arn(_queue(EDGE))]),
+        allow(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),
+        allow(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
-        _statement(["ec2:RunInstances"], [
+        allow(["ec2:RunInstances"], [
             _sub(f"{region_account}:network-interface/*"), _sub(f"{region_account}:subnet/*"),
             _sub(f"{region_account}:security-group/*"), _sub(f"{region_account}:launch-template/*"),
             _sub("arn:${AWS::Partition}:ec2:${AWS::Region}::image/*")]),
-        _statement(["ec2:CreateTags"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
+        allow(["ec2:CreateTags"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {"ec2:CreateAction": "RunInstances"}}),
-        _statement(["ec2:CreateTags", "ec2:TerminateInstances"], [_sub(f"{region_account}:instance/*")],
+        allow(["ec2:CreateTags", "ec2:TerminateInstances"], [_sub(f"{region_account}:instance/*")],
                    {"StringEquals": {f"ec2:ResourceTag/{FLEET_TAG}": fleet}}),
-        _statement(["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),  # Describe* take no resource
-        _statement(["iam:PassRole"], [_arn("WorkerRole")],
+        allow(["ec2:DescribeInstances", "ec2:DescribeTags"], "*"),  # Describe* take no resource
+        allow(["iam:PassRole"], [_arn("WorkerRole")],
                    {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}),
     ]
 
 
 def web_statements() -> list[Json]:
     return [
-        _statement(["s3:PutObject", "s3:GetObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
-        _statement(["s3:ListBucket"], [_arn("UploadsBucket"), _arn("ResultsBucket")]),  # readiness: HeadBucket
+        allow(["s3:PutObject", "s3:GetObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
+        allow(["s3:ListBucket"], [_arn("UploadsBucket"), _arn("ResultsBucket")]),  # readiness: HeadBucket
         *_feed_statements(),
-        _statement(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
-        _statement(["sqs:ListQueues"], "*"),
+        allow(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["sqs:ListQueues"], "*"),
         *_router_reads(),
-        _statement(["s3:GetObject"], [_bucket_objects("ResultsBucket", "web/tokens/")]),  # checks API tokens
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "web/tokens/")]),  # checks API tokens
         # The status page and /metrics count each pool's dead letters.
-        _statement(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in POOLS]),
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in POOLS]),
     ]
 
 

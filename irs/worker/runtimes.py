@@ -12,7 +12,6 @@ the cache, so a second start does not convert again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict
@@ -24,7 +23,7 @@ import numpy as np
 
 from irs.settings import Settings
 from irs.worker.darknet import CONVERTER_VERSION, Unsupported, YoloHead, convert, decode_yolo
-from irs.worker.models import ModelError, ModelSpec
+from irs.worker.models import ModelError, ModelSpec, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +80,7 @@ class OnnxRuntime:
 def _converted(spec: ModelSpec, directory: Path, cache: Path) -> tuple[Path, list[YoloHead]]:
     """The model's ONNX graph from the cache, converted and kept there the first time."""
     weights = directory / spec.weights.name
-    digest = hashlib.sha256(weights.read_bytes() + (directory / spec.cfg.name).read_bytes()).hexdigest()
-    graph = cache / f"{digest}-v{CONVERTER_VERSION}.onnx"
+    graph = cache / f"{sha256_of(weights)}-{sha256_of(directory / spec.cfg.name)[:12]}-v{CONVERTER_VERSION}.onnx"
     facts = graph.with_suffix(".json")
     if not (graph.exists() and facts.exists()):
         converted = convert(directory / spec.cfg.name, weights)
