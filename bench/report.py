@@ -13,7 +13,11 @@ def emit(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*rows[0].keys(), title=title)
-    for row in rows:
-        table.add_row(*(json.dumps(v) if isinstance(v, dict) else str(v) for v in row.values()))
-    Console().print(table)
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:  # rows of different columns go to tables of their own
+        shapes.setdefault(tuple(row), []).append(row)
+    for columns, alike in shapes.items():
+        table = Table(*columns, title=title)
+        for row in alike:
+            table.add_row(*(json.dumps(v) if isinstance(v, dict) else str(v) for v in row.values()))
+        Console().print(table)

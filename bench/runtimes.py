@@ -3,10 +3,16 @@
     python bench/runtimes.py [--json] [--model NAME] [--rounds N]
 
 Each runtime gets the same pre-made input blob of the first sample photo and
-the same weights (ONNX Runtime on the graph IRS converts in process), at 1 and
-2 threads, interleaved round by round so a noisy neighbour hits every leg
-alike. Reports the median milliseconds per image and each runtime's speed-up
-over OpenCV. Needs the shared models (IRS_MODEL_DIR) and photos.
+the same weights (ONNX Runtime and OpenVINO on the graph IRS converts in
+process; OpenVINO also at bf16), at 1 and 2 threads, interleaved round by round
+so a noisy neighbour hits every leg alike. Reports the median milliseconds per
+image and each runtime's speed-up over OpenCV. Then two questions the runtime
+choice rests on:
+  batch      ONNX Runtime on batches of 1, 2, 4 and 8 images: does a batch
+             cost less per image than one image at a time (micro-batching)?
+  bf16       what bf16 changes on every sample photo: the largest difference
+             of the raw outputs from f32, and whether the labels stay the same.
+Needs the shared models (IRS_MODEL_DIR) and photos.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 from localstack import cpu_model  # noqa: E402
 from report import emit  # noqa: E402
 
-RUNTIMES = ("opencv", "onnxruntime")
+RUNTIMES = ("opencv", "onnxruntime", "openvino", "openvino-bf16")
+BATCHES = (1, 2, 4, 8)
+IMAGES = Path(os.environ.get("IRS_DEMO_IMAGES", ROOT.parent / "shared" / "images"))
 
 
 def cpu_flags() -> str:
@@ -39,11 +47,12 @@ def cpu_flags() -> str:
 
 
 def main() -> None:
+    os.environ.setdefault("IRS_MODEL_DIR", str(ROOT.parent / "shared" / "models"))  # before settings are read
     import cv2
 
     from irs.settings import get_settings
     from irs.worker.models import resolve
-    from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, Runtime
+    from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, Runtime
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -52,15 +61,18 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     spec, directory = resolve(args.model, settings)
-    photo = sorted(Path(os.environ.get("IRS_DEMO_IMAGES", ROOT.parent / "shared" / "images")).glob("*.jpg"))[0]
+    photo = sorted(IMAGES.glob("*.jpg"))[0]
     side = spec.input_size
     blob = cv2.dnn.blobFromImage(cv2.imread(str(photo)), 1 / 255.0, (side, side), swapRB=True, crop=False)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as cache:
         for threads in (1, 2):
+            at = settings.model_copy(update={"cv_threads": threads, "cache_dir": Path(cache)})
             legs: dict[str, Runtime] = {
                 "opencv": OpenCvRuntime(spec, directory, threads),
-                "onnxruntime": OnnxRuntime(spec, directory, threads, Path(cache))}
+                "onnxruntime": OnnxRuntime(spec, directory, threads, Path(cache) / "onnx"),
+                "openvino": OpenVinoRuntime(spec, directory, at, side),
+                "openvino-bf16": OpenVinoRuntime(spec, directory, at.model_copy(update={"precision": "bf16"}), side)}
             times: dict[str, list[float]] = {name: [] for name in legs}
             for runtime in legs.values():
                 for _ in range(5):
@@ -76,9 +88,58 @@ def main() -> None:
             for name in RUNTIMES:
                 median = statistics.median(times[name])
                 rows.append({"model": args.model, "input": side, "runtime": name, "threads": threads,
-                             "ms_per_image_p50": round(median, 2), "speedup_over_opencv": round(opencv / median, 2)})
+                             "precision": legs[name].precision, "ms_per_image_p50": round(median, 2),
+                             "speedup_over_opencv": round(opencv / median, 2)})
+        rows += batches(spec, directory, Path(cache), blob, args.rounds)
+        rows.append(bf16_changes(spec, directory, settings.model_copy(update={"cache_dir": Path(cache)})))
     print(f"{cpu_model()}; {cpu_flags()}", file=sys.stderr)
     emit(rows, args.json, f"{args.model} at {side}, the model alone")
+
+
+def batches(spec: Any, directory: Path, cache: Path, blob: Any, rounds: int) -> list[dict[str, Any]]:
+    """ONNX Runtime's time per image when images come in batches, at 1 thread (as each of a worker's processes
+    would run them) and 2; interleaved like the legs above."""
+    import numpy as np
+
+    from irs.worker.runtimes import OnnxRuntime
+
+    rows = []
+    for threads in (1, 2):
+        runtime = OnnxRuntime(spec, directory, threads, cache / "onnx")
+        inputs = {n: np.repeat(blob, n, axis=0) for n in BATCHES}
+        times: dict[int, list[float]] = {n: [] for n in BATCHES}
+        for n in BATCHES:
+            runtime.session.run(runtime.outputs, {"input": inputs[n]})  # warm up
+        for _ in range(rounds):
+            for n in BATCHES:
+                start = time.perf_counter()
+                for _ in range(max(1, 8 // n)):
+                    runtime.session.run(runtime.outputs, {"input": inputs[n]})
+                times[n].append((time.perf_counter() - start) / (max(1, 8 // n) * n) * 1000)
+        single = statistics.median(times[1])
+        rows += [{"model": spec.name, "runtime": "onnxruntime", "threads": threads, "batch": n,
+                  "ms_per_image_p50": round(statistics.median(times[n]), 2),
+                  "speedup_over_batch_1": round(single / statistics.median(times[n]), 2)} for n in BATCHES]
+    return rows
+
+
+def bf16_changes(spec: Any, directory: Path, settings: Any) -> dict[str, Any]:
+    """What OpenVINO at bf16 changes against f32, on every sample photo through the whole recognizer."""
+    import cv2
+    import numpy as np
+
+    from irs.worker.recognition import Recognizer
+
+    f32 = Recognizer(spec, directory, settings.model_copy(update={"runtime": "openvino"}))
+    bf16 = Recognizer(spec, directory, settings.model_copy(update={"runtime": "openvino", "precision": "bf16"}))
+    side, largest, same, photos = f32.input_size, 0.0, 0, sorted(IMAGES.glob("*.jpg"))
+    for photo in photos:
+        image = cv2.imread(str(photo))
+        blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (side, side), swapRB=True, crop=False)
+        largest = max(largest, float(np.abs(bf16.runtime.forward(blob) - f32.runtime.forward(blob)).max()))
+        same += [d.label for d in bf16(image)] == [d.label for d in f32(image)]
+    return {"model": spec.name, "runtime": "openvino", "precision": bf16.runtime.precision,
+            "bf16_largest_raw_difference": round(largest, 4), "photos_with_the_same_labels": f"{same}/{len(photos)}"}
 
 
 if __name__ == "__main__":

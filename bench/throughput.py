@@ -10,6 +10,8 @@ Legs, all on the same photos and model:
            `celery worker -c 2`, result document to S3, client holds every result
   cold     a fresh process per image that imports OpenCV and loads the model, as a
            command-line tool run per request does
+  path     the CPU of each step of the worker's path (S3 GET, decode, inference, S3 PUT), one
+           step at a time in one process against the same emulator: where the irs leg's CPU goes
   latency  one image at a time on the idle stack, end to end from the start of the upload
            until the client holds the result, with the stages from the result documents
 
@@ -55,14 +57,10 @@ PRICE_PER_MILLION = {
 }
 
 
-
-
-
-
-
-
 # --- bare ----------------------------------------------------------------------------------------
-RUNTIMES = ("onnxruntime", "opencv")  # IRS_RUNTIME values with a bare leg of their own
+RUNTIMES = ("onnxruntime", "openvino", "opencv")  # IRS_RUNTIME values with a bare leg of their own
+
+
 def _bare_loop(args: tuple[list[bytes], int, str | None]) -> tuple[float, list[float], str]:
     """One process: decode once, then infer `count` times; returns CPU seconds, per-image ms and the runtime.
 
@@ -149,15 +147,11 @@ def _children_cpu() -> float:
 # --- the local stack ---------------------------------------------------------------------------------
 
 
-
-
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
 
 
 def _usd_per_million(per_image: dict[str, float]) -> float:
@@ -198,6 +192,38 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
         "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in process_tree(worker_pid)],
         "worker_pids": len(pids),
     }
+
+
+def path_leg(paths: list[Path], rounds: int) -> dict[str, float]:
+    """CPU milliseconds of each step of a worker's path, one step at a time in this process, against the
+    stack's emulator: where the IRS path's CPU goes beyond inference (the consumer's share is the irs leg's
+    main process)."""
+    from irs.aws.clients import client
+    from irs.settings import get_settings
+    from irs.worker.imaging import decode
+    from irs.worker.recognition import get_recognizer
+
+    settings, s3, recognizer = get_settings(), client("s3"), get_recognizer()
+    payload = paths[0].read_bytes()
+    s3.put_object(Bucket=settings.input_bucket, Key="bench-path/photo.jpg", Body=payload)
+    pixels, info = decode(payload, settings.max_image_bytes, settings.max_image_pixels, recognizer.input_size)
+    document = json.dumps({"detections": [{"label": "dog", "box": {"x": 1}}] * 10, "pad": "x" * 1500}).encode()
+    steps = {
+        "s3_get": lambda: s3.get_object(Bucket=settings.input_bucket, Key="bench-path/photo.jpg")["Body"].read(),
+        "decode": lambda: decode(payload, settings.max_image_bytes, settings.max_image_pixels,
+                                 recognizer.input_size),
+        "inference": lambda: recognizer(pixels, size=(info.width, info.height)),
+        "s3_put": lambda: s3.put_object(Bucket=settings.results_bucket, Key="bench-path/result.json",
+                                        Body=document, ContentType="application/json"),
+    }
+    cpu: dict[str, float] = {}
+    for name, step in steps.items():
+        step()
+        begin = time.process_time()
+        for _ in range(rounds):
+            step()
+        cpu[name] = (time.process_time() - begin) / rounds * 1000
+    return cpu
 
 
 def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
@@ -265,6 +291,9 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
                 say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")
                 emulator_pid = stack.pid("emulator")
                 irs = irs_leg(paths, count, settings.endpoint_url or "", worker.pid, emulator_pid)
+            if "irs" in legs:
+                say("path: the CPU of each step of the worker's path, one at a time")
+                result["worker_path_cpu_ms"] = {k: round(v, 2) for k, v in path_leg(paths, count // 2).items()}
             if "latency" in legs:
                 say(f"latency: {latency_count} single images on the idle stack")
                 latency = latency_leg(paths, latency_count, settings.endpoint_url or "")
@@ -321,8 +350,6 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             result["irs_over_cold"] = round(irs["images_per_s"] / cold["images_per_s"], 1)
             result["cold_over_irs_worker_cpu_per_image"] = round(cold["cpu_s_per_image"] / irs["cpu_s_per_image"], 1)
     return result
-
-
 
 
 def main() -> None:

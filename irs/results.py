@@ -103,7 +103,8 @@ class ModelFacts(_Part):
     version: str = Field(max_length=64)
     kind: Literal["detector", "classifier"]
     input_size: int = Field(ge=1, le=8192)
-    runtime: Literal["onnxruntime", "opencv"] | None = None  # absent in documents of IRS before runtimes
+    runtime: Literal["onnxruntime", "openvino", "opencv"] | None = None  # absent before IRS had runtimes
+    precision: Literal["f32", "bf16"] | None = None
 
 
 class Route(_Part):

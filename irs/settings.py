@@ -52,9 +52,13 @@ class Settings(BaseSettings):
     confidence: float = Field(default=0.25, description="Minimum confidence of a detection.")
     nms_threshold: float = Field(default=0.45, description="IoU threshold of non-maximum suppression.")
     top_k: int = Field(default=5, description="Labels a classifier returns.")
-    runtime: Literal["auto", "onnxruntime", "opencv"] = Field(
+    runtime: Literal["auto", "onnxruntime", "openvino", "opencv"] = Field(
         default="auto", description="Where models run: auto takes ONNX Runtime (the same weights, converted in "
-                                    "process, over twice as fast) when installed and the model converts, else OpenCV.")
+                                    "process, over twice as fast) when installed and the model converts, else OpenCV; "
+                                    "openvino only when chosen.")
+    precision: Literal["f32", "bf16"] = Field(
+        default="f32", description="Arithmetic of inference: bf16 (OpenVINO only) is faster on CPUs with AMX and "
+                                   "changes the outputs slightly (README, Models).")
     cv_threads: int = Field(
         default=os.cpu_count() or 1,
         description="Inference threads per worker process (ONNX Runtime's or OpenCV's); one per core lets a lone "

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from irs.pools import CLOUD_SERVICE_S
+
 InstanceState = Literal["pending", "running"]
 
 
@@ -84,7 +86,7 @@ class Config:
     min_instances: int = 1
     max_instances: int = 20
     slots: int = 2  # tasks one instance runs at once (worker processes)
-    service_time_s: float = 0.063  # per image per slot: the worker CPU per image of the throughput benchmark
+    service_time_s: float = CLOUD_SERVICE_S  # per image per slot: the worker CPU per image (throughput benchmark)
     target_latency_s: float = 60.0  # how long an image may wait, at most, in a burst
     utilisation: float = 0.8  # the share of capacity steady arrivals may use
     boot_s: float = 45.0  # from launch to a worker taking tasks

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from functools import cache
@@ -104,13 +105,27 @@ def patiently(call: Callable[[], T], deadline: float, what: str) -> T:
 
 
 @cache
+def _session() -> boto3.session.Session:
+    """The process's one boto3 session: its clients share the service descriptions it loads (a session per
+    client loaded them again for each, about 5 MB of memory per client in every worker process)."""
+    use_emulator_credentials()
+    return boto3.session.Session()
+
+
+_creating = threading.Lock()  # a session is not thread-safe while it makes a client; the clients it makes are
+
+
+@cache
 def client(service: str) -> Any:
     """A boto3 client for ``service`` pointed at the configured endpoint."""
-    use_emulator_credentials()
     settings = get_settings()
-    return boto3.session.Session().client(
-        service,
-        region_name=settings.region,
-        endpoint_url=settings.endpoint_url,
-        config=Config(**CLIENT_CONFIG),
-    )
+    with _creating:
+        return _session().client(service, region_name=settings.region, endpoint_url=settings.endpoint_url,
+                                 config=Config(**CLIENT_CONFIG))
+
+
+def forget() -> None:
+    """Drop the session and its clients: credentials and endpoints read for one environment must not serve
+    another (eager tests switch environments in one process)."""
+    client.cache_clear()
+    _session.cache_clear()

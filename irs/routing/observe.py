@@ -26,7 +26,7 @@ from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
-from irs.pools import CLOUD, EDGE
+from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
 from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings
 
@@ -34,11 +34,11 @@ logger = logging.getLogger(__name__)
 QUEUE_TTL_S = 1.0
 FLEET_TTL_S = REPORT_MIN_GAP_S  # reports change no faster than workers write them
 # Service times to assume before any worker of a pool has reported its own: the cloud's from the
-# throughput benchmark (worker CPU per image); the edge's that of a slow device. Guessing the edge
+# throughput benchmark (CLOUD_SERVICE_S); the edge's that of a slow device. Guessing the edge
 # too slow costs a few images' worth of cloud time until its first report; guessing it too fast
 # strands a burst on it (measured: with a 0.25 s guess, bench/split_live.py sent 10 % of a
 # 210-image burst to a 1.5 s edge, whose images then took a p50 of 17 s).
-DEFAULT_SERVICE_S = {CLOUD: 0.063, EDGE: 1.5}
+DEFAULT_SERVICE_S = {CLOUD: CLOUD_SERVICE_S, EDGE: 1.5}
 UPLINK_RTT_S = 0.05  # one round trip from a device to the region, on top of the bytes
 UPLINK_WEIGHT = 0.3  # how much one measured upload moves the bandwidth estimate
 

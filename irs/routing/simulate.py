@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from irs.pools import CLOUD, EDGE
+from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
 from irs.routing.policy import PoolView, choose, drained
 
 OBSERVE_EVERY_S = 1.0
@@ -35,7 +35,7 @@ class Params:
 
     edge_service_s: float = 1.5  # a slow device, as the local stack emulates it; bench/split.py adds the Pi 4 estimate
     edge_slots: int = 1
-    cloud_service_s: float = 0.0475  # worker CPU per image per process, throughput benchmark (run of record)
+    cloud_service_s: float = CLOUD_SERVICE_S  # worker CPU per image per process, throughput benchmark
     cloud_slots: int = 2  # one always-on instance, two worker processes
     uplink_mbps: float = 5.0  # the device's upload bandwidth (assumed: a modest home or cellular uplink)
     downlink_mbps: float = 50.0  # the device's download bandwidth, for the web world (assumed)

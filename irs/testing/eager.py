@@ -170,5 +170,5 @@ def _forget_cached_state() -> None:
     from irs.settings import get_settings
 
     get_settings.cache_clear()
-    clients.client.cache_clear()
+    clients.forget()
     queues.url.cache_clear()

@@ -44,14 +44,15 @@ class Recognizer:
         self.confidence = settings.confidence
         self.nms_threshold = settings.nms_threshold
         self.top_k = settings.top_k
-        self.runtime = load_runtime(spec, directory, settings)
+        self.runtime = load_runtime(spec, directory, settings, self.input_size)
         lines = (directory / spec.labels.name).read_text().splitlines()
         self.labels = [line.strip() for line in lines[: spec.num_labels or len(lines)]]
 
     @property
     def model_info(self) -> dict[str, object]:
         return {"name": self.spec.name, "version": self.spec.version, "kind": self.spec.kind,
-                "input_size": self.input_size, "runtime": self.runtime.name}
+                "input_size": self.input_size, "runtime": self.runtime.name,
+                "precision": self.runtime.precision}
 
     def __call__(self, image: np.ndarray, size: tuple[int, int] | None = None) -> list[Detection]:
         """Recognise objects; boxes are in ``size`` (width, height) coordinates, the image's own by default.

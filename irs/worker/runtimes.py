@@ -1,13 +1,12 @@
-"""Where a Darknet model runs: ONNX Runtime on the graph converted in process, or OpenCV's DNN module.
+"""Where a Darknet model runs: ONNX Runtime or OpenVINO on the graph converted in process, or OpenCV's DNN module.
 
-``IRS_RUNTIME=auto`` (the default) takes ONNX Runtime when it is installed and
-the model converts, and OpenCV otherwise: both read the same ``.cfg`` and
-``.weights``, and the converted graph's outputs match OpenCV's to within 1e-5
-(tests/worker/test_runtimes.py), at well over twice the speed on a CPU.
-``IRS_RUNTIME=opencv`` keeps OpenCV. A model that does not convert (a layer
-the builder does not know) falls back to OpenCV with a warning naming the
-layer and its line. The converted graph is kept under the sha256 of the weights and the cfg in
-the cache, so a second start does not convert again.
+All three read the same ``.cfg`` and ``.weights``. The rule of ``IRS_RUNTIME=auto`` (the default): ONNX Runtime
+when it is installed and the model converts, else OpenCV. ONNX Runtime is the default over OpenVINO because a
+worker runs one inference thread per process, where the two were measured equally fast and OpenVINO took more
+memory (BENCHMARKS.md); ``IRS_RUNTIME=openvino`` chooses it (``pip install irs[openvino]``), and it is the one
+runtime that honours ``IRS_PRECISION=bf16``. A model that does not convert (a layer the builder does not know)
+falls back to OpenCV with a warning naming the layer and its line. The converted graph is kept under the sha256
+of the weights and the cfg in the cache, so a second start does not convert again.
 """
 
 from __future__ import annotations
@@ -30,13 +29,14 @@ logger = logging.getLogger(__name__)
 
 class Runtime(Protocol):
     name: str
+    precision: str
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
         """For a detector, rows ``[cx, cy, w, h, objectness, scores...]``; for a classifier, the probabilities."""
 
 
 class OpenCvRuntime:
-    name = "opencv"
+    name, precision = "opencv", "f32"
 
     def __init__(self, spec: ModelSpec, directory: Path, threads: int) -> None:
         cv2.setNumThreads(threads)
@@ -54,7 +54,7 @@ class OpenCvRuntime:
 
 
 class OnnxRuntime:
-    name = "onnxruntime"
+    name, precision = "onnxruntime", "f32"
 
     def __init__(self, spec: ModelSpec, directory: Path, threads: int, cache: Path) -> None:
         import onnxruntime
@@ -77,6 +77,32 @@ class OnnxRuntime:
         return decode_yolo(maps, self.heads, (blob.shape[3], blob.shape[2]))[0]
 
 
+class OpenVinoRuntime:
+    name = "openvino"
+
+    def __init__(self, spec: ModelSpec, directory: Path, settings: Settings, input_size: int) -> None:
+        import openvino
+
+        graph, self.heads = _converted(spec, directory, settings.cache_dir / "onnx")
+        core = openvino.Core()
+        model = core.read_model(str(graph))
+        if spec.kind == "detector":  # a fixed input compiles faster kernels; the classifier's input varies
+            model.reshape({"input": [1, 3, input_size, input_size]})
+        self.model = core.compile_model(model, "CPU", {
+            "INFERENCE_NUM_THREADS": settings.cv_threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": settings.precision, "ENABLE_CPU_PINNING": False})
+        # What the CPU plugin took: on a CPU without bf16 instructions it keeps f32 whatever was asked.
+        self.precision = self.model.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        self.request = self.model.create_infer_request()
+
+    def forward(self, blob: np.ndarray) -> np.ndarray:
+        result = self.request.infer({"input": blob})
+        maps = [np.asarray(result[output]) for output in self.model.outputs]
+        if not self.heads:
+            return maps[0].reshape(-1)
+        return decode_yolo(maps, self.heads, (blob.shape[3], blob.shape[2]))[0]
+
+
 def _converted(spec: ModelSpec, directory: Path, cache: Path) -> tuple[Path, list[YoloHead]]:
     """The model's ONNX graph from the cache, converted and kept there the first time."""
     weights = directory / spec.weights.name
@@ -94,8 +120,17 @@ def _converted(spec: ModelSpec, directory: Path, cache: Path) -> tuple[Path, lis
     return graph, heads
 
 
-def load_runtime(spec: ModelSpec, directory: Path, settings: Settings) -> Runtime:
+def load_runtime(spec: ModelSpec, directory: Path, settings: Settings, input_size: int) -> Runtime:
     """The runtime ``settings.runtime`` asks for, or the best available (see the module's docstring)."""
+    if settings.precision != "f32" and settings.runtime != "openvino":
+        raise ModelError(f"IRS_PRECISION={settings.precision} needs IRS_RUNTIME=openvino "
+                         f"(IRS_RUNTIME={settings.runtime} runs f32 only)")
+    if settings.runtime == "openvino":
+        try:
+            return OpenVinoRuntime(spec, directory, settings, input_size)
+        except ImportError:
+            raise ModelError("IRS_RUNTIME=openvino, but openvino is not installed: pip install 'irs[openvino]', "
+                             "or set IRS_RUNTIME=auto") from None
     if settings.runtime != "opencv":
         try:
             return OnnxRuntime(spec, directory, settings.cv_threads, settings.cache_dir / "onnx")

@@ -1,4 +1,5 @@
-"""The same Darknet weights through ONNX Runtime (converted in process) and through OpenCV: the same answers.
+"""The same Darknet weights through ONNX Runtime and OpenVINO (converted in process) and through OpenCV: the same
+answers.
 
 Stated tolerance: raw outputs (decoded rows, or probabilities) within 1e-4 of
 OpenCV's; final results with the same labels, every box at IoU >= 0.9 with
@@ -17,22 +18,21 @@ import pytest
 from irs.settings import get_settings
 from irs.worker import runtimes
 from irs.worker.darknet import Unsupported, convert
-from irs.worker.models import REGISTRY, ModelFile, ModelSpec
+from irs.worker.models import REGISTRY, ModelError, ModelFile, ModelSpec
 from irs.worker.recognition import Detection, Recognizer
-from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, load_runtime
+from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, load_runtime
 from tests.conftest import IMAGES, MODELS
 
 RAW_TOLERANCE = 1e-4
 INSTALLED = [spec for spec in REGISTRY.values() if (MODELS / spec.directory / spec.weights.name).exists()]
 
 
-def _recognizers(spec: ModelSpec, cache: Path) -> tuple[Recognizer, Recognizer]:
-    settings = get_settings()
-    pair = []
-    for runtime in ("opencv", "onnxruntime"):
-        pair.append(Recognizer(spec, MODELS / spec.directory, settings.model_copy(update={
-            "runtime": runtime, "cache_dir": cache})))
-    return pair[0], pair[1]
+CONVERTED = ("onnxruntime", "openvino")
+
+
+def _recognizer(spec: ModelSpec, cache: Path, runtime: str) -> Recognizer:
+    settings = get_settings().model_copy(update={"runtime": runtime, "cache_dir": cache})
+    return Recognizer(spec, MODELS / spec.directory, settings)
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -51,18 +51,21 @@ def _same(reference: list[Detection], converted: list[Detection]) -> None:
             assert ours.box is not None and _iou(ours.box, theirs.box) >= 0.9
 
 
+@pytest.mark.parametrize("runtime", CONVERTED)
 @pytest.mark.parametrize("spec", INSTALLED, ids=lambda s: s.name)
-def test_every_model_gives_opencvs_answers_on_every_photo(spec: ModelSpec, shared: Path, tmp_path: Path) -> None:
-    opencv, onnx = _recognizers(spec, tmp_path)
-    assert isinstance(opencv.runtime, OpenCvRuntime) and isinstance(onnx.runtime, OnnxRuntime)
+def test_every_model_gives_opencvs_answers_on_every_photo(
+        spec: ModelSpec, runtime: str, shared: Path, tmp_path: Path) -> None:
+    opencv, converted = _recognizer(spec, tmp_path, "opencv"), _recognizer(spec, tmp_path, runtime)
+    assert isinstance(opencv.runtime, OpenCvRuntime)
     side = opencv.input_size
     for photo in sorted(IMAGES.glob("*.jpg")):
         image = cv2.imread(str(photo))
         blob = cv2.dnn.blobFromImage(image, 1 / 255.0, (side, side), swapRB=True, crop=False)
-        np.testing.assert_allclose(onnx.runtime.forward(blob), opencv.runtime.forward(blob), atol=RAW_TOLERANCE,
-                                   err_msg=f"{spec.name} on {photo.name}")
-        _same(opencv(image), onnx(image))
-    assert onnx.model_info["runtime"] == "onnxruntime" and opencv.model_info["runtime"] == "opencv"
+        np.testing.assert_allclose(converted.runtime.forward(blob), opencv.runtime.forward(blob),
+                                   atol=RAW_TOLERANCE, err_msg=f"{spec.name} on {photo.name}")
+        _same(opencv(image), converted(image))
+    assert converted.model_info["runtime"] == runtime and opencv.model_info["runtime"] == "opencv"
+    assert converted.model_info["precision"] == "f32"
 
 
 # A small network of every layer type the builder converts, with random weights: checked against OpenCV without
@@ -217,12 +220,14 @@ def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, 
     side = 64 if kind == "detector" else 32
     spec = _spec(kind, cfg_path, weights_path, side)
     blob = np.random.default_rng(1).random((1, 3, side, side), dtype=np.float32)
-    opencv = OpenCvRuntime(spec, tmp_path, threads=1)
-    onnx = OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
-    reference, converted = opencv.forward(blob), onnx.forward(blob)
-    assert reference.shape == converted.shape and reference.any()
-    # Random positive weights grow activations to 1e6 and beyond: there, float32's own precision is relative.
-    np.testing.assert_allclose(converted, reference, atol=RAW_TOLERANCE, rtol=1e-5)
+    reference = OpenCvRuntime(spec, tmp_path, threads=1).forward(blob)
+    settings = get_settings().model_copy(update={"cache_dir": tmp_path, "cv_threads": 1})
+    for runtime in (OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx"),
+                    OpenVinoRuntime(spec, tmp_path, settings, side)):
+        converted = runtime.forward(blob)
+        assert reference.shape == converted.shape and reference.any()
+        # Random positive weights grow activations to 1e6 and beyond: there, float32's own precision is relative.
+        np.testing.assert_allclose(converted, reference, atol=RAW_TOLERANCE, rtol=1e-5, err_msg=runtime.name)
 
 
 def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_opencv(
@@ -234,7 +239,7 @@ def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_o
     spec = _spec("classifier", cfg_path, weights_path, 32)
     settings = get_settings().model_copy(update={"runtime": "auto", "cache_dir": tmp_path})
     with caplog.at_level("WARNING"):
-        chosen = load_runtime(spec, tmp_path, settings)
+        chosen = load_runtime(spec, tmp_path, settings, 32)
     assert chosen.name == "opencv" and "line 30: layer [reorg]" in caplog.text
 
 
@@ -250,3 +255,14 @@ def test_the_converted_graph_is_cached_and_a_second_start_does_not_convert(
 
     monkeypatch.setattr(runtimes, "convert", no_second_conversion)
     OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
+
+
+def test_reduced_precision_is_only_taken_where_it_is_honoured(tmp_path: Path) -> None:
+    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    spec = _spec("classifier", cfg_path, weights_path, 32)
+    settings = get_settings().model_copy(update={"cache_dir": tmp_path, "precision": "bf16"})
+    for runtime in ("auto", "onnxruntime", "opencv"):
+        with pytest.raises(ModelError, match="IRS_PRECISION=bf16 needs IRS_RUNTIME=openvino"):
+            load_runtime(spec, tmp_path, settings.model_copy(update={"runtime": runtime}), 32)
+    chosen = load_runtime(spec, tmp_path, settings.model_copy(update={"runtime": "openvino"}), 32)
+    assert (chosen.name, chosen.precision) == ("openvino", "bf16")
