@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         description="Where fetched models are kept.",
     )
     max_image_bytes: int = Field(default=20 * 1024 * 1024, description="Largest image accepted, in bytes.")
+    model_max_bytes: int = Field(default=256 * 1024 * 1024, description="Largest weights file `irs model add` "
+                                 "accepts, in bytes (yolov4's are 245 MB).")
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")

@@ -1,8 +1,10 @@
-"""``irs model``: the Darknet models IRS knows, where they are installed, and fetching them."""
+"""``irs model``: the Darknet models IRS knows, where they are installed, fetching them, and the repository of
+a team's own models (add, list, remove)."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +16,7 @@ from irs.cli.output import err, out
 
 @click.group()
 def model() -> None:
-    """List and fetch the Darknet models."""
+    """List, fetch, add and remove Darknet models."""
 
 
 @model.command("list")
@@ -35,6 +37,27 @@ def model_list(speed: bool) -> None:
     out.print(table)
     out.print(f"[dim]IRS_RUNTIME={get_settings().runtime}; ms/image: median of 10 recognitions of a blank image "
               "(pre- and post-processing included), after warming up, with IRS_CV_THREADS threads[/]")
+    _repository_table()
+
+
+def _repository_table() -> None:
+    """The repository's models and their versions, newest last; a note instead when it cannot be read."""
+    from irs.aws.clients import AWS_OR_NETWORK_ERRORS
+    from irs.repository.store import versions
+    from irs.settings import get_settings
+
+    try:
+        stored = versions(get_settings())
+    except AWS_OR_NETWORK_ERRORS as error:
+        out.print(f"[dim]repository (s3://{get_settings().results_bucket}/models/): not readable: {error}[/]")
+        return
+    table = Table("name", "version", "kind", "input", "labels", "weights", "added", title="repository")
+    for manifest in stored:
+        latest = manifest is max((m for m in stored if m.name == manifest.name), key=lambda m: m.added_at)
+        table.add_row(manifest.name, manifest.short + (" (latest)" if latest else ""), manifest.kind,
+                      str(manifest.input_size), str(len(manifest.labels)),
+                      f"{manifest.files['weights'].size / 1e6:.1f} MB", manifest.added_at[:19])
+    out.print(table if stored else "[dim]repository: no models added (irs model add)[/]")
 
 
 def _timed(name: str) -> tuple[str, str]:
@@ -78,3 +101,51 @@ def model_fetch(name: str, url_base: str | None) -> None:
     except ModelError as error:
         raise click.ClickException(str(error)) from None
     out.print(f"{name} is ready in {target}")
+
+
+@model.command("add")
+@click.argument("name")
+@click.option("--cfg", "cfg", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--weights", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--names", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One label per line, as many as the model has classes.")
+@click.option("--kind", type=click.Choice(["detector", "classifier"]), help="Checked against the cfg.")
+@click.option("--input-size", type=int, help="The network's input side; the cfg's width by default.")
+def model_add(name: str, cfg: Path, weights: Path, names: Path, kind: str | None, input_size: int | None) -> None:
+    """Check a Darknet model (load it, run it once) and store it in the repository as a new version of NAME."""
+    from irs.repository.check import Refused, check
+    from irs.repository.store import add
+    from irs.settings import get_settings
+
+    settings = get_settings()
+    try:
+        with err.status(f"checking {name}: converting and running it once"):
+            manifest = check(name, cfg, weights, names, settings, kind=kind, input_size=input_size)
+    except Refused as error:
+        raise click.ClickException(f"refused: {error}") from None
+    with err.status("uploading") as status:
+        added = add(manifest, {"cfg": cfg, "weights": weights, "names": names}, settings, progress=status.update)
+    state = "added" if added else "already there, unchanged"
+    out.print(f"{manifest.ref} {state}: {manifest.kind}, input {manifest.input_size}, {len(manifest.labels)} labels. "
+              f"Use it as --model {manifest.name} (the latest) or --model {manifest.ref}.")
+
+
+@model.command("remove")
+@click.argument("ref", metavar="NAME[@VERSION]")
+@click.option("--all-versions", is_flag=True, help="With a bare NAME: remove every version, not only the latest.")
+def model_remove(ref: str, all_versions: bool) -> None:
+    """Remove a version of a model from the repository (the latest, unless pinned with @VERSION)."""
+    from irs.repository.manifest import split_ref
+    from irs.repository.store import NotFound, find, remove, versions
+    from irs.settings import get_settings
+
+    settings = get_settings()
+    try:
+        doomed = versions(settings, split_ref(ref)[0]) if all_versions else [find(ref, settings)]
+    except NotFound as error:
+        raise click.ClickException(str(error)) from None
+    if not doomed:
+        raise click.ClickException(f"no model {ref!r} in the repository")
+    for manifest in doomed:
+        remove(manifest, settings)
+        out.print(f"removed {manifest.ref}")

@@ -1,0 +1,131 @@
+"""The model repository: a team's own Darknet files are checked, stored as versions, listed and removed; bad
+files are refused with the reason and nothing is stored."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from irs.cli.main import main as cli
+from irs.repository import store
+from irs.repository.check import Refused, check
+from irs.repository.manifest import manifest_key
+from irs.settings import Settings, get_settings
+from tests.conftest import MODELS
+from tests.worker.test_runtimes import CLASSIFIER, _network
+
+pytestmark = pytest.mark.usefixtures("mocked_aws")
+
+
+def _files(tmp_path: Path, names: list[str] | None = None) -> dict[str, Path]:
+    """A small random classifier of 10 classes, with a names file of ``names``."""
+    cfg, weights = _network(tmp_path, CLASSIFIER, "team")
+    labels = tmp_path / "team.names"
+    labels.write_text("\n".join(names or [f"part-{n}" for n in range(10)]) + "\n")
+    return {"cfg": cfg, "weights": weights, "names": labels}
+
+
+def _add(name: str, files: dict[str, Path], settings: Settings | None = None) -> bool:
+    settings = settings or get_settings()
+    manifest = check(name, files["cfg"], files["weights"], files["names"], settings)
+    return store.add(manifest, files, settings)  # type: ignore[arg-type]
+
+
+def test_a_model_is_stored_with_its_manifest_and_adding_it_again_changes_nothing(tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    assert _add("parts", files)
+    (stored,) = store.versions(get_settings())
+    assert (stored.name, stored.kind, stored.input_size) == ("parts", "classifier", 32)
+    assert stored.labels == [f"part-{n}" for n in range(10)]
+    assert stored.files["weights"].size == files["weights"].stat().st_size
+    assert not _add("parts", files)
+    assert len(store.versions(get_settings())) == 1
+
+
+def test_adding_a_name_again_makes_a_new_version_the_latest_and_the_old_one_stays_pinnable(tmp_path: Path) -> None:
+    first = _files(tmp_path)
+    _add("parts", first)
+    second = dict(first, names=tmp_path / "renamed.names")
+    second["names"].write_text("\n".join(f"renamed-{n}" for n in range(10)))
+    _add("parts", second)
+    old, new = store.versions(get_settings(), "parts")
+    assert store.find("parts", get_settings()) == new and new.labels[0] == "renamed-0"
+    assert store.find(f"parts@{old.version[:8]}", get_settings()) == old
+    store.remove(old, get_settings())
+    with pytest.raises(store.NotFound, match=f"no version of parts starts with '{old.version[:8]}'"):
+        store.find(f"parts@{old.version[:8]}", get_settings())
+    assert store.find("parts", get_settings()) == new
+
+
+def test_a_shared_detector_with_renamed_labels_is_accepted(shared: Path, tmp_path: Path) -> None:
+    source = MODELS / "yolo-fastest-1.1"
+    names = tmp_path / "things.names"
+    names.write_text("\n".join(f"thing-{n}" for n in range(80)))
+    manifest = check("things", source / "yolo-fastest-1.1.cfg", source / "yolo-fastest-1.1.weights", names,
+                     get_settings())
+    assert (manifest.kind, manifest.input_size, manifest.labels[79]) == ("detector", 320, "thing-79")
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    ("unknown layer", r"team.cfg line 30: layer \[reorg\] is not supported"),
+    ("short weights", r"the weights file ends early"),
+    ("long weights", r"weights left over"),
+    ("names too few", r"the model has 10 classes but team.names has 9 labels"),
+    ("path in name", r"model name 'team/../x'"),
+    ("built-in name", r"'tiny-darknet' is a built-in model's name"),
+    ("weights over the limit", r"the limit is 1000 \(IRS_MODEL_MAX_BYTES"),
+    ("wrong kind", r"--kind detector, but team.cfg is a classifier"),
+])
+def test_bad_models_are_refused_with_the_reason_and_nothing_is_stored(tmp_path: Path, spoil: str, reason: str) -> None:
+    files = _files(tmp_path, [f"part-{n}" for n in range(9 if spoil == "names too few" else 10)])
+    settings, name, kind = get_settings(), "team", None
+    if spoil == "unknown layer":
+        files["cfg"].write_text(CLASSIFIER.replace("[avgpool]", "[reorg]\nstride=2\n\n[avgpool]"))
+    elif spoil == "short weights":
+        files["weights"].write_bytes(files["weights"].read_bytes()[:-40])
+    elif spoil == "long weights":
+        files["weights"].write_bytes(files["weights"].read_bytes() + bytes(40))
+    elif spoil == "path in name":
+        name = "team/../x"
+    elif spoil == "built-in name":
+        name = "tiny-darknet"
+    elif spoil == "weights over the limit":
+        settings = settings.model_copy(update={"model_max_bytes": 1000})
+    elif spoil == "wrong kind":
+        kind = "detector"
+    with pytest.raises(Refused, match=reason):
+        check(name, files["cfg"], files["weights"], files["names"], settings, kind=kind)
+    assert store.versions(get_settings()) == []
+
+
+def test_a_manifest_that_does_not_validate_is_skipped_not_served(tmp_path: Path) -> None:
+    from irs.aws import documents
+
+    _add("parts", _files(tmp_path))
+    (good,) = store.versions(get_settings())
+    documents.put_body(manifest_key("parts", "f" * 64), b'{"name": "parts", "labels": ["../../etc"]}')
+    documents.put_body(manifest_key("other", good.version), good.model_dump_json())  # names another place
+    assert store.versions(get_settings()) == [good]
+
+
+def test_the_cli_adds_lists_and_removes_and_refuses_in_plain_words(tmp_path: Path) -> None:
+    files = _files(tmp_path)
+    runner = CliRunner()
+    added = runner.invoke(cli, ["model", "add", "parts", "--cfg", str(files["cfg"]), "--weights",
+                                str(files["weights"]), "--names", str(files["names"])])
+    assert added.exit_code == 0, added.output
+    (manifest,) = store.versions(get_settings())
+    assert f"{manifest.ref} added" in added.output
+    listed = runner.invoke(cli, ["model", "list", "--no-speed"], env={"COLUMNS": "300"})
+    assert manifest.short in listed.output and "parts" in listed.output
+    shutil.copyfile(files["names"], tmp_path / "short.names")
+    (tmp_path / "short.names").write_text("one\ntwo\n")
+    refused = runner.invoke(cli, ["model", "add", "parts", "--cfg", str(files["cfg"]), "--weights",
+                                  str(files["weights"]), "--names", str(tmp_path / "short.names")])
+    assert refused.exit_code != 0 and "refused: the model has 10 classes but short.names has 2 labels" in refused.output
+    removed = runner.invoke(cli, ["model", "remove", "parts"])
+    assert removed.exit_code == 0 and f"removed {manifest.ref}" in removed.output
+    assert store.versions(get_settings()) == []
