@@ -24,6 +24,7 @@ from irs.aws import clients, documents
 from irs.aws.clients import patiently
 from irs.aws.queues import SQS_BATCH
 from irs.broker.app import app
+from irs.repository.store import pin
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ResultDocument, result_key
 from irs.settings import get_settings
 from irs.tasks import UPLOAD_MS, classify
@@ -57,18 +58,23 @@ def upload(path: Path, key: str) -> float:
     return put_image(key, path.read_bytes())
 
 
+def arguments(key: str, model: str | None) -> tuple[str, ...]:
+    """classify's arguments: the key, and the model when one is chosen."""
+    return (key, model) if model else (key,)
+
+
 def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None,
-            deadline: float | None = None) -> list[Any]:
+            deadline: float | None = None, model: str | None = None) -> list[Any]:
     """One classify request per uploaded key, sent ten to a SendMessageBatch; the router picks each pool
     unless ``queue`` pins them. Sends are tried again until ``deadline`` (``time.monotonic()``)."""
     with producer.channel.batched_sends(deadline):
-        return [classify.apply_async((key,), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
+        return [classify.apply_async(arguments(key, model), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
                 for key, ms in zip(keys, upload_ms, strict=True)]
 
 
-def upload_and_submit(path: Path, prefix: str) -> Submitted:
+def upload_and_submit(path: Path, prefix: str, model: str | None = None) -> Submitted:
     key = f"{prefix}{safe_name(path.name)}"
-    result = classify.apply_async((key,), headers={UPLOAD_MS: upload(path, key)})
+    result = classify.apply_async(arguments(key, model), headers={UPLOAD_MS: upload(path, key)})
     return Submitted(path, key, result.id)
 
 
@@ -80,11 +86,14 @@ def new_batch() -> str:
 
 
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
-                 queue: str | None = None, batch: str | None = None, deadline: float | None = None
-                 ) -> list[Submitted]:
+                 queue: str | None = None, batch: str | None = None, deadline: float | None = None,
+                 model: str | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a
-    request. AWS trouble is ridden out until ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now)."""
+    request, each for ``model`` (the workers' default when None; a repository model is pinned to its latest
+    version once, before anything is uploaded: NotFound if there is none). AWS trouble is ridden out until
+    ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now)."""
     deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
+    model = pin(model, get_settings()) if model else None
     prefix = f"uploads/{batch or new_batch()}/"
     keys = [f"{prefix}{n:06d}/{safe_name(path.name)}" for n, path in enumerate(paths)]  # sorted as sent
 
@@ -97,7 +106,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
         uploads = [pool.submit(upload_patiently, path, key) for path, key in zip(paths, keys, strict=True)]
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
-            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline)
+            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model)
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
                 if on_submitted:

@@ -105,6 +105,9 @@ class ModelFacts(_Part):
     input_size: int = Field(ge=1, le=8192)
     runtime: Literal["onnxruntime", "openvino", "opencv"] | None = None  # absent before IRS had runtimes
     precision: Literal["f32", "bf16"] | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="The weights' sha256")
+    labels: str | None = Field(default=None, max_length=300, description="Where the labels came from: the "
+                               "registry's file, or the repository version's")
 
 
 class Route(_Part):
@@ -126,7 +129,7 @@ class Timings(_Part):
 
 
 ErrorKind = Literal["empty", "too_large", "too_many_pixels", "not_an_image", "unsupported_format", "corrupt",
-                    "missing", "forbidden", "task_failed"]
+                    "missing", "forbidden", "task_failed", "model_unavailable"]
 STAMP = Field(default=None, max_length=40, description="UTC, ISO 8601, milliseconds")
 
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="Where fetched models are kept.",
     )
     max_image_bytes: int = Field(default=20 * 1024 * 1024, description="Largest image accepted, in bytes.")
+    models_per_process: int = Field(default=3, ge=1, le=16, description="Networks a worker process keeps "
+                                    "loaded (the default model and the latest others requests named, least "
+                                    "recently used out first).")
+    model_cache_bytes: int = Field(default=1024**3, description="Disk a worker may use for repository models' "
+                                   "files (least recently used versions deleted first).")
     model_max_bytes: int = Field(default=256 * 1024 * 1024, description="Largest weights file `irs model add` "
                                  "accepts, in bytes (yolov4's are 245 MB).")
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")

@@ -23,13 +23,15 @@ from celery.signals import before_task_publish, worker_init, worker_process_init
 
 from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
+from irs.networks import networks
+from irs.repository.store import pin
 from irs.results import error_document, iso, new_task_id
 from irs.routing.router import ROUTE, take_last
 from irs.settings import get_settings
 from irs.worker import metrics
 from irs.worker.images import read_image
 from irs.worker.imaging import BadImage, decode
-from irs.worker.models import resolve
+from irs.worker.models import ModelError, resolve
 from irs.worker.recognition import get_recognizer, summary
 
 logger = logging.getLogger(__name__)
@@ -44,10 +46,17 @@ class ClassifyTask(Task):
 
     def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None,
                     **options: Any) -> Any:
+        """Name the task after its image, and pin a repository model to the version it means now (raising
+        :class:`~irs.repository.store.NotFound` at once for a model that does not exist)."""
+        args, kwargs = list(args or ()), dict(kwargs or {})
         if task_id is None:
-            image_key = args[0] if args else (kwargs or {}).get("image_key")
+            image_key = args[0] if args else kwargs.get("image_key")
             if isinstance(image_key, str) and image_key:
                 task_id = new_task_id(image_key)
+        if len(args) > 1 and isinstance(args[1], str):
+            args[1] = pin(args[1], get_settings())
+        elif isinstance(kwargs.get("model"), str):
+            kwargs["model"] = pin(kwargs["model"], get_settings())
         return super().apply_async(args, kwargs, task_id=task_id, **options)
 
 
@@ -86,8 +95,9 @@ def _forget_process(pid: int | None = None, **_: Any) -> None:
 @app.task(bind=True, base=ClassifyTask, name="irs.tasks.classify",
           autoretry_for=AWS_ERRORS, retry_backoff=1, retry_backoff_max=30,
           retry_jitter=True, max_retries=5)
-def classify(self: Task, image_key: str) -> dict[str, Any]:
-    """Classify the image at ``image_key`` in the input bucket and return its result document."""
+def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, Any]:
+    """Classify the image at ``image_key`` in the input bucket with ``model`` (the worker's default when None:
+    a built-in name, or a repository model's ``NAME[@version]``) and return its result document."""
     settings = get_settings()
     started_at, started = iso(), time.time()
     sent_at = self.request.get(SENT_AT)
@@ -102,11 +112,19 @@ def classify(self: Task, image_key: str) -> dict[str, Any]:
         yield
         timings[name] = _ms(time.perf_counter() - begin)
 
-    recognizer = get_recognizer(get_settings().model)
     common: dict[str, Any] = {
-        "model": recognizer.model_info, "pool": settings.pool_name, "routing": self.request.get(ROUTE),
+        "pool": settings.pool_name, "routing": self.request.get(ROUTE),
         "worker": self.request.hostname or socket.gethostname(),
         "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
+    try:
+        recognizer = networks().get(model)
+    except ModelError as error:
+        logger.warning("%s: model %s: %s", image_key, model, error)
+        document = error_document(image_key, self.request.id, f"model {model}: {error}", "model_unavailable",
+                                  **common, timings_ms=timings, finished_at=iso())
+        metrics.observe_result(document)
+        return document
+    common["model"] = recognizer.model_info
     try:
         with stage("download"):
             patience = time.monotonic() + settings.task_time_limit / 2

@@ -31,9 +31,11 @@ from irs import __version__
 from irs.aws import clients
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, transient
 from irs.aws.queues import queue_names
+from irs.repository.store import NotFound, pin, versions
 from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
 from irs.worker.imaging import BadImage, ImageInfo, inspect
+from irs.worker.models import REGISTRY
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
 from webapp.security import COOKIE, Authenticator, BodyLimit, Caller, allowed_hosts, cross_site
@@ -46,8 +48,28 @@ MAX_WAIT_S = 60.0
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
 #: The upload's form, for /docs: the handler parses it itself, with limits on files, fields and parts.
 UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["files"], "properties": {"files": {
-        "type": "array", "items": {"type": "string", "format": "binary"}, "description": "One or more images."}}}}}}}
+    "type": "object", "required": ["files"], "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "One or more images."},
+        "model": {"type": "string", "maxLength": 130, "description": "The model for every image: a built-in's name, "
+                  "or a repository model's NAME (its latest version, fixed now) or NAME@VERSION (GET /api/v1/models)."
+                  " The workers' default when absent."}}}}}}}
+
+
+class ModelEntry(BaseModel):
+    name: str
+    version: str | None = Field(default=None, description="A repository version's short id")
+    ref: str | None = Field(default=None, description="What pins this version in a request: NAME@VERSION")
+    latest: bool = Field(default=False, description="The version a request naming only NAME gets")
+    kind: str | None
+    source: str = Field(description="built-in, repository, or removed (seen in results, no longer stored)")
+    labels: int | None = None
+    served: int = Field(description="Images this model answered, as this web process saw results arrive")
+
+
+class ModelList(BaseModel):
+    default: str = Field(description="The workers' model when a request names none")
+    models: list[ModelEntry]
 
 
 class ImageAccepted(BaseModel):
@@ -191,8 +213,13 @@ def create_app() -> FastAPI:
             if len(files) > settings.web_max_files:
                 return _problem(413, f"{len(files)} files, over the limit of {settings.web_max_files} per request")
             uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
+            chosen = form.get("model")
             try:
-                accepted = await asyncio.to_thread(accept, uploads, caller.name)
+                model = await asyncio.to_thread(pin, chosen, settings) if isinstance(chosen, str) and chosen else None
+            except NotFound as error:
+                return _problem(400, f"nothing was accepted: {error}")
+            try:
+                accepted = await asyncio.to_thread(accept, uploads, caller.name, model)
             except Rejected as bad:
                 return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
         return ImagesAccepted(requests=[ImageAccepted(
@@ -237,6 +264,25 @@ def create_app() -> FastAPI:
         return Response(body, media_type=f"image/{info.format}", headers={
             "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox", "Content-Disposition": "inline"})
+
+    @app.get("/api/v1/models", tags=["models"], response_model=ModelList, responses={401: {"model": Problem}})
+    async def list_models(_: Authenticated) -> ModelList:
+        """The models a request may name: the built-in ones and the repository's versions, with the images each
+        has answered as this process saw them."""
+        served = feed.served_by_model()
+        stored = await asyncio.to_thread(versions, settings)
+        latest = {m.name: m.version for m in stored}  # oldest first: the last one of a name wins
+        counted = {(m.name, m.short) for m in stored}
+        return ModelList(default=settings.model, models=[
+            *(ModelEntry(name=spec.name, kind=spec.kind, source="built-in", labels=spec.num_labels,
+                         served=sum(n for (name, _), n in served.items() if name == spec.name))
+              for spec in REGISTRY.values()),
+            *(ModelEntry(name=m.name, version=m.short, ref=m.ref, latest=latest[m.name] == m.version, kind=m.kind,
+                         source="repository", labels=len(m.labels), served=served.get((m.name, m.short), 0))
+              for m in stored),
+            *(ModelEntry(name=name, version=version, kind=None, source="removed", served=n)
+              for (name, version), n in served.items() if name not in REGISTRY and (name, version) not in counted),
+        ])
 
     @app.get("/api/v1/status", tags=["status"])
     async def status(_: Authenticated, history: bool = False) -> dict[str, Any]:

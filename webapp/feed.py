@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -45,6 +45,7 @@ class ResultFeed:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.subscription: feeds.Subscription | None = None
+        self.served: Counter[tuple[str, str]] = Counter()  # (model, version) -> images answered, seen here
 
     # -- running -----------------------------------------------------------------------------------
     def start(self, warm_prefix: str | None = None) -> None:
@@ -142,6 +143,8 @@ class ResultFeed:
     # -- what the app uses ---------------------------------------------------------------------------
     def add(self, task_id: str, document: Document) -> None:
         with self.lock:
+            if task_id not in self.documents and document.get("status") == "ok" and document.get("model"):
+                self.served[(document["model"]["name"], document["model"]["version"])] += 1
             self.documents[task_id] = document
             self.documents.move_to_end(task_id)
             while len(self.documents) > KEEP:
@@ -149,6 +152,11 @@ class ResultFeed:
             waiting = self.waiters.pop(task_id, [])
         for loop, future in waiting:
             loop.call_soon_threadsafe(_resolve, future, document)
+
+    def served_by_model(self) -> dict[tuple[str, str], int]:
+        """Images answered by each model version since this process started (and in its warm start)."""
+        with self.lock:
+            return dict(self.served)
 
     async def wait(self, task_id: str, timeout: float) -> Document | None:
         """The document, as soon as it exists; None if it does not within ``timeout`` seconds."""

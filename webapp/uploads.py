@@ -80,8 +80,9 @@ def check(files: list[Upload]) -> list[ImageInfo]:
     return infos
 
 
-def accept(files: list[Upload], owner: str) -> list[Accepted]:
-    """Check, store and enqueue every file; the router picks each one's pool."""
+def accept(files: list[Upload], owner: str, model: str | None = None) -> list[Accepted]:
+    """Check, store and enqueue every file, each for ``model`` (pinned; the workers' default when None); the
+    router picks each one's pool."""
     infos = check(files)
     batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/{owner}/"
     keys = [f"{batch}{n:04d}.{_EXTENSIONS[info.format]}" for n, info in enumerate(infos)]
@@ -95,6 +96,6 @@ def accept(files: list[Upload], owner: str) -> list[Accepted]:
 
     upload_ms = list(_uploader.map(store, keys, [f.file for f in files]))
     with app.producer_or_acquire() as producer:
-        results = enqueue(keys, upload_ms, producer, deadline=deadline)
+        results = enqueue(keys, upload_ms, producer, deadline=deadline, model=model)
     return [Accepted(upload.filename, result.id, key, info)
             for upload, result, key, info in zip(files, results, keys, infos, strict=True)]

@@ -60,8 +60,10 @@ class Controller:
         self.history.append((now, depth.backlog, self.completed))
         while self.history and now - self.history[0][0] > max(RATE_WINDOW_S, self.cfg.scale_in_idle_s):
             self.history.popleft()
+        services = [r.service_ms / 1000 for r in found.values() if r.service_ms and not r.draining]
         return Observation(now=now, waiting=depth.waiting, in_flight=depth.in_flight, arrival_rate=self._rate(now),
-                           instances=reconcile.instances(hosts, found), peak_rate=self._peak_rate(now))
+                           instances=reconcile.instances(hosts, found), peak_rate=self._peak_rate(now),
+                           service_s=sum(services) / len(services) if services else None)
 
     def _arrivals(self, since: float, until: float) -> float:
         """Images that arrived between two times: the backlog's growth plus what was completed."""

@@ -71,6 +71,7 @@ class Observation:
     arrival_rate: float  # images per second, recently
     instances: tuple[Instance, ...]
     peak_rate: float = 0.0  # the highest arrival rate (over 10 s) within the scale-in window; inf: unknown
+    service_s: float | None = None  # the workers' measured time per image, of the models they serve; None: unknown
 
     @property
     def running(self) -> list[Instance]:
@@ -107,9 +108,15 @@ class Decision:
     launch_always_on: bool = False  # the one to launch replaces the always-on instance
 
 
+def per_instance(obs: Observation, cfg: Config) -> float:
+    """Images per second one instance clears: at the workers' measured time per image when they have reported
+    one (it follows the models the requests name), at the configured time otherwise."""
+    return cfg.slots / obs.service_s if obs.service_s else cfg.rate_per_instance
+
+
 def desired_capacity(obs: Observation, cfg: Config) -> tuple[int, list[Cause], list[str]]:
     """How many instances the current load needs, and why."""
-    rate = cfg.rate_per_instance
+    rate = per_instance(obs, cfg)
     backlog = obs.waiting + obs.in_flight
     running = len(obs.running)
     causes: list[Cause] = []
@@ -166,7 +173,7 @@ def decide(obs: Observation, cfg: Config) -> Decision:
     if math.isinf(obs.peak_rate):
         return Decision(desired, causes=(*causes, Cause.PEAK_UNKNOWN),
                         reasons=(*reasons, "keeping every instance until the recent peak rate is known"))
-    keep = max(desired, math.ceil(obs.peak_rate / (cfg.rate_per_instance * cfg.utilisation)))
+    keep = max(desired, math.ceil(obs.peak_rate / (per_instance(obs, cfg) * cfg.utilisation)))
     if keep >= current:
         why = f"keeping {current}: the peak rate of the last {cfg.scale_in_idle_s:.0f} s ({obs.peak_rate:.1f}/s)"
         return Decision(desired, causes=(*causes, Cause.RECENT_PEAK), reasons=(*reasons, f"{why} needs {keep}"))

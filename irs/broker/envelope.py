@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from irs.model_refs import MODEL_REF as MODEL_REF_PATTERN
 from irs.results import TASK_ID_HEX, Route
 
 TASK_NAME = "irs.tasks.classify"
@@ -27,6 +28,7 @@ MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are wel
 MAX_KEY_BYTES = 1024  # S3's limit on an object key
 #: An image key: no control characters, not absolute, no ".." segment.
 IMAGE_KEY = re.compile(r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f\x7f]+")
+MODEL_REF = re.compile(MODEL_REF_PATTERN)
 TASK_ID = re.compile(rf"[0-9a-f]{{{TASK_ID_HEX}}}:(?P<key>.+)", re.S)
 
 
@@ -107,10 +109,15 @@ def _task_refusal(envelope: Envelope, body: Any) -> str | None:
         args, kwargs, _ = body
     except (ValueError, TypeError):
         return "the task body is not [args, kwargs, options]"
-    if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) + len(kwargs) != 1 \
-            or (kwargs and set(kwargs) != {"image_key"}):
-        return "classify takes exactly one argument, the image key"
-    key = args[0] if args else kwargs["image_key"]
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) > 2 \
+            or not set(kwargs) <= {"image_key", "model"}:
+        return "classify takes the image key and, optionally, a model"
+    named_args = dict(zip(("image_key", "model"), args, strict=False))
+    if set(named_args) & set(kwargs) or "image_key" not in {**named_args, **kwargs}:
+        return "classify takes the image key and, optionally, a model"
+    key, model = {**named_args, **kwargs}["image_key"], {**named_args, **kwargs}.get("model")
+    if model is not None and not (isinstance(model, str) and MODEL_REF.fullmatch(model)):
+        return "the model is not one IRS accepts (NAME or NAME@<version>, lowercase, no '/')"
     if not isinstance(key, str) or not key or len(key.encode()) > MAX_KEY_BYTES or not IMAGE_KEY.fullmatch(key):
         return "the image key is not an S3 key IRS accepts (1 to 1,024 bytes, no control characters, no '..')"
     named = TASK_ID.fullmatch(headers.id)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one result document per line on stdout.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for all results.")
-def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
+@click.option("--model", help="A built-in model installed on the workers, or a repository model: NAME (its latest "
+                              "version, fixed when sent) or NAME@VERSION. The workers' default when not given.")
+def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str | None) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.
 
     PATHS are image files or directories of them. Exits 1 if any image could not be classified. If it
@@ -31,10 +33,16 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
     """
     from irs.aws.clients import AWS_OR_NETWORK_ERRORS
     from irs.client import collect, new_batch, submit_files
+    from irs.repository.store import NotFound, pin
+    from irs.settings import get_settings
 
     files = expand(paths)
     if not files:
         raise click.UsageError("no image files found in the given paths")
+    try:
+        model = pin(model, get_settings()) if model else None
+    except NotFound as error:
+        raise click.UsageError(str(error)) from None
     batch = new_batch()
     deadline = time.monotonic() + timeout  # for the submission; the results then have `timeout` more
     submitted: list[Submitted] = []
@@ -47,7 +55,7 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float) -> None:
                 submitted.append(item)
                 bar.advance(sent)
 
-            requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=deadline)
+            requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=deadline, model=model)
             done = bar.add_task("classifying", total=len(files))
             failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
     except (KeyboardInterrupt, TimeoutError, *AWS_OR_NETWORK_ERRORS) as error:

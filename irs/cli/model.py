@@ -135,7 +135,7 @@ def model_add(name: str, cfg: Path, weights: Path, names: Path, kind: str | None
 @click.option("--all-versions", is_flag=True, help="With a bare NAME: remove every version, not only the latest.")
 def model_remove(ref: str, all_versions: bool) -> None:
     """Remove a version of a model from the repository (the latest, unless pinned with @VERSION)."""
-    from irs.repository.manifest import split_ref
+    from irs.model_refs import split_ref
     from irs.repository.store import NotFound, find, remove, versions
     from irs.settings import get_settings
 
@@ -149,3 +149,5 @@ def model_remove(ref: str, all_versions: bool) -> None:
     for manifest in doomed:
         remove(manifest, settings)
         out.print(f"removed {manifest.ref}")
+    err.print("[dim]Requests already sent for it: a worker process that holds it loaded still answers them; any "
+              "other answers each with an error result (model_unavailable) naming it.[/]")

@@ -28,6 +28,7 @@ from irs.aws.provision import provision
 from irs.aws.queues import named, names
 from irs.deploy.template import WORKER_QUEUE_ACTIONS, allow
 from irs.pools import CLOUD, EDGE, POOLS, device_queue
+from irs.repository.manifest import PREFIX as MODELS
 from irs.settings import Settings, get_settings
 
 Json = dict[str, Any]
@@ -98,7 +99,9 @@ def device_statements(place: Place, device: str) -> list[Json]:
         allow(["s3:PutObject", "s3:DeleteObject"], [place.objects(results, f"fleet/{EDGE}/{device}.json")]),
         allow(["s3:GetObject"], [place.objects(results, "fleet/*"), place.objects(results, "autoscaler/*")]),
         allow(["s3:ListBucket"], [f"arn:{place.partition}:s3:::{results}"],
-               {"StringLike": {"s3:prefix": [f"{place.results_prefix}*", "fleet/*"]}}),
+               {"StringLike": {"s3:prefix": [f"{place.results_prefix}*", "fleet/*", f"{MODELS}*"]}}),
+        # The model repository, read only: requests it sends or serves may name a repository model.
+        allow(["s3:GetObject"], [place.objects(results, f"{MODELS}*")]),
     ]
 
 

@@ -26,6 +26,7 @@ import yaml
 from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
 from irs.pools import CLOUD, EDGE, POOLS
+from irs.repository.manifest import PREFIX as MODELS
 
 Json = dict[str, Any]
 #: The queue prefix (IRS_QUEUE_PREFIX) of a stack whose resources are named ``${Prefix}-...``.
@@ -74,7 +75,8 @@ def _feed_statements(listen: bool = True) -> list[Json]:
 
 
 def _router_reads() -> list[Json]:
-    """What a process that routes requests reads: queue depths, worker reports, the autoscaler's state."""
+    """What a process that routes requests reads: queue depths, worker reports, the autoscaler's state, and the
+    model repository (a request for a model is pinned to its version when sent)."""
     return [
         allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
         allow(["s3:ListBucket"], [_arn("ResultsBucket")],
@@ -82,6 +84,16 @@ def _router_reads() -> list[Json]:
         allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/"),
                                       _bucket_objects("ResultsBucket", "fleet/"),
                                       _bucket_objects("ResultsBucket", "autoscaler/")]),
+        *_model_reads(),
+    ]
+
+
+def _model_reads() -> list[Json]:
+    """Reading the model repository: its manifests and files. Only an administrator adds or removes models; no
+    role of the stack may write under it."""
+    return [
+        allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": f"{MODELS}*"}}),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", MODELS)]),
     ]
 
 
@@ -152,6 +164,7 @@ def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
         allow(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
         allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "results/")]),
         allow(["s3:PutObject", "s3:DeleteObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
+        *_model_reads(),
     ]
 
 

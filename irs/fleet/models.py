@@ -10,14 +10,20 @@ only under its own key (:mod:`irs.fleet.reports`); anything else is skipped.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from irs.model_refs import MODEL_NAME
 from irs.pools import POOL_PATTERN
 
 REPORTS_PREFIX = "fleet/"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$"  # an instance id, a device, a host
 MAX_EPOCH_S = 1e11  # year 5138: any later time is not a time
 MAX_DECISIONS = 40
+MAX_MODELS = 16  # models a worker reports its time for: the most recently served
+ModelName = Annotated[str, Field(pattern=f"^{MODEL_NAME}$")]
+ServiceMs = Annotated[float, Field(gt=0, le=600_000)]
 
 
 class _Document(BaseModel):
@@ -39,6 +45,9 @@ class WorkerReport(_Document):
     draining: bool = False
     slots: int = Field(default=1, ge=1, le=64)  # tasks it runs at once (worker processes)
     service_ms: float | None = Field(default=None, gt=0, le=600_000)  # recent time per task (moving average)
+    # The same, for each model it served (by name, whatever the version): the router's time for a request that
+    # names one.
+    service_ms_by_model: dict[ModelName, ServiceMs] = Field(default_factory=dict, max_length=MAX_MODELS)
     device: str | None = Field(default=None, pattern=NAME)  # the edge device it runs on
 
     @property

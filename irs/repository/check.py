@@ -91,11 +91,13 @@ def _run_once(kind: str, cfg: Path, weights: Path, names: Path, side: int, count
         raise Refused(f"the model has {classes} classes but {names.name} has {count} labels")
 
 
-def local_spec(name: str, kind: str, side: int, labels: int) -> ModelSpec:
-    """A repository model as the worker's loader knows models: its files under their stored names."""
-    def stored(role: str) -> ModelFile:
-        return ModelFile(FILE_NAMES[role], "", 0, None)
+def local_spec(name: str, kind: str, side: int, labels: int, manifest: Manifest | None = None) -> ModelSpec:
+    """A repository model (or a candidate, without a manifest) as the worker's loader knows models: its files
+    under their stored names."""
+    def stored(role: Role) -> ModelFile:
+        known = manifest.files[role] if manifest else None
+        return ModelFile(FILE_NAMES[role], "", known.size if known else 0, known.sha256 if known else None)
 
     return ModelSpec(name, kind, stored("cfg"), stored("weights"), stored("names"),  # type: ignore[arg-type]
-                     input_size=side, num_labels=labels)
+                     input_size=side, num_labels=labels, release=manifest.version if manifest else "")
 

@@ -14,9 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from irs.model_refs import MODEL_NAME
+
 PREFIX = "models/"
-#: A model's name: no path characters, no "@" (it separates a pinned version), not a built-in's name.
-NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+#: A model's name: no path characters, no "@" (it separates a pinned version); not a built-in's name either.
+NAME_PATTERN = f"^{MODEL_NAME}$"
 VERSION_PATTERN = r"^[0-9a-f]{64}$"
 Role = Literal["cfg", "weights", "names"]
 ROLES: tuple[Role, ...] = ("cfg", "weights", "names")
@@ -64,9 +66,3 @@ def folder(name: str, version: str) -> str:
 
 def manifest_key(name: str, version: str) -> str:
     return f"{folder(name, version)}manifest.json"
-
-
-def split_ref(ref: str) -> tuple[str, str | None]:
-    """``NAME`` or ``NAME@<version prefix>`` into the name and the prefix (None: the latest)."""
-    name, _, version = ref.partition("@")
-    return name, version or None

@@ -8,6 +8,7 @@ validated (:class:`Manifest`); one that does not validate is skipped with a warn
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,18 @@ from pydantic import ValidationError
 
 from irs.aws import documents
 from irs.aws.clients import client
-from irs.repository.manifest import FILE_NAMES, PREFIX, ROLES, Manifest, Role, folder, manifest_key, split_ref
+from irs.model_refs import MODEL_REF, split_ref
+from irs.repository.manifest import (
+    FILE_NAMES,
+    PREFIX,
+    ROLES,
+    Manifest,
+    Role,
+    folder,
+    manifest_key,
+)
 from irs.settings import Settings
+from irs.worker.models import REGISTRY
 
 logger = logging.getLogger(__name__)
 MANIFEST_MAX_BYTES = 4 * 1024 * 1024  # 100,000 labels of up to 200 characters would not fit; real ones are KBs
@@ -56,8 +67,16 @@ def versions(settings: Settings, name: str | None = None) -> list[Manifest]:
 
 
 def find(ref: str, settings: Settings) -> Manifest:
-    """The version ``NAME`` (the latest) or ``NAME@<version prefix>`` names, or :class:`NotFound`."""
+    """The version ``NAME`` (the latest) or ``NAME@<version prefix>`` names, or :class:`NotFound`.
+
+    The name's versions are listed, a whole version too: on AWS, a GET of a missing key under a prefix one may
+    list only by condition answers AccessDenied, not NoSuchKey, and a removed version must read as removed."""
     name, prefix = split_ref(ref)
+    if prefix is not None and len(prefix) == 64:
+        whole = [m for m in versions(settings, name) if m.version == prefix]
+        if not whole:
+            raise NotFound(f"{name}@{prefix[:12]} is not in the repository (removed, or never added)")
+        return whole[0]
     stored = versions(settings, name) if name else []
     if not stored:
         raise NotFound(f"no model {name!r} in the repository (irs model list shows what there is)")
@@ -69,6 +88,17 @@ def find(ref: str, settings: Settings) -> Manifest:
         raise NotFound(f"{ref}: {'no' if not matches else 'more than one'} version of {name} starts with "
                        f"{prefix!r} (versions: {known})")
     return matches[0]
+
+
+def pin(ref: str, settings: Settings) -> str:
+    """``ref`` with the whole version it means now: a request pinned at submission keeps that version while
+    it waits, whatever is added meanwhile. A built-in's name, or a whole version, is returned as it is."""
+    if not re.fullmatch(MODEL_REF, ref):
+        raise NotFound(f"{ref!r} is not a model IRS accepts: NAME or NAME@VERSION, lowercase, no '/'")
+    name, version = split_ref(ref)
+    if (name in REGISTRY and version is None) or (version is not None and len(version) == 64):
+        return ref
+    return f"{name}@{find(ref, settings).version}"
 
 
 def remove(manifest: Manifest, settings: Settings) -> None:

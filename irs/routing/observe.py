@@ -26,6 +26,7 @@ from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
+from irs.model_refs import split_ref
 from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
 from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings
@@ -73,11 +74,12 @@ class Observer:
         self.probes: dict[str, float] = {}  # unmeasured pool -> when a request went to measure it
         self.uplink_bps = settings.uplink_mbps * 1e6 / 8
 
-    def views(self, local_bytes: int | None = None) -> dict[str, PoolView] | None:
+    def views(self, local_bytes: int | None = None, model: str | None = None) -> dict[str, PoolView] | None:
         """Each pool's view now, or None when there is no fresh enough observation.
 
         ``local_bytes``: the request is an image of that size on this device, so
-        every pool but the device's own needs it uploaded first.
+        every pool but the device's own needs it uploaded first. ``model``: the
+        model the request names, whose time each pool's workers may have reported.
         """
         now = self.clock()
         if not self.backlogs:
@@ -90,7 +92,7 @@ class Observer:
             if len(self.backlogs) < len(self.pools) or stale:
                 return None
             upload_s = UPLINK_RTT_S + local_bytes / self.uplink_bps if local_bytes is not None else 0.0
-            views = {pool: self._view(pool, now, 0.0 if pool == self.device_queue else upload_s)
+            views = {pool: self._view(pool, now, 0.0 if pool == self.device_queue else upload_s, model)
                      for pool in self.pools}
         if local_bytes is None:
             views.pop(self.device_queue or "", None)  # only the device's own images can go there
@@ -117,17 +119,27 @@ class Observer:
             with self.lock:
                 self.uplink_bps += UPLINK_WEIGHT * (measured - self.uplink_bps)
 
-    def _capacity(self, pool: str) -> _Capacity:
+    def _reports(self, pool: str) -> list[reports.WorkerReport]:
         if pool == self.device_queue:  # the device's own worker, which serves the shared edge queue as well
-            reports = [r for r in self.reports.values() if r.device == get_settings().device_id and not r.draining]
-        else:
-            reports = [r for r in self.reports.values() if r.pool == pool and not r.draining]
+            return [r for r in self.reports.values() if r.device == get_settings().device_id and not r.draining]
+        return [r for r in self.reports.values() if r.pool == pool and not r.draining]
+
+    def _capacity(self, pool: str) -> _Capacity:
+        reports = self._reports(pool)
         services = [r.service_ms / 1000 for r in reports if r.service_ms]
         default = DEFAULT_SERVICE_S.get(pool, DEFAULT_SERVICE_S[EDGE])  # a device is an edge worker
         return _Capacity(len(reports), sum(r.slots for r in reports),
                          sum(services) / len(services) if services else default, bool(services))
 
-    def _view(self, pool: str, now: float, upload_s: float) -> PoolView:
+    def _own_s(self, pool: str, model: str | None) -> float | None:
+        """The time the pool's workers reported for ``model`` (by name), or None when none has served it."""
+        if model is None:
+            return None
+        name = split_ref(model)[0]
+        times = [r.service_ms_by_model[name] / 1000 for r in self._reports(pool) if name in r.service_ms_by_model]
+        return sum(times) / len(times) if times else None
+
+    def _view(self, pool: str, now: float, upload_s: float, model: str | None = None) -> PoolView:
         capacity = self._capacity(pool)
         backlog = self.backlogs[pool]
         queued = drained(backlog.queued, now - backlog.at, capacity.slots, capacity.service_s)
@@ -136,6 +148,7 @@ class Observer:
             queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
         booting = self.booting if pool == CLOUD and self.booting else None
         return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
+                        own_s=self._own_s(pool, model),
                         measured=capacity.measured, probing=self._probing(pool, capacity.measured),
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)

@@ -42,18 +42,24 @@ class PoolView:
     spread: float = DEFAULT_SPREAD  # log standard deviation of its service time
     measured: bool = True  # service_s was measured by its workers, not assumed
     probing: bool = False  # a request went to measure this pool, and no measurement has come back yet
+    own_s: float | None = None  # this request's model's time here, when the pool's workers measured it
+
+    @property
+    def this_s(self) -> float:
+        """The time of this request itself: its model's, or the pool's when that is unknown."""
+        return self.own_s or self.service_s
 
     def expected_s(self) -> float:
         if self.slots:
-            return self.upload_s + self.queued * self.service_s / self.slots + self.service_s
+            return self.upload_s + self.queued * self.service_s / self.slots + self.this_s
         if self.booting_slots:
             return (self.upload_s + self.boot_remaining_s + self.queued * self.service_s / self.booting_slots
-                    + self.service_s)
+                    + self.this_s)
         return math.inf
 
     def due_s(self) -> float:
         """The expected time plus this pool's margin for a slow draw."""
-        return self.expected_s() + self.service_s * (math.exp(TAIL_Z * self.spread) - 1)
+        return self.expected_s() + self.this_s * (math.exp(TAIL_Z * self.spread) - 1)
 
 
 class Cause(StrEnum):

@@ -40,7 +40,8 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     if pinned:
         choice = choose(None, pinned=getattr(pinned, "name", pinned))
     else:
-        choice = _decided(lambda: observer().views())
+        model = args[1] if args and len(args) > 1 else (kwargs or {}).get("model")
+        choice = _decided(lambda: observer().views(model=model if isinstance(model, str) else None))
     metrics.observe(choice)
     _last.choice = choice
     return {"queue": choice.pool}

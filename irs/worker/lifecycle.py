@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from typing import Any
 
 from celery import bootsteps
@@ -39,6 +40,8 @@ from celery.worker.request import Request
 from irs.aws.clients import AWS_ERRORS, backoff
 from irs.fleet import reports
 from irs.fleet.liveness import HEARTBEAT_S, REPORT_MIN_GAP_S
+from irs.fleet.models import MAX_MODELS
+from irs.model_refs import split_ref
 from irs.settings import get_settings
 from irs.worker import metrics
 
@@ -48,16 +51,31 @@ IMDS_EVERY_S = 5.0
 
 
 class ServiceTime:
-    """A moving average of task run times, kept in the consumer process for the fleet report."""
+    """Moving averages of task run times, overall and by model, kept in the consumer process for the fleet
+    report (the most recently served models' only)."""
 
     weight = 0.2
 
     def __init__(self) -> None:
         self.ms: float | None = None
+        self.by_model: OrderedDict[str, float] = OrderedDict()
+        self.lock = threading.Lock()  # observed on the consumer's thread, read on the report's
 
-    def observe(self, seconds: float) -> None:
+    def observe(self, seconds: float, model: str) -> None:
         ms = seconds * 1000
-        self.ms = ms if self.ms is None else (1 - self.weight) * self.ms + self.weight * ms
+        with self.lock:
+            self.ms = self._moved(self.ms, ms)
+            self.by_model[model] = self._moved(self.by_model.get(model), ms)
+            self.by_model.move_to_end(model)
+            while len(self.by_model) > MAX_MODELS:
+                self.by_model.popitem(last=False)
+
+    def models(self) -> dict[str, float]:
+        with self.lock:
+            return dict(self.by_model)
+
+    def _moved(self, average: float | None, ms: float) -> float:
+        return ms if average is None else (1 - self.weight) * average + self.weight * ms
 
 
 SERVICE_TIME = ServiceTime()
@@ -80,7 +98,10 @@ class TimedRequest(Request):
 
     def acknowledge(self) -> Any:
         if self._accepted_at is not None:
-            SERVICE_TIME.observe(time.monotonic() - self._accepted_at)
+            args: list[Any] = list(self.args or ())
+            ref = args[1] if len(args) > 1 else (self.kwargs or {}).get("model")
+            SERVICE_TIME.observe(time.monotonic() - self._accepted_at,
+                                 split_ref(ref)[0] if isinstance(ref, str) else get_settings().model)
             self._accepted_at = None
         return super().acknowledge()
 
@@ -183,6 +204,7 @@ class Lifecycle(bootsteps.StartStopStep):
             instance_id=self.instance_id, pool=self.pool, always_on=self.always_on, busy=busy, idle_since=idle_since,
             processed=state.all_total_count[0], started_at=self.started_at, updated_at=time.time(),
             draining=bool(self.drain_began), slots=self.slots, service_ms=SERVICE_TIME.ms,
+            service_ms_by_model=SERVICE_TIME.models(),
             device=get_settings().device_id)
 
     # -- draining -----------------------------------------------------------------------------------

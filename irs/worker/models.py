@@ -51,6 +51,7 @@ class ModelSpec:
     notes: str = ""
     folder: str = ""  # directory name under IRS_MODEL_DIR, when it is not the model's name
     extra: tuple[ModelFile, ...] = field(default=())
+    release: str = ""  # a repository model's version (irs.repository); empty for a built-in
 
     @property
     def directory(self) -> str:
@@ -62,8 +63,13 @@ class ModelSpec:
 
     @property
     def version(self) -> str:
-        """Short content id of the weights, so a result names exactly what produced it."""
-        return (self.weights.sha256 or f"size{self.weights.size}")[:12]
+        """Short content id (the repository version, or the weights'), so a result names what produced it."""
+        return (self.release or self.weights.sha256 or f"size{self.weights.size}")[:12]
+
+    @property
+    def labels_source(self) -> str:
+        where = f"models/{self.name}/{self.release}/" if self.release else "registry: "
+        return where + self.labels.name
 
 
 def _coco(base: str) -> ModelFile:

@@ -52,7 +52,8 @@ class Recognizer:
     def model_info(self) -> dict[str, object]:
         return {"name": self.spec.name, "version": self.spec.version, "kind": self.spec.kind,
                 "input_size": self.input_size, "runtime": self.runtime.name,
-                "precision": self.runtime.precision}
+                "precision": self.runtime.precision, "sha256": self.spec.weights.sha256,
+                "labels": self.spec.labels_source}
 
     def __call__(self, image: np.ndarray, size: tuple[int, int] | None = None) -> list[Detection]:
         """Recognise objects; boxes are in ``size`` (width, height) coordinates, the image's own by default.

@@ -107,3 +107,11 @@ def test_a_fleet_without_its_always_on_instance_launches_one_before_anything_els
     decision = observe(waiting=5000, instances=ephemeral)
     assert decision.launch == 1 and decision.launch_always_on and decision.causes == (Cause.NO_ALWAYS_ON,)
     assert decision.terminate == ()
+
+
+def test_the_workers_measured_time_per_image_sizes_the_fleet_when_they_have_reported_one() -> None:
+    configured = observe(waiting=2000)  # 0.1 s per image: 20 images/s per instance
+    slower = decide(Observation(now=1000.0, waiting=2000, in_flight=0, arrival_rate=0.0, instances=fleet(),
+                                peak_rate=0.0, service_s=0.2), CFG)  # a bigger model: 10 images/s
+    # 2000 - 20 * 45 = 1100 left after a boot: 1100 / 22.5 / 20 -> 3; at 10/s, 1550 / 22.5 / 10 -> 7
+    assert configured.desired == 3 and slower.desired == 7

@@ -38,3 +38,10 @@ def test_known_shapes_are_refused_with_a_specific_reason(message: str, says: str
 
 def test_a_task_message_is_still_a_kombu_envelope_on_a_control_queue() -> None:
     assert refusal(poison.text(poison.template()), task_queue=False) is None
+
+
+@pytest.mark.parametrize("model", ["yolo-fastest-1.1", "team-parts", "team-parts@1a2b", "team.parts@" + "f" * 64])
+def test_a_task_may_name_a_model_as_its_second_argument_or_by_keyword(model: str) -> None:
+    assert refusal(poison._body(["uploads/a/dog.jpg", model]), task_queue=True) is None
+    assert refusal(poison._body(["uploads/a/dog.jpg"], {"model": model}), task_queue=True) is None
+    assert refusal(poison._body([], {"image_key": "uploads/a/dog.jpg", "model": model}), task_queue=True) is None

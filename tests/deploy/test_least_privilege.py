@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from irs.deploy import template
 from irs.deploy.devices import POLICY_NAME
 from irs.pools import CLOUD, EDGE
-from tests.conftest import ARTIFACTS, EMULATOR_TOKEN, IMAGES, ROOT, Worker, _free_port, wait_until
+from tests.conftest import ARTIFACTS, EMULATOR_TOKEN, IMAGES, MODELS, ROOT, Worker, _free_port, wait_until
 
 STACK, PREFIX = "irs-lp", "irslp"
 ROLES = ("worker", "autoscaler", "web")
@@ -160,19 +160,34 @@ def test_the_web_tier_and_a_cloud_worker_serve_an_upload_each_with_its_own_role(
     try:
         base, caller = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
         wait_until(lambda: _ready(base, caller), 60, "the web app")
-        accepted = httpx.post(f"{base}/api/v1/images", files={"files": ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(),
-                                                                         "image/jpeg")}, headers=caller, timeout=30)
-        assert accepted.status_code == 202, accepted.text
-        result = httpx.get(base + accepted.json()["requests"][0]["result_url"], params={"wait": 60}, headers=caller,
-                           timeout=90)
-        assert result.status_code == 200, result.text
-        assert result.json()["status"] == "ok" and "dog" in result.json()["summary"]
+        dog = {"files": ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(), "image/jpeg")}
+        # The default model, then a repository model only the administrator may add: the web pins it, the worker
+        # fetches it, each with its own role's reads of models/.
+        for model, label in ((None, "dog"), ("lp-things", "thing-16")):
+            accepted = httpx.post(f"{base}/api/v1/images", files=dog, data={"model": model} if model else None,
+                                  headers=caller, timeout=30)
+            assert accepted.status_code == 202, accepted.text
+            result = httpx.get(base + accepted.json()["requests"][0]["result_url"], params={"wait": 60},
+                               headers=caller, timeout=90)
+            assert result.status_code == 200, result.text
+            assert result.json()["status"] == "ok" and label in result.json()["summary"], result.json()
+            if model is None:
+                deployment.run("admin", [sys.executable, "-m", "irs.cli", "model", "add", "lp-things", *_things()])
     finally:
         web.terminate()
         web.wait(20)
         worker.stop()
     for log in (worker.text(), (ARTIFACTS / "lp-web.log").read_text()):
         assert "AccessDenied" not in log
+
+
+def _things() -> list[str]:
+    """yolo-fastest-1.1's files with its labels renamed thing-<n>, as `irs model add` options."""
+    source = MODELS / "yolo-fastest-1.1"
+    names = ARTIFACTS / "lp-things.names"
+    names.write_text("\n".join(f"thing-{n}" for n in range(80)))
+    return ["--cfg", str(source / "yolo-fastest-1.1.cfg"), "--weights", str(source / "yolo-fastest-1.1.weights"),
+            "--names", str(names)]
 
 
 def _ready(base: str, caller: dict[str, str]) -> bool:
@@ -255,6 +270,12 @@ FORBIDDEN = [
     Forbidden("worker", "iam", "create_user", {"UserName": "intruder"}),
     Forbidden("worker", "s3", "put_object", {"Bucket": RESULTS, "Key": "web/tokens/forged.json", "Body": b"{}"}),
     Forbidden("web", "s3", "put_object", {"Bucket": RESULTS, "Key": "web/tokens/forged.json", "Body": b"{}"}),
+    # The model repository: read by those that send or serve requests, written by an administrator only.
+    Forbidden("worker", "s3", "put_object", {"Bucket": RESULTS, "Key": "models/m/manifest.json", "Body": b"{}"}),
+    Forbidden("web", "s3", "put_object", {"Bucket": RESULTS, "Key": "models/m/manifest.json", "Body": b"{}"}),
+    Forbidden("web", "s3", "delete_object", {"Bucket": RESULTS, "Key": "models/m/manifest.json"}),
+    Forbidden("pi1", "s3", "put_object", {"Bucket": RESULTS, "Key": "models/m/manifest.json", "Body": b"{}"}),
+    Forbidden("autoscaler", "s3", "get_object", {"Bucket": RESULTS, "Key": "models/m/manifest.json"}),
     Forbidden("web", "s3", "put_object", {"Bucket": RESULTS, "Key": "results/uploads/forged.jpg.json", "Body": b"{}"}),
     Forbidden("web", "s3", "put_object", {"Bucket": RESULTS, "Key": "fleet/cloud/i-forged.json", "Body": b"{}"}),
     Forbidden("web", "sqs", "receive_message", {"QueueUrl": QUEUE.replace("{name}", CLOUD)}),

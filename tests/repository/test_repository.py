@@ -129,3 +129,50 @@ def test_the_cli_adds_lists_and_removes_and_refuses_in_plain_words(tmp_path: Pat
     removed = runner.invoke(cli, ["model", "remove", "parts"])
     assert removed.exit_code == 0 and f"removed {manifest.ref}" in removed.output
     assert store.versions(get_settings()) == []
+
+
+def test_a_worker_fetches_a_version_checks_it_and_keeps_its_cache_under_the_cap(tmp_path: Path) -> None:
+    from irs.aws import clients
+    from irs.repository.cache import installed
+    from irs.repository.manifest import folder
+    from irs.worker.models import ModelError
+
+    files = _files(tmp_path)
+    _add("parts", files)
+    renamed = dict(files, names=tmp_path / "renamed.names")
+    renamed["names"].write_text("\n".join(f"renamed-{n}" for n in range(10)))
+    _add("parts", renamed)
+    old, new = store.versions(get_settings(), "parts")
+    worker = get_settings().model_copy(update={"cache_dir": tmp_path / "worker"})
+    first = installed(old, worker)
+    assert (first / "model.weights").read_bytes() == files["weights"].read_bytes()
+    size = sum(f.stat().st_size for f in first.iterdir())
+    installed(new, worker.model_copy(update={"model_cache_bytes": size + 10}))  # room for one version only
+    assert not first.exists() and (tmp_path / "worker" / "repository" / "parts" / new.version).is_dir()
+    # A stored file that does not match its manifest is not used, and nothing of it is kept.
+    clients.client("s3").put_object(Bucket=get_settings().results_bucket, Key=folder("parts", old.version) +
+                                    "model.weights", Body=files["weights"].read_bytes()[:-4] + b"evil")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        installed(old, worker)
+    assert not (first / "model.weights").exists() and not (first / "manifest.json").exists()
+
+
+def test_a_process_keeps_at_most_its_share_of_networks_the_least_recently_used_out_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import irs.networks
+    from irs.worker.models import ModelError
+
+    settings = get_settings().model_copy(update={"cache_dir": tmp_path / "worker", "models_per_process": 3})
+    monkeypatch.setattr(irs.networks, "get_settings", lambda: settings)
+    for name in ("one", "two", "three"):
+        (tmp_path / name).mkdir()
+        _add(name, _files(tmp_path / name))
+    networks = irs.networks.Networks()
+    one = networks.get("one")
+    assert networks.get("one") is one and one.labels[0] == "part-0"  # held: not loaded again
+    networks.get("two")
+    networks.get("one")  # used again: now "two" is the least recently used
+    networks.get("three")  # two others at most (the default model is the third)
+    assert [ref.split("@")[0] for ref in networks.held] == ["one", "three"]
+    with pytest.raises(ModelError, match="no model 'four' in the repository"):
+        networks.get("four")

@@ -62,3 +62,21 @@ def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
     assert [route().pool for _ in range(6)] == [CLOUD] * 6
     observer.reports = {**observer.reports, "pi": observer.reports["pi"].model_copy(update={"service_ms": 300.0})}
     assert route().cause == Cause.FASTER  # measured now: compared like any pool
+
+
+def test_a_request_naming_a_model_is_timed_by_what_the_pools_workers_reported_for_that_model() -> None:
+    from irs.fleet.models import WorkerReport
+
+    observer = observer_at(100.0, queued=10)
+    observer.reports = {
+        "cloud-1": WorkerReport(instance_id="cloud-1", pool=CLOUD, always_on=True, busy=True, idle_since=None,
+                                processed=50, started_at=0.0, updated_at=0.0, slots=2, service_ms=50.0,
+                                service_ms_by_model={"yolo-fastest-1.1-xl": 40.0, "big-team-model": 900.0}),
+        "pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=False, idle_since=90.0,
+                           processed=5, started_at=0.0, updated_at=0.0, slots=1, service_ms=1500.0)}
+    default = observer._view(CLOUD, 100.0, 0.0)
+    big = observer._view(CLOUD, 100.0, 0.0, model="big-team-model@1a2b")  # by name, whatever the version
+    unknown = observer._view(CLOUD, 100.0, 0.0, model="never-served")
+    assert big.own_s == 0.9 and big.expected_s() == default.expected_s() - 0.05 + 0.9
+    assert unknown.own_s is None and unknown.expected_s() == default.expected_s()  # the pool's time
+    assert observer._view(EDGE, 100.0, 0.0, model="big-team-model").own_s is None

@@ -12,6 +12,8 @@ async function upload(files) {
     form.append("files", file, file.name);
     previews.set(file.name, URL.createObjectURL(file));
   }
+  const model = document.getElementById("model").value;
+  if (model) form.append("model", model);
   const response = await fetch("/api/v1/images", {method: "POST", body: form});
   const body = await response.json();
   if (!response.ok) {
@@ -105,4 +107,18 @@ drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add(
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", e => { e.preventDefault(); drop.classList.remove("over"); upload([...e.dataTransfer.files]); });
 document.getElementById("search").addEventListener("submit", e => { e.preventDefault(); search(document.getElementById("label").value.trim()); });
+// The models a request may name: each repository model by name (its latest version) and by version.
+async function loadModels() {
+  const response = await fetch("/api/v1/models");
+  if (!response.ok) return;
+  const body = await response.json();
+  const select = document.getElementById("model");
+  select.options[0].textContent = `the workers' default (${body.default})`;
+  for (const m of body.models.filter(m => m.source === "repository")) {
+    if (m.latest) select.add(new Option(`${m.name} (latest: ${m.version})`, m.name));
+    select.add(new Option(`${m.ref}`, m.ref));
+  }
+}
+
 search("");
+loadModels();

@@ -62,5 +62,18 @@ async function refresh() {
   }
 }
 
+async function refreshModels() {
+  const response = await fetch("/api/v1/models");
+  if (!response.ok) return;
+  const body = await response.json();
+  document.querySelector("#models tbody").replaceChildren(...body.models
+    .filter(m => m.source !== "built-in" || m.served || m.name === body.default)
+    .map(m => cells(document.createElement("tr"), [
+      m.name + (m.name === body.default ? " (default)" : ""), m.version ? m.version + (m.latest ? " (latest)" : "") : "-",
+      m.kind || "-", m.source, m.labels ?? "-", m.served])));
+}
+
 refresh();
+refreshModels();
 setInterval(refresh, 2000);
+setInterval(refreshModels, 10000);
