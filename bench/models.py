@@ -114,7 +114,7 @@ def run(count: int) -> dict[str, Any]:
         result.update({k: round(statistics.median(u[k] for u in uses), 1) for k in uses[0]})
         worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
-        through_worker(paths, 8, [alpha.ref, beta.ref])  # warm: both models in both processes
+        through_worker(paths, 40, [alpha.ref, beta.ref])  # warm: both models in both processes
         alone, alternating = [], []
         for leg in range(3):
             say(f"round {leg + 1} of 3: {count} images for alpha alone, then alpha and beta in turn")
