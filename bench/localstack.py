@@ -48,6 +48,14 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pids: list[int]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0

@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, process_tree, say  # noqa: E402
+from localstack import configure_environment, cpu_model, free_port, process_tree, rss_mb, say  # noqa: E402
 from report import emit  # noqa: E402
 
 SOURCE = "yolo-fastest-1.1-xl"
@@ -87,13 +87,6 @@ def through_worker(paths: list[Path], count: int, models: list[str]) -> float:
     return count / wall
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def run(count: int) -> dict[str, Any]:
     from irs.aws.provision import provision
     from irs.local.stack import Stack, start_emulator
@@ -125,7 +118,7 @@ def run(count: int) -> dict[str, Any]:
             "alternating_images_per_s": round(statistics.median(alternating), 2),
             "alternating_over_alone": round(statistics.median(alternating) / statistics.median(alone), 3),
             "runs_alone": [round(v, 2) for v in alone], "runs_alternating": [round(v, 2) for v in alternating],
-            "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in process_tree(worker.pid)],
+            "worker_rss_mb_by_process": [round(rss_mb(pid), 1) for pid in process_tree(worker.pid)],
         })
     finally:
         stack.stop()

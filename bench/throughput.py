@@ -45,6 +45,7 @@ from localstack import (  # noqa: E402
     cpu_seconds,
     free_port,
     process_tree,
+    rss_mb,
     say,
 )
 from report import emit  # noqa: E402
@@ -147,13 +148,6 @@ def _children_cpu() -> float:
 # --- the local stack ---------------------------------------------------------------------------------
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _usd_per_million(per_image: dict[str, float]) -> float:
     total = 0.0
     for operation, count in per_image.items():
@@ -188,8 +182,8 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
         "aws_requests_per_image": sum(per_image.values()),
         "aws_requests_by_operation": per_image,
         "usd_per_million_images": _usd_per_million(per_image),
-        "worker_rss_mb": max(_rss_mb(pid) for pid in process_tree(worker_pid)),
-        "worker_rss_mb_by_process": [round(_rss_mb(pid), 1) for pid in process_tree(worker_pid)],
+        "worker_rss_mb": max(rss_mb(pid) for pid in process_tree(worker_pid)),
+        "worker_rss_mb_by_process": [round(rss_mb(pid), 1) for pid in process_tree(worker_pid)],
         "worker_pids": len(pids),
     }
 

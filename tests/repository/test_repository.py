@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from irs.cli.main import main as cli
 from irs.repository import store
 from irs.repository.check import Refused, check
-from irs.repository.manifest import manifest_key
+from irs.repository.manifest import Manifest, manifest_key
 from irs.settings import Settings, get_settings
 from tests.conftest import MODELS
 from tests.worker.test_runtimes import CLASSIFIER, _network
@@ -45,13 +45,19 @@ def test_a_model_is_stored_with_its_manifest_and_adding_it_again_changes_nothing
     assert len(store.versions(get_settings())) == 1
 
 
-def test_adding_a_name_again_makes_a_new_version_the_latest_and_the_old_one_stays_pinnable(tmp_path: Path) -> None:
-    first = _files(tmp_path)
-    _add("parts", first)
-    second = dict(first, names=tmp_path / "renamed.names")
-    second["names"].write_text("\n".join(f"renamed-{n}" for n in range(10)))
-    _add("parts", second)
+def _two_versions(tmp_path: Path) -> tuple[dict[str, Path], Manifest, Manifest]:
+    """``parts`` added twice, its labels renamed the second time: the files, then the old and the new version."""
+    files = _files(tmp_path)
+    _add("parts", files)
+    renamed = dict(files, names=tmp_path / "renamed.names")
+    renamed["names"].write_text("\n".join(f"renamed-{n}" for n in range(10)))
+    _add("parts", renamed)
     old, new = store.versions(get_settings(), "parts")
+    return files, old, new
+
+
+def test_adding_a_name_again_makes_a_new_version_the_latest_and_the_old_one_stays_pinnable(tmp_path: Path) -> None:
+    _, old, new = _two_versions(tmp_path)
     assert store.find("parts", get_settings()) == new and new.labels[0] == "renamed-0"
     assert store.find(f"parts@{old.version[:8]}", get_settings()) == old
     store.remove(old, get_settings())
@@ -137,12 +143,7 @@ def test_a_worker_fetches_a_version_checks_it_and_keeps_its_cache_under_the_cap(
     from irs.repository.manifest import folder
     from irs.worker.models import ModelError
 
-    files = _files(tmp_path)
-    _add("parts", files)
-    renamed = dict(files, names=tmp_path / "renamed.names")
-    renamed["names"].write_text("\n".join(f"renamed-{n}" for n in range(10)))
-    _add("parts", renamed)
-    old, new = store.versions(get_settings(), "parts")
+    files, old, new = _two_versions(tmp_path)
     worker = get_settings().model_copy(update={"cache_dir": tmp_path / "worker"})
     first = installed(old, worker)
     assert (first / "model.weights").read_bytes() == files["weights"].read_bytes()
