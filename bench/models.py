@@ -53,10 +53,10 @@ def _add(name: str, settings: Any) -> Any:
 def first_use(manifest: Any, settings: Any) -> dict[str, float]:
     """Download and load, timed apart, into an empty cache; then the cached files' load alone."""
     from irs.repository.cache import installed
-    from irs.repository.check import local_spec
+    from irs.repository.check import spec_of
     from irs.worker.recognition import Recognizer
 
-    spec = local_spec(manifest.name, manifest.kind, manifest.input_size, len(manifest.labels), manifest)
+    spec = spec_of(manifest)
     with tempfile.TemporaryDirectory() as cache:
         fresh = settings.model_copy(update={"cache_dir": Path(cache), "input_size": None})
         begin = time.perf_counter()

@@ -14,7 +14,8 @@ from collections import OrderedDict
 from functools import cache
 
 from irs.model_refs import split_ref
-from irs.repository.check import local_spec
+from irs.repository.cache import installed
+from irs.repository.check import spec_of
 from irs.repository.store import NotFound, find
 from irs.settings import get_settings
 from irs.worker.models import REGISTRY, ModelError, resolve
@@ -45,11 +46,8 @@ class Networks:
         if pinned in self.held:
             self.held.move_to_end(pinned)
             return self.held[pinned]
-        from irs.repository.cache import installed
-
-        folder = installed(manifest, settings)
-        spec = local_spec(manifest.name, manifest.kind, manifest.input_size, len(manifest.labels), manifest)
-        return self._hold(pinned, Recognizer(spec, folder, settings.model_copy(update={"input_size": None})))
+        own_size = settings.model_copy(update={"input_size": None})  # IRS_INPUT_SIZE is the default model's
+        return self._hold(pinned, Recognizer(spec_of(manifest), installed(manifest, settings), own_size))
 
     def _hold(self, ref: str, recognizer: Recognizer) -> Recognizer:
         self.held[ref] = recognizer

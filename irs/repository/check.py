@@ -91,6 +91,11 @@ def _run_once(kind: str, cfg: Path, weights: Path, names: Path, side: int, count
         raise Refused(f"the model has {classes} classes but {names.name} has {count} labels")
 
 
+def spec_of(manifest: Manifest) -> ModelSpec:
+    """A stored version as the worker's loader knows models (its files in its cache folder)."""
+    return local_spec(manifest.name, manifest.kind, manifest.input_size, len(manifest.labels), manifest)
+
+
 def local_spec(name: str, kind: str, side: int, labels: int, manifest: Manifest | None = None) -> ModelSpec:
     """A repository model (or a candidate, without a manifest) as the worker's loader knows models: its files
     under their stored names."""
