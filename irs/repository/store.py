@@ -30,7 +30,7 @@ from irs.settings import Settings
 from irs.worker.models import REGISTRY
 
 logger = logging.getLogger(__name__)
-MANIFEST_MAX_BYTES = 4 * 1024 * 1024  # 100,000 labels of up to 200 characters would not fit; real ones are KBs
+MANIFEST_MAX_BYTES = 4 * 1024 * 1024  # labels come from a names file of at most 1 MiB: a manifest stays far below
 
 
 class NotFound(LookupError):
