@@ -116,14 +116,19 @@ def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, 
         "pool": settings.pool_name, "routing": self.request.get(ROUTE),
         "worker": self.request.hostname or socket.gethostname(),
         "submitted_at": iso(sent_at) if sent_at else None, "started_at": started_at}
+
+    def answered_with_error(reason: str, kind: str) -> dict[str, Any]:
+        """An error result, answered once and never retried: bad input, or a model this worker cannot have."""
+        document = error_document(image_key, self.request.id, reason, kind, **common, timings_ms=timings,
+                                  finished_at=iso())
+        metrics.observe_result(document)
+        return document
+
     try:
         recognizer = networks().get(model)
     except ModelError as error:
         logger.warning("%s: model %s: %s", image_key, model, error)
-        document = error_document(image_key, self.request.id, f"model {model}: {error}", "model_unavailable",
-                                  **common, timings_ms=timings, finished_at=iso())
-        metrics.observe_result(document)
-        return document
+        return answered_with_error(f"model {model}: {error}", "model_unavailable")
     common["model"] = recognizer.model_info
     try:
         with stage("download"):
@@ -136,10 +141,7 @@ def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, 
             detections = recognizer(pixels, size=(info.width, info.height))
     except BadImage as error:
         logger.info("%s: %s", image_key, error)
-        document = error_document(image_key, self.request.id, str(error), error.kind.value, **common,
-                                  timings_ms=timings, finished_at=iso())
-        metrics.observe_result(document)
-        return document
+        return answered_with_error(str(error), error.kind.value)
     if settings.service_floor_ms:  # an emulated slow device, labelled as such in the document
         time.sleep(max(0.0, settings.service_floor_ms / 1000 - (time.time() - started)))
         common["emulated"] = {"service_floor_ms": settings.service_floor_ms}

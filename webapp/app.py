@@ -31,7 +31,7 @@ from irs import __version__
 from irs.aws import clients
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, transient
 from irs.aws.queues import queue_names
-from irs.repository.store import NotFound, pin, versions
+from irs.repository.store import NotFound, latest, versions
 from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
 from irs.worker.imaging import BadImage, ImageInfo, inspect
@@ -215,11 +215,10 @@ def create_app() -> FastAPI:
             uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
             chosen = form.get("model")
             try:
-                model = await asyncio.to_thread(pin, chosen, settings) if isinstance(chosen, str) and chosen else None
+                accepted = await asyncio.to_thread(accept, uploads, caller.name,
+                                                   chosen if isinstance(chosen, str) and chosen else None)
             except NotFound as error:
                 return _problem(400, f"nothing was accepted: {error}")
-            try:
-                accepted = await asyncio.to_thread(accept, uploads, caller.name, model)
             except Rejected as bad:
                 return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
         return ImagesAccepted(requests=[ImageAccepted(
@@ -271,13 +270,13 @@ def create_app() -> FastAPI:
         has answered as this process saw them."""
         served = feed.served_by_model()
         stored = await asyncio.to_thread(versions, settings)
-        latest = {m.name: m.version for m in stored}  # oldest first: the last one of a name wins
+        newest = latest(stored)
         counted = {(m.name, m.short) for m in stored}
         return ModelList(default=settings.model, models=[
             *(ModelEntry(name=spec.name, kind=spec.kind, source="built-in", labels=spec.num_labels,
                          served=sum(n for (name, _), n in served.items() if name == spec.name))
               for spec in REGISTRY.values()),
-            *(ModelEntry(name=m.name, version=m.short, ref=m.ref, latest=latest[m.name] == m.version, kind=m.kind,
+            *(ModelEntry(name=m.name, version=m.short, ref=m.ref, latest=newest[m.name] == m.version, kind=m.kind,
                          source="repository", labels=len(m.labels), served=served.get((m.name, m.short), 0))
               for m in stored),
             *(ModelEntry(name=name, version=version, kind=None, source="removed", served=n)

@@ -21,6 +21,7 @@ from typing import BinaryIO
 from irs.aws.clients import patiently
 from irs.broker.app import app
 from irs.client import enqueue, put_image
+from irs.repository.store import pin
 from irs.settings import get_settings
 from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect_stream
 
@@ -81,9 +82,11 @@ def check(files: list[Upload]) -> list[ImageInfo]:
 
 
 def accept(files: list[Upload], owner: str, model: str | None = None) -> list[Accepted]:
-    """Check, store and enqueue every file, each for ``model`` (pinned; the workers' default when None); the
+    """Check, store and enqueue every file, each for ``model`` (the workers' default when None; a repository
+    model is pinned to its latest version once, before anything is stored: NotFound if there is none); the
     router picks each one's pool."""
     infos = check(files)
+    model = pin(model, get_settings()) if model else None
     batch = f"{WEB_PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}/{owner}/"
     keys = [f"{batch}{n:04d}.{_EXTENSIONS[info.format]}" for n, info in enumerate(infos)]
     deadline = time.monotonic() + PATIENCE_S

@@ -33,16 +33,11 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
     """
     from irs.aws.clients import AWS_OR_NETWORK_ERRORS
     from irs.client import collect, new_batch, submit_files
-    from irs.repository.store import NotFound, pin
-    from irs.settings import get_settings
+    from irs.repository.store import NotFound
 
     files = expand(paths)
     if not files:
         raise click.UsageError("no image files found in the given paths")
-    try:
-        model = pin(model, get_settings()) if model else None
-    except NotFound as error:
-        raise click.UsageError(str(error)) from None
     batch = new_batch()
     deadline = time.monotonic() + timeout  # for the submission; the results then have `timeout` more
     submitted: list[Submitted] = []
@@ -58,6 +53,8 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
             requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=deadline, model=model)
             done = bar.add_task("classifying", total=len(files))
             failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
+    except NotFound as error:  # no such model: refused before anything was uploaded
+        raise click.UsageError(str(error)) from None
     except (KeyboardInterrupt, TimeoutError, *AWS_OR_NETWORK_ERRORS) as error:
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         say(f"stopped before every result was in ({reason}). {len(submitted)} of {len(files)} images were "

@@ -43,20 +43,22 @@ def model_list(speed: bool) -> None:
 def _repository_table() -> None:
     """The repository's models and their versions, newest last; a note instead when it cannot be read."""
     from irs.aws.clients import AWS_OR_NETWORK_ERRORS
-    from irs.repository.store import versions
+    from irs.repository.manifest import PREFIX
+    from irs.repository.store import latest, versions
     from irs.settings import get_settings
 
     try:
         stored = versions(get_settings())
     except AWS_OR_NETWORK_ERRORS as error:
-        out.print(f"[dim]repository (s3://{get_settings().results_bucket}/models/): not readable: {error}[/]")
+        out.print(f"[dim]repository (s3://{get_settings().results_bucket}/{PREFIX}): not readable: {error}[/]")
         return
     table = Table("name", "version", "kind", "input", "labels", "weights", "added", title="repository")
+    newest = latest(stored)
     for manifest in stored:
-        latest = manifest is max((m for m in stored if m.name == manifest.name), key=lambda m: m.added_at)
-        table.add_row(manifest.name, manifest.short + (" (latest)" if latest else ""), manifest.kind,
-                      str(manifest.input_size), str(len(manifest.labels)),
-                      f"{manifest.files['weights'].size / 1e6:.1f} MB", manifest.added_at[:19])
+        mark = " (latest)" if newest[manifest.name] == manifest.version else ""
+        table.add_row(manifest.name, manifest.short + mark, manifest.kind, str(manifest.input_size),
+                      str(len(manifest.labels)), f"{manifest.files['weights'].size / 1e6:.1f} MB",
+                      manifest.added_at[:19])
     out.print(table if stored else "[dim]repository: no models added (irs model add)[/]")
 
 

@@ -8,7 +8,6 @@ has a layer IRS cannot run, or that is over the size limits is refused with the 
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +16,9 @@ import numpy as np
 
 from irs.repository.manifest import FILE_NAMES, NAME_PATTERN, Manifest, Role, StoredFile, version_of
 from irs.settings import Settings
-from irs.worker.darknet import Unsupported, convert, parse
-from irs.worker.models import REGISTRY, ModelError, ModelFile, ModelSpec, sha256_of
+from irs.worker.darknet import Unsupported, parse
+from irs.worker.models import REGISTRY, ModelFile, ModelSpec, sha256_of
+from irs.worker.runtimes import OnnxRuntime
 
 TEXT_MAX_BYTES = 1024 * 1024  # a cfg or a names file; a real one is a few kilobytes
 LABEL_MAX_CHARS = 200
@@ -60,31 +60,29 @@ def check(name: str, cfg: Path, weights: Path, names: Path, settings: Settings,
     side = input_size or sections[0].integer("width", 0)
     if not 32 <= side <= 2048 or side % 32:
         raise Refused(f"input size {side}: a multiple of 32 from 32 to 2048 (--input-size)")
-    try:
-        convert(cfg, weights)
-    except Unsupported as error:
-        raise Refused(f"{cfg.name} and {weights.name} do not make a model IRS can run: {error}") from None
-    _run_once(found, cfg, weights, names, side, len(labels), settings)
+    _run_once(found, cfg, weights, names, side, len(labels))
     files = {role: StoredFile(sha256=sha256_of(path), size=path.stat().st_size) for role, path in paths.items()}
     return Manifest(name=name, version=version_of(files, found, side), kind=found, input_size=side,  # type: ignore[arg-type]
                     labels=labels, files=files, added_at=datetime.now(UTC).isoformat(timespec="microseconds"))
 
 
-def _run_once(kind: str, cfg: Path, weights: Path, names: Path, side: int, count: int, settings: Settings) -> None:
-    """Load as a worker would (ONNX Runtime on the converted graph) and check the output fits the names."""
-    from irs.worker.recognition import Recognizer
-
+def _run_once(kind: str, cfg: Path, weights: Path, names: Path, side: int, count: int) -> None:
+    """Convert and run the model as a worker would (ONNX Runtime, one thread) and check that its output fits the
+    names. The files are linked, not copied, into a scratch folder, under their own names so that an error
+    names them."""
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
-        for role, path in (("cfg", cfg), ("weights", weights), ("names", names)):
-            shutil.copyfile(path, folder / FILE_NAMES[role])
-        spec = local_spec("candidate", kind, side, count)
+        cfg_name, weights_name = (cfg.name, weights.name) if cfg.name != weights.name else ("a.cfg", "a.weights")
+        (folder / cfg_name).symlink_to(cfg.resolve())
+        (folder / weights_name).symlink_to(weights.resolve())
+        spec = ModelSpec("candidate", kind, ModelFile(cfg_name, "", 0, None),  # type: ignore[arg-type]
+                         ModelFile(weights_name, "", 0, None), ModelFile(names.name, "", 0, None), input_size=side)
         try:
-            recognizer = Recognizer(spec, folder, settings.model_copy(update={
-                "runtime": "onnxruntime", "cache_dir": folder / "cache", "input_size": None}))
-            blob = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
-            output = recognizer.runtime.forward(blob)
-        except (ModelError, RuntimeError, ValueError) as error:
+            runtime = OnnxRuntime(spec, folder, threads=1, cache=folder / "cache")
+            output = runtime.forward(np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32))
+        except Unsupported as error:
+            raise Refused(f"{cfg.name} and {weights.name} do not make a model IRS can run: {error}") from None
+        except (RuntimeError, ValueError) as error:
             raise Refused(f"the model does not load or run: {error}") from None
     classes = output.shape[1] - 5 if kind == "detector" else output.size
     if classes != count:
@@ -92,17 +90,10 @@ def _run_once(kind: str, cfg: Path, weights: Path, names: Path, side: int, count
 
 
 def spec_of(manifest: Manifest) -> ModelSpec:
-    """A stored version as the worker's loader knows models (its files in its cache folder)."""
-    return local_spec(manifest.name, manifest.kind, manifest.input_size, len(manifest.labels), manifest)
-
-
-def local_spec(name: str, kind: str, side: int, labels: int, manifest: Manifest | None = None) -> ModelSpec:
-    """A repository model (or a candidate, without a manifest) as the worker's loader knows models: its files
-    under their stored names."""
+    """A stored version as the worker's loader knows models: its files under their stored names, in its folder
+    of the worker's cache (:mod:`irs.repository.cache`)."""
     def stored(role: Role) -> ModelFile:
-        known = manifest.files[role] if manifest else None
-        return ModelFile(FILE_NAMES[role], "", known.size if known else 0, known.sha256 if known else None)
+        return ModelFile(FILE_NAMES[role], "", manifest.files[role].size, manifest.files[role].sha256)
 
-    return ModelSpec(name, kind, stored("cfg"), stored("weights"), stored("names"),  # type: ignore[arg-type]
-                     input_size=side, num_labels=labels, release=manifest.version if manifest else "")
-
+    return ModelSpec(manifest.name, manifest.kind, stored("cfg"), stored("weights"), stored("names"),
+                     input_size=manifest.input_size, num_labels=len(manifest.labels), release=manifest.version)

@@ -66,6 +66,11 @@ def versions(settings: Settings, name: str | None = None) -> list[Manifest]:
     return sorted(found, key=lambda m: (m.name, m.added_at))
 
 
+def latest(stored: list[Manifest]) -> dict[str, str]:
+    """Each name's latest version, the one a bare ``NAME`` means, among what :func:`versions` listed."""
+    return {m.name: m.version for m in stored}  # oldest first: a name's newest is written last
+
+
 def find(ref: str, settings: Settings) -> Manifest:
     """The version ``NAME`` (the latest) or ``NAME@<version prefix>`` names, or :class:`NotFound`.
 
@@ -81,7 +86,7 @@ def find(ref: str, settings: Settings) -> Manifest:
     if not stored:
         raise NotFound(f"no model {name!r} in the repository (irs model list shows what there is)")
     if prefix is None:
-        return stored[-1]
+        return stored[-1]  # versions() lists oldest first
     matches = [m for m in stored if m.version.startswith(prefix.lower())]
     if len(matches) != 1:
         known = ", ".join(m.short for m in stored)

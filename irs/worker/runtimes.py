@@ -71,10 +71,7 @@ class OnnxRuntime:
         self.heads = heads
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
-        maps = self.session.run(self.outputs, {"input": blob})
-        if not self.heads:
-            return np.asarray(maps[0]).reshape(-1)
-        return decode_yolo(maps, self.heads, (blob.shape[3], blob.shape[2]))[0]
+        return _answer(self.session.run(self.outputs, {"input": blob}), self.heads, blob)
 
 
 class OpenVinoRuntime:
@@ -97,10 +94,15 @@ class OpenVinoRuntime:
 
     def forward(self, blob: np.ndarray) -> np.ndarray:
         result = self.request.infer({"input": blob})
-        maps = [np.asarray(result[output]) for output in self.model.outputs]
-        if not self.heads:
-            return maps[0].reshape(-1)
-        return decode_yolo(maps, self.heads, (blob.shape[3], blob.shape[2]))[0]
+        return _answer([result[output] for output in self.model.outputs], self.heads, blob)
+
+
+def _answer(maps: list[np.ndarray], heads: list[YoloHead], blob: np.ndarray) -> np.ndarray:
+    """The converted graph's outputs as :meth:`Runtime.forward` gives them: a classifier's probabilities, or a
+    detector's ``[yolo]`` maps decoded as OpenCV decodes them."""
+    if not heads:
+        return np.asarray(maps[0]).reshape(-1)
+    return decode_yolo([np.asarray(m) for m in maps], heads, (blob.shape[3], blob.shape[2]))[0]
 
 
 def _converted(spec: ModelSpec, directory: Path, cache: Path) -> tuple[Path, list[YoloHead]]:

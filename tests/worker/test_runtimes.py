@@ -265,4 +265,8 @@ def test_reduced_precision_is_only_taken_where_it_is_honoured(tmp_path: Path) ->
         with pytest.raises(ModelError, match="IRS_PRECISION=bf16 needs IRS_RUNTIME=openvino"):
             load_runtime(spec, tmp_path, settings.model_copy(update={"runtime": runtime}), 32)
     chosen = load_runtime(spec, tmp_path, settings.model_copy(update={"runtime": "openvino"}), 32)
-    assert (chosen.name, chosen.precision) == ("openvino", "bf16")
+    import openvino
+
+    # What the CPU took is what the result says: bf16 where the CPU has it, f32 where it has not.
+    has_bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert (chosen.name, chosen.precision) == ("openvino", "bf16" if has_bf16 else "f32")
