@@ -16,6 +16,8 @@ from irs.settings import Settings, get_settings
 
 DEAD_LETTER_SUFFIX = "-dlq"
 SQS_BATCH = 10  # the most entries one SQS batch request (send, delete, receive) takes
+#: The most one message may hold, body and attributes together; one batch of sends may hold no more in all.
+SQS_MAX_MESSAGE_BYTES = 256 * 1024
 _DEPTH = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
           "ApproximateNumberOfMessagesDelayed")
 
@@ -41,6 +43,17 @@ class Depth:
     @property
     def total(self) -> int:
         return self.waiting + self.in_flight + self.delayed
+
+
+def message_attribute_bytes(attributes: dict[str, dict[str, str]]) -> int:
+    """What message attributes count towards a message's size: each name, data type and value."""
+    return sum(len(name.encode()) + len(value["DataType"].encode()) + len(value.get("StringValue", "").encode())
+               for name, value in attributes.items())
+
+
+def message_bytes(body: str, attributes: dict[str, dict[str, str]] | None = None) -> int:
+    """A message's size as SQS counts it against ``SQS_MAX_MESSAGE_BYTES``."""
+    return len(body.encode()) + message_attribute_bytes(attributes or {})
 
 
 def celery_queues(settings: Settings) -> tuple[str, ...]:

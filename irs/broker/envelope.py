@@ -16,6 +16,8 @@ import base64
 import binascii
 import json
 import re
+import time
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,10 +32,18 @@ MAX_KEY_BYTES = 1024  # S3's limit on an object key
 IMAGE_KEY = re.compile(r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f\x7f]+")
 MODEL_REF = re.compile(MODEL_REF_PATTERN)
 TASK_ID = re.compile(rf"[0-9a-f]{{{TASK_ID_HEX}}}:(?P<key>.+)", re.S)
+EMBED = ("callbacks", "errbacks", "chain", "chord")  # a task body's options: Celery would run what they name
 
 
 class _Bounded(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Closed(BaseModel):
+    """A part of the message whose every name kombu or Celery acts on: a name IRS does not send is refused, since
+    an unknown one may make them drop the message unanswered (``compression``, ``expires``, revocation stamps)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class DeliveryInfo(_Bounded):
@@ -41,13 +51,16 @@ class DeliveryInfo(_Bounded):
     routing_key: str = Field(default="", max_length=255)
 
 
-class Properties(_Bounded):
+class Properties(_Closed):
+    """kombu's message properties: those kombu and Celery read, and nothing else."""
+
     body_encoding: Literal["base64"] | None = None
     delivery_info: DeliveryInfo = Field(default_factory=DeliveryInfo)
     correlation_id: str | None = Field(default=None, max_length=1200)
     reply_to: str | None = Field(default=None, max_length=255)
     delivery_mode: int | None = Field(default=None, ge=1, le=2)
     priority: int | None = Field(default=None, ge=0, le=255)
+    delivery_tag: str | None = Field(default=None, max_length=200)  # kombu replaces it with the receipt's own
 
 
 class Envelope(_Bounded):
@@ -60,21 +73,44 @@ class Envelope(_Bounded):
     properties: Properties
 
 
-class TaskHeaders(_Bounded):
-    """Celery's task message headers (protocol 2), and IRS's own."""
+class TaskHeaders(_Closed):
+    """Celery's task message headers (protocol 2) as IRS's producers send them, and IRS's own.
+
+    The headers that would make Celery expire, revoke or drop a task, or kombu decompress its body, may only
+    carry the values IRS sends (none): ``expires``, ``stamped_headers`` and ``stamps``, ``compression``.
+    ``eta`` (a retry's backoff) and ``timelimit`` may not exceed the workers' time limit, so a task is never
+    held or run past its visibility timeout.
+    """
 
     task: str = Field(max_length=200)
     id: str = Field(max_length=40 + MAX_KEY_BYTES)
     retries: int = Field(default=0, ge=0, le=1000)
+    lang: Literal["py"] = "py"
+    shadow: None = None
+    eta: str | None = Field(default=None, max_length=64)  # a retry's backoff: ISO 8601, checked below
+    expires: None = None
+    group: None = None
+    group_index: None = None
+    timelimit: tuple[float | None, float | None] = Field(default=(None, None))
+    root_id: str | None = Field(default=None, max_length=40 + MAX_KEY_BYTES)
+    parent_id: str | None = Field(default=None, max_length=40 + MAX_KEY_BYTES)
+    argsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
+    kwargsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
+    origin: str | None = Field(default=None, max_length=300)
+    ignore_result: Literal[False] = False
+    replaced_task_nesting: Literal[0] = 0
+    stamped_headers: None = None
+    stamps: dict[str, None] = Field(default_factory=dict, max_length=0)
     irs_sent_at: float | None = Field(default=None, ge=0, le=1e11)
     irs_upload_ms: float | None = Field(default=None, ge=0, le=3.6e6)
     irs_route: Route | None = None
 
 
-def refusal(text: str, task_queue: bool) -> str | None:
+def refusal(text: str, task_queue: bool, time_limit_s: float, now: float | None = None) -> str | None:
     """Why the message ``text`` may not be delivered, or None if it may.
 
-    ``task_queue``: the message came from a task queue, so it must be an IRS task.
+    ``task_queue``: the message came from a task queue, so it must be an IRS task, whose time limits may not
+    exceed ``time_limit_s`` (the workers' hard limit), nor may its start be put off by more, from ``now``.
     """
     try:
         document = json.loads(text)
@@ -93,10 +129,12 @@ def refusal(text: str, task_queue: bool) -> str | None:
         body = json.loads(raw)
     except (binascii.Error, ValueError, RecursionError):
         return "the body is not JSON" + (" in base64" if envelope.properties.body_encoding else "")
-    return _task_refusal(envelope, body) if task_queue else None
+    if "compression" in envelope.headers:  # kombu would decompress, fail, log and drop it (any queue)
+        return "a compressed body: IRS sends none (header compression)"
+    return _task_refusal(envelope, body, time_limit_s, now) if task_queue else None
 
 
-def _task_refusal(envelope: Envelope, body: Any) -> str | None:
+def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float | None) -> str | None:
     if len(json.dumps(envelope.headers)) > MAX_HEADERS_BYTES:
         return f"headers over the limit of {MAX_HEADERS_BYTES:,} bytes"
     try:
@@ -105,10 +143,21 @@ def _task_refusal(envelope: Envelope, body: Any) -> str | None:
         return f"not a Celery task message: {_problems(error, envelope.headers, 'headers')}"
     if headers.task != TASK_NAME:
         return f"unknown task {headers.task[:100]}"
+    if any(limit is not None and not 0 < limit <= time_limit_s for limit in headers.timelimit):
+        return f"headers.timelimit: each limit must be at most the workers' {time_limit_s:g} s"
+    if headers.eta is not None:
+        try:
+            delay = datetime.fromisoformat(headers.eta).timestamp() - (time.time() if now is None else now)
+        except (ValueError, OverflowError, OSError):
+            return "headers.eta is not an ISO 8601 time"
+        if delay > time_limit_s:
+            return f"headers.eta is {delay:.0f} s ahead: a task may wait at most the workers' {time_limit_s:g} s"
     try:
-        args, kwargs, _ = body
+        args, kwargs, embed = body
     except (ValueError, TypeError):
         return "the task body is not [args, kwargs, options]"
+    if not isinstance(embed, dict) or any(embed.get(name) is not None for name in EMBED) or set(embed) - set(EMBED):
+        return "the task body's options may not chain other tasks (callbacks, errbacks, chain, chord)"
     if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) > 2 \
             or not set(kwargs) <= {"image_key", "model"}:
         return "classify takes the image key and, optionally, a model"
@@ -137,6 +186,8 @@ def _problems(error: ValidationError, document: Any, root: str = "") -> str:
         where = ".".join(str(part) for part in (root, *detail["loc"]) if part != "") or "the message"
         if detail["type"] == "missing":
             said.append(f"{where} is missing")
+        elif detail["type"] == "extra_forbidden":
+            said.append(f"{where} is not a name IRS sends")
         elif detail["type"].endswith("_type"):
             said.append(f"{where} is {_a(detail['input'])}")
         else:

@@ -58,8 +58,9 @@ from kombu.utils.json import dumps
 from vine import promise
 
 from irs.aws.clients import AWS_ERRORS, backoff, patiently, transient
-from irs.aws.queues import SQS_BATCH
+from irs.aws.queues import SQS_BATCH, SQS_MAX_MESSAGE_BYTES, message_attribute_bytes
 from irs.broker import envelope
+from irs.settings import get_settings
 from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,23 @@ ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessag
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), SQS_BATCH):
         yield items[start: start + SQS_BATCH]
+
+
+def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict[str, Any]]:
+    """The body and attributes of a message's dead-letter copy, within SQS's message size together.
+
+    A message may already fill the limit, so the copy's body is cut where the reason would not fit; the
+    attribute ``irs-body-bytes`` then says how long the original was.
+    """
+    attributes = {"irs-source-queue": {"DataType": "String", "StringValue": source_url[:1000]},
+                  "irs-reason": {"DataType": "String", "StringValue": reason[:1000]}}
+    encoded = body.encode()
+    room = SQS_MAX_MESSAGE_BYTES - message_attribute_bytes(attributes)
+    if len(encoded) > room:
+        attributes["irs-body-bytes"] = {"DataType": "Number", "StringValue": str(len(encoded))}
+        room = SQS_MAX_MESSAGE_BYTES - message_attribute_bytes(attributes)
+        body = encoded[:room].decode(errors="ignore")  # never half a character
+    return body, attributes
 
 
 @dataclass(frozen=True)
@@ -186,7 +204,8 @@ class Channel(SQS.Channel):
             text = bytes_to_str(self._decode_python_message_body(message["Body"]))
         except (KeyError, TypeError, ValueError):  # no body; not text (binascii.Error is a ValueError)
             return "not UTF-8 text"
-        return envelope.refusal(text, task_queue=queue not in self._noack_queues)
+        return envelope.refusal(text, task_queue=queue not in self._noack_queues,
+                                time_limit_s=get_settings().task_time_limit)
 
     # -- acks -----------------------------------------------------------------------------
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
@@ -310,15 +329,9 @@ class Channel(SQS.Channel):
         dead_letter_url = self._dead_letter_url(client, queue_url)
         if dead_letter_url is None:
             return False
+        body, attributes = dead_letter_copy(str(raw.get("Body") or "(empty)"), queue_url, reason)
         try:
-            client.send_message(
-                QueueUrl=dead_letter_url,
-                MessageBody=str(raw.get("Body") or "(empty)"),
-                MessageAttributes={
-                    "irs-source-queue": {"DataType": "String", "StringValue": queue_url},
-                    "irs-reason": {"DataType": "String", "StringValue": reason[:1000]},
-                },
-            )
+            client.send_message(QueueUrl=dead_letter_url, MessageBody=body, MessageAttributes=attributes)
             client.delete_message(QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"])
         except AWS_ERRORS as error:
             logger.warning("could not dead-letter a message from %s: %s", queue_url, error)

@@ -60,6 +60,14 @@ def text(message: Any) -> str:
     return json.dumps(message)
 
 
+def refusal(message: str, task_queue: bool = True) -> str | None:
+    """The admission check's reason for ``message``, under this run's settings."""
+    from irs.broker import envelope
+    from irs.settings import get_settings
+
+    return envelope.refusal(message, task_queue=task_queue, time_limit_s=get_settings().task_time_limit)
+
+
 valid_keys = st.builds(lambda parts: "uploads/" + "/".join(parts), st.lists(KEY_TEXT, min_size=1, max_size=4))
 valid = valid_keys.map(lambda key: text(with_key(key)))
 
@@ -73,9 +81,10 @@ def _replace(path: tuple[str, ...], value: Any) -> str:
     return text(message)
 
 
-def _body(args: Any, kwargs: Any = None) -> str:
+def _body(args: Any, kwargs: Any = None, embed: Any = None) -> str:
     message = copy.deepcopy(template())
-    message["body"] = base64.b64encode(json.dumps([args, kwargs if kwargs is not None else {}, {}]).encode()).decode()
+    message["body"] = base64.b64encode(json.dumps([args, kwargs if kwargs is not None else {},
+                                                   embed if embed is not None else {}]).encode()).decode()
     return text(message)
 
 
@@ -109,8 +118,38 @@ wrong_task = st.one_of(
     .map(lambda v: _replace(("headers", "irs_upload_ms"), v)),
     st.just(_replace(("headers", "padding"), "x" * 20_000)),
 )
+#: Headers and properties kombu or Celery act on, set to what IRS never sends: each would make the message
+#: vanish (decompressed and dropped, expired, revoked, delayed past its visibility) or run something else.
+ACTED_ON = {
+    ("headers", "compression"): st.sampled_from(["gzip", "zlib", "application/x-gzip", "bzip2", "lzma", ""])
+    | JSON_VALUES,
+    ("headers", "eta"): st.just("2099-01-01T00:00:00+00:00") | JSON_VALUES.filter(lambda v: v is not None),
+    ("headers", "expires"): st.just("2000-01-01T00:00:00+00:00") | JSON_VALUES.filter(lambda v: v is not None),
+    ("headers", "stamped_headers"): st.just(["revoked"]) | JSON_VALUES.filter(lambda v: v is not None),
+    ("headers", "stamps"): st.dictionaries(st.text(min_size=1, max_size=8), JSON_VALUES.filter(lambda v: v is not None),
+                                          min_size=1, max_size=3),
+    ("headers", "ignore_result"): st.just(True),
+    ("headers", "shadow"): st.text(min_size=1, max_size=20),
+    ("headers", "group"): st.text(min_size=1, max_size=20),
+    ("headers", "lang"): st.text(max_size=5).filter(lambda v: v != "py"),
+    ("headers", "timelimit"): st.tuples(st.floats(min_value=61, max_value=1e9), st.none() | st.floats(1, 50)).map(list)
+    | JSON_VALUES.filter(lambda v: v is not None),
+    ("properties", "priority"): st.integers(min_value=256) | st.text(max_size=5),
+    ("properties", "delivery_mode"): st.integers(min_value=3) | st.text(max_size=5),
+}
+HEADER_NAME = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1, max_size=20)
+wrong_headers = st.one_of(
+    *(values.map(lambda v, path=path: _replace(path, v)) for path, values in ACTED_ON.items()),
+    st.tuples(HEADER_NAME.filter(lambda name: name not in template()["headers"]), JSON_VALUES)
+    .map(lambda pair: _replace(("headers", pair[0]), pair[1])),
+    st.tuples(HEADER_NAME.filter(lambda name: name not in template()["properties"]), JSON_VALUES)
+    .map(lambda pair: _replace(("properties", pair[0]), pair[1])),
+    st.dictionaries(st.sampled_from(["callbacks", "errbacks", "chain", "chord", "link"]),
+                    JSON_VALUES.filter(lambda v: v is not None), min_size=1, max_size=2)
+    .map(lambda embed: _body(["uploads/a/dog.jpg"], {}, embed)),
+)
 #: Every generated message that no IRS producer sends.
-poison = st.one_of(raw, wrong_top, wrong_field, wrong_task)
+poison = st.one_of(raw, wrong_top, wrong_field, wrong_task, wrong_headers)
 
 #: Shapes found by hand or by the fuzzer, each with what its reason must say.
 CORPUS: list[tuple[str, str]] = [
@@ -138,4 +177,14 @@ def corpus_with_template() -> list[tuple[str, str]]:
         (_body(["../../etc/passwd"]), "not an S3 key IRS accepts"),
         (_replace(("headers", "irs_route"), {"pool": "edge", "reason": "x" * 200_000}), "over the limit"),
         (_replace(("headers", "irs_upload_ms"), "a"), "irs_upload_ms"),
+        (_replace(("headers", "compression"), "application/x-gzip"), "compressed body"),
+        (_replace(("headers", "compression"), "zlib"), "compressed body"),
+        (_replace(("headers", "expires"), "2000-01-01T00:00:00+00:00"), "headers.expires"),
+        (_replace(("headers", "eta"), "2099-01-01T00:00:00+00:00"), "headers.eta is"),
+        (_replace(("headers", "eta"), "tomorrow"), "headers.eta is not an ISO 8601 time"),
+        (_replace(("headers", "stamped_headers"), ["x"]), "headers.stamped_headers"),
+        (_replace(("headers", "timelimit"), [3600, None]), "headers.timelimit"),
+        (_replace(("headers", "x-anything"), 1), "headers.x-anything is not a name IRS sends"),
+        (_replace(("properties", "x-anything"), 1), "properties.x-anything is not a name IRS sends"),
+        (_body(["uploads/a/dog.jpg"], {}, {"callbacks": [{"task": "celery.backend_cleanup"}]}), "chain other tasks"),
     ]

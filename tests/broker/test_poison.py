@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from irs.aws import clients, queues
 from irs.broker.app import app
-from irs.broker.envelope import refusal
 from irs.tasks import classify
 from tests.broker import poison
 from tests.conftest import IMAGES, Worker, wait_until
@@ -65,7 +64,7 @@ def send_and_check(pool: str, worker: Worker, bodies: list[str], key: str) -> No
     assert worker.alive() and worker.process.pid == pid, worker.text()[-3000:]
     reasons = {m["Body"]: m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead}
     for body in bodies:
-        expected = refusal(body, task_queue=True)
+        expected = poison.refusal(body, task_queue=True)
         assert expected is not None and reasons.get(body, "")[:200] == expected[:200], (body[:200], expected)
     document = good.get(timeout=60)
     assert document["status"] == "ok" and "giraffe" in document["summary"]
