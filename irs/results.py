@@ -6,21 +6,32 @@ image. The result document of a request lives at
 redelivered task finds its document written (the write is conditional) and never writes a second one,
 and two requests for the same image, even at once, never overwrite each other.
 The first 16 hex digits are the time the id was made, so the documents of an
-image list in the order they were asked for; the last is the latest.
+image list in the order they were asked for; the last is the latest. An image
+key too long for that to fit S3's key limit has its documents under
+``results//<sha256 of the key>/`` instead (no image key starts with ``/``).
+
+Every document is checked against :class:`ResultDocument` before it is
+written (:func:`fitted`): a model that finds more than ``MAX_DETECTIONS``
+objects has its most confident kept, with ``truncated`` and the total.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from irs.settings import get_settings
 
 TASK_ID_HEX = 32  # hex digits before the ":" of a task id
+S3_MAX_KEY_BYTES = 1024  # S3's limit on an object key
+MAX_DETECTIONS = 1000  # the most a result document lists; the rest are counted in detections_total
+MAX_SUMMARY = 5000
+_DOCUMENT_NAME = TASK_ID_HEX + len(".json")
 #: How anything waiting for a result document polls: quickly at first, then backing off.
 FIRST_POLL_S = 0.01
 POLL_GROWTH = 1.5
@@ -39,20 +50,26 @@ def image_key_of(task_id: str) -> str | None:
 
 
 def result_prefix(image_key: str) -> str:
-    """Where every result document of an image lives."""
-    return f"{get_settings().results_prefix}{image_key}/"
+    """Where every result document of an image lives: under its key, or its key's hash where that is too long."""
+    prefix = get_settings().results_prefix
+    plain = f"{prefix}{image_key}/"
+    if len(plain.encode()) + _DOCUMENT_NAME <= S3_MAX_KEY_BYTES:
+        return plain
+    return f"{prefix}/{hashlib.sha256(image_key.encode()).hexdigest()}/"
 
 
 def result_key(task_id: str) -> str:
     """The result document's key; ids IRS did not make get a key of their own."""
     image_key = image_key_of(task_id)
     if image_key is None:
-        return f"{get_settings().results_prefix}tasks/{task_id}.json"
+        own = f"{get_settings().results_prefix}tasks/{task_id}.json"
+        return own if len(own.encode()) <= S3_MAX_KEY_BYTES else result_prefix(task_id) + "task.json"
     return f"{result_prefix(image_key)}{task_id[:TASK_ID_HEX]}.json"
 
 
 def task_id_of(key: str) -> str | None:
-    """The task id whose result document lives at ``key`` (the inverse of :func:`result_key`)."""
+    """The task id whose result document lives at ``key`` (the inverse of :func:`result_key`); None for a
+    document stored under its image key's hash (its own ``task_id`` says)."""
     prefix = get_settings().results_prefix
     image_key, _, name = key.removeprefix(prefix).rpartition("/")
     head = name.removesuffix(".json")
@@ -140,8 +157,13 @@ class ResultDocument(_Part):
     image_key: str = Field(max_length=1024)
     task_id: str = Field(max_length=1100, description="The request id")
     status: Literal["ok", "error"]
-    detections: list[Detection] = Field(max_length=1000)
-    summary: str = Field(max_length=5000, description="The plain one-line form: dog.jpg: dog, bicycle, car")
+    detections: list[Detection] = Field(max_length=MAX_DETECTIONS, description="The most confident first when "
+                                        "the model found more than fit (see truncated)")
+    truncated: bool | None = Field(default=None, description="True when the model found more objects than "
+                                   "the document lists")
+    detections_total: int | None = Field(default=None, ge=0, description="How many the model found, when "
+                                         "truncated")
+    summary: str = Field(max_length=MAX_SUMMARY, description="The plain one-line form: dog.jpg: dog, bicycle, car")
     error: str | None = Field(default=None, max_length=2000, description="Why the image was not classified")
     error_kind: ErrorKind | None = None
     image: ImageFacts | None = None
@@ -156,3 +178,23 @@ class ResultDocument(_Part):
     timings_ms: Timings | None = None
     emulated: dict[str, float] | None = Field(default=None, max_length=4)
     celery: dict[str, Any] | None = Field(default=None, description="Celery's own record of a task that failed")
+
+
+def fitted(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as the schema accepts it: its most confident detections when there are too many, its
+    summary cut to length; an error document saying why, if it still does not validate (never raises)."""
+    detections = document.get("detections")
+    if isinstance(detections, list) and len(detections) > MAX_DETECTIONS:
+        kept = sorted(detections, key=lambda d: -float(d.get("confidence", 0)))[:MAX_DETECTIONS]
+        document = {**document, "detections": kept, "truncated": True, "detections_total": len(detections)}
+    summary = document.get("summary")
+    if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
+        document = {**document, "summary": summary[:MAX_SUMMARY - 1] + "…"}
+    try:
+        ResultDocument.model_validate(document)
+    except ValidationError as error:
+        image_key, task_id = str(document.get("image_key", ""))[:1024], str(document.get("task_id", ""))[:1100]
+        problems = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in error.errors()[:3])
+        return error_document(image_key, task_id, f"the result did not fit its schema: {problems}"[:2000],
+                              "task_failed")
+    return document

@@ -131,8 +131,14 @@ class Settings(BaseSettings):
                            "required when IRS_WEB_HOST is not a loopback address).")
     web_allowed_hosts: str = Field(default="", description="Comma-separated Host names the web app answers, "
                                    "besides loopback and IRS_WEB_HOST (its public name, behind a proxy).")
-    web_max_uploads: int = Field(default=8, ge=1, description="Upload requests one web process takes at once; "
-                                 "more are answered 503 with Retry-After.")
+    web_max_uploads: int = Field(default=8, ge=1, description="Upload requests one web process checks and "
+                                 "stores at once, once their bodies have arrived; more are answered 503 with "
+                                 "Retry-After. A client still sending its body holds none.")
+    web_body_timeout_s: float = Field(default=15.0, gt=0, le=600, description="Longest wait for the next bytes of "
+                                      "an upload's body; past it the request is answered 408 and closed.")
+    web_body_min_rate: int = Field(default=16 * 1024, ge=0, description="Bytes a second an upload's body must "
+                                   "average after its first IRS_WEB_BODY_TIMEOUT_S (0: no minimum); slower "
+                                   "is answered 408 and closed.")
 
     # --- worker processes ------------------------------------------------------------------
     concurrency: int = Field(default=2, description="Processes per worker (`celery worker -c` overrides it).")

@@ -25,7 +25,7 @@ from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
 from irs.networks import networks
 from irs.repository.store import pin
-from irs.results import error_document, iso, new_task_id
+from irs.results import error_document, fitted, iso, new_task_id
 from irs.routing.router import ROUTE, take_last
 from irs.settings import get_settings
 from irs.worker import metrics
@@ -119,8 +119,8 @@ def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, 
 
     def answered_with_error(reason: str, kind: str) -> dict[str, Any]:
         """An error result, answered once and never retried: bad input, or a model this worker cannot have."""
-        document = error_document(image_key, self.request.id, reason, kind, **common, timings_ms=timings,
-                                  finished_at=iso())
+        document = fitted(error_document(image_key, self.request.id, reason, kind, **common, timings_ms=timings,
+                                         finished_at=iso()))
         metrics.observe_result(document)
         return document
 
@@ -156,6 +156,7 @@ def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, 
         "timings_ms": timings,
         "finished_at": iso(),
     }
+    document = fitted(document)
     metrics.observe_result(document)
     return document
 

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from pydantic import BaseModel, Field
+from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -36,9 +37,10 @@ from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
 from irs.worker.imaging import BadImage, ImageInfo, inspect
 from irs.worker.models import REGISTRY
+from webapp import forms
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
-from webapp.security import COOKIE, Authenticator, BodyLimit, Caller, allowed_hosts, cross_site
+from webapp.security import COOKIE, Authenticator, BodyGuard, Caller, allowed_hosts, cross_site
 from webapp.uploads import WEB_PREFIX, Rejected, Upload, accept, owner_of
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,10 @@ class ResultList(BaseModel):
     results: list[ResultDocument]
 
 
+#: What needs a token wherever tokens are required, pages aside: metrics, and the API's own description.
+TOKEN_ONLY = ("/metrics", "/docs", "/redoc", "/openapi.json")
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     feed, monitor = ResultFeed(), Monitor()
@@ -129,7 +135,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(BotoCoreError, _aws_trouble)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/metrics", make_asgi_app())  # Prometheus: queues, routing, refused documents; token-guarded below
-    app.add_middleware(BodyLimit, limit=lambda scope: upload_limit if scope["method"] == "POST"
+    app.add_middleware(BodyGuard, timeout_s=settings.web_body_timeout_s, min_rate=settings.web_body_min_rate,
+                       limit=lambda scope: upload_limit if scope["method"] == "POST"
                        and scope["path"] == "/api/v1/images" else None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.authenticate = authenticate
@@ -139,14 +146,16 @@ def create_app() -> FastAPI:
         """Refuse cross-site changes, metrics without a token, and an upload that announces too many bytes."""
         if cross_site(request):
             return _problem(403, "a request from another site may not change anything here")
-        if request.url.path.startswith("/metrics") and authenticate.required \
+        if request.url.path.startswith(TOKEN_ONLY) and authenticate.required \
                 and await authenticate.token(request) is None:
-            return _problem(401, "metrics need an API token: Authorization: Bearer <token>")
+            return _problem(401, f"{request.url.path} needs an API token: Authorization: Bearer <token> "
+                                 "(or the session the login page sets)")
         if request.method == "POST" and request.url.path == "/api/v1/images":
             length = request.headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > upload_limit):
                 return _problem(413, f"the request is {length} bytes, over the limit of {upload_limit:,} "
-                                     f"({settings.web_max_files} images of at most {settings.max_image_bytes:,} bytes)")
+                                     f"({settings.web_max_files} images of at most {settings.max_image_bytes:,} bytes)",
+                                close=True)
         return await call_next(request)
 
     # --- pages ------------------------------------------------------------------------------------
@@ -185,42 +194,48 @@ def create_app() -> FastAPI:
     # --- the API ------------------------------------------------------------------------------------
     @app.post("/api/v1/images", status_code=202, response_model=ImagesAccepted, tags=["images"],
               openapi_extra=UPLOAD_FORM,
-              responses={400: {"model": Problem}, 401: {"model": Problem}, 413: {"model": Problem},
-                         415: {"model": Problem},
+              responses={400: {"model": Problem}, 401: {"model": Problem},
+                         408: {"model": Problem, "description": "The body arrived too slowly"},
+                         413: {"model": Problem}, 415: {"model": Problem},
                          503: {"model": Problem, "description": "Too much work queued; try after Retry-After"}})
     async def upload_images(request: Request, caller: Authenticated) -> ImagesAccepted | JSONResponse:
         """Upload one or many images (multipart, field `files`); each becomes a classification request."""
         busy = _overloaded(monitor)
         if busy is not None:
             return busy
-        if uploading.locked():
-            response = _problem(503, f"this process takes {settings.web_max_uploads} uploads at once; try again")
-            response.headers["Retry-After"] = "1"
-            return response
-        async with uploading:
-            try:
-                return await _accept_form(request, caller)
-            except MultiPartException as error:
-                return _problem(400, f"not a form IRS takes: {error.message}")
+        try:
+            form = await forms.parse(request.headers, request.stream(), max_files=settings.web_max_files,
+                                     max_file_bytes=settings.max_image_bytes, max_fields=8,
+                                     max_part_size=64 * 1024)
+        except (forms.FileTooLarge, forms.TooManyFiles) as error:
+            return _problem(413, f"nothing was accepted: {error.message}", close=True)
+        except MultiPartException as error:
+            return _problem(400, f"not a form IRS takes: {error.message}")
+        try:  # a slot is held only once the whole body is here: a client still sending holds none
+            if uploading.locked():
+                response = _problem(503, f"this process takes {settings.web_max_uploads} uploads at once; try again")
+                response.headers["Retry-After"] = "1"
+                return response
+            async with uploading:
+                return await _accept_form(form, caller)
+        finally:
+            await form.close()
 
-    async def _accept_form(request: Request, caller: Caller) -> ImagesAccepted | JSONResponse:
-        """Parse the form within its limits (files spool to anonymous temporary files), then check and store."""
-        async with request.form(max_files=settings.web_max_files + 1, max_fields=8, max_part_size=64 * 1024) as form:
-            files = [value for key, value in form.multi_items()
-                     if key == "files" and isinstance(value, StarletteUploadFile)]
-            if not files:
-                return _problem(400, "no files: send one or more images in the multipart field `files`")
-            if len(files) > settings.web_max_files:
-                return _problem(413, f"{len(files)} files, over the limit of {settings.web_max_files} per request")
-            uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
-            chosen = form.get("model")
-            try:
-                accepted = await asyncio.to_thread(accept, uploads, caller.name,
-                                                   chosen if isinstance(chosen, str) and chosen else None)
-            except NotFound as error:
-                return _problem(400, f"nothing was accepted: {error}")
-            except Rejected as bad:
-                return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
+    async def _accept_form(form: FormData, caller: Caller) -> ImagesAccepted | JSONResponse:
+        """Check and store the files (spooled to anonymous temporary files) of a form within its limits."""
+        files = [value for key, value in form.multi_items()
+                 if key == "files" and isinstance(value, StarletteUploadFile)]
+        if not files:
+            return _problem(400, "no files: send one or more images in the multipart field `files`")
+        uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
+        chosen = form.get("model")
+        try:
+            accepted = await asyncio.to_thread(accept, uploads, caller.name,
+                                               chosen if isinstance(chosen, str) and chosen else None)
+        except NotFound as error:
+            return _problem(400, f"nothing was accepted: {error}")
+        except Rejected as bad:
+            return _problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
         return ImagesAccepted(requests=[ImageAccepted(
             request_id=a.request_id, filename=a.filename, image_key=a.image_key,
             result_url=f"/api/v1/results/{a.request_id}", format=a.image.format, width=a.image.width,
@@ -379,6 +394,9 @@ async def _aws_trouble(request: Request, error: Exception) -> JSONResponse:
     return _problem(500, "IRS's AWS access refused this request; its operators have the details in the log")
 
 
-def _problem(status: int, detail: str, problems: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "problems": problems or {}}, status_code=status)
+def _problem(status: int, detail: str, problems: dict[str, str] | None = None, close: bool = False) -> JSONResponse:
+    """An error answer; ``close``: the body was not read to its end, so the server closes the connection
+    instead of reading the rest of it to keep the connection alive."""
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"detail": detail, "problems": problems or {}}, status_code=status, headers=headers)
 

@@ -4,9 +4,10 @@
   loopback, and on loopback with ``IRS_WEB_AUTH=true``: ``Authorization:
   Bearer <token>``, or the cookie the login page sets. Without them, the one
   local user is everyone's owner (an admin).
-- **Bytes are counted as they arrive** (:class:`BodyLimit`), chunked or not,
-  whatever ``Content-Length`` says: past the limit the request is answered 413
-  and the app reads no more.
+- **Bytes are counted and timed as they arrive** (:class:`BodyGuard`), chunked
+  or not, whatever ``Content-Length`` says: past the limit the request is
+  answered 413, too slow 408, and the app reads no more. Each uploaded file is
+  cut off as soon as it passes the image limit (:mod:`webapp.forms`).
 - **Cross-site requests that change something are refused**: a browser says
   where a request comes from in ``Sec-Fetch-Site`` or ``Origin``.
 - **Host names** are checked by Starlette's TrustedHostMiddleware
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,39 +83,48 @@ class Authenticator:
         return Caller(token.name, token.admin)
 
 
-class BodyLimit:
-    """ASGI middleware: at most ``limit(scope)`` bytes of request body, counted as they arrive."""
+class BodyGuard:
+    """ASGI middleware: at most ``limit(scope)`` bytes of request body, counted as they arrive (413), and those
+    bytes arriving in time (408): each within ``timeout_s`` of the last, and all of them at ``min_rate`` bytes
+    a second on average once ``timeout_s`` has passed. Either way the app reads no more, its own answer is
+    dropped, and the connection is closed: a slow or stalled client costs only its own connection."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[Scope], int | None]) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: Callable[[Scope], int | None], timeout_s: float = math.inf,
+                 min_rate: float = 0.0) -> None:
+        self.app, self.limit, self.timeout_s, self.min_rate = app, limit, timeout_s, min_rate
 
     async def __call__(self, scope: Scope, receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
         limit = self.limit(scope) if scope["type"] == "http" else None
         if limit is None:
             await self.app(scope, receive, send)
             return
-        received, refused, started = 0, False, False
+        received, refused, started, begun = 0, False, False, time.monotonic()
 
         async def counted() -> Any:
             nonlocal received, refused
             if refused:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self._wait_s(received, begun))
+            except TimeoutError:
+                refused = True
+                await refuse(408, f"the request body arrived too slowly (each part within {self.timeout_s:g} s, "
+                                  f"at least {self.min_rate:,.0f} bytes a second)")
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
-                    await refuse()
+                    await refuse(413, f"the request is over the limit of {limit:,} bytes")
                     return {"type": "http.disconnect"}  # the app stops reading, and its answer is dropped
             return message
 
-        async def refuse() -> None:
+        async def refuse(status: int, detail: str) -> None:
             if started:
                 return
-            body = json.dumps({"detail": f"the request is over the limit of {limit:,} bytes", "problems": {}})
-            await send({"type": "http.response.start", "status": 413,
+            await send({"type": "http.response.start", "status": status,
                         "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body.encode()})
+            await send({"type": "http.response.body", "body": json.dumps({"detail": detail, "problems": {}}).encode()})
 
         async def guarded_send(message: Any) -> None:
             nonlocal started
@@ -126,6 +138,13 @@ class BodyLimit:
         except Exception:
             if not refused:
                 raise
+
+    def _wait_s(self, received: int, begun: float) -> float:
+        """How long the next bytes may take: the timeout, or less where the body already runs behind the rate."""
+        if not self.min_rate:
+            return self.timeout_s
+        due = begun + self.timeout_s + received / self.min_rate
+        return max(0.0, min(self.timeout_s, due - time.monotonic()))
 
 
 def cross_site(request: Request) -> bool:

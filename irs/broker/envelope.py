@@ -23,11 +23,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from irs.model_refs import MODEL_REF as MODEL_REF_PATTERN
-from irs.results import TASK_ID_HEX, Route
+from irs.results import S3_MAX_KEY_BYTES, TASK_ID_HEX, Route
 
 TASK_NAME = "irs.tasks.classify"
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
-MAX_KEY_BYTES = 1024  # S3's limit on an object key
+MAX_KEY_BYTES = S3_MAX_KEY_BYTES
 #: An image key: no control characters, not absolute, no ".." segment.
 IMAGE_KEY = re.compile(r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f\x7f]+")
 MODEL_REF = re.compile(MODEL_REF_PATTERN)
@@ -97,7 +97,7 @@ class TaskHeaders(_Closed):
     argsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
     kwargsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
     origin: str | None = Field(default=None, max_length=300)
-    ignore_result: Literal[False] = False
+    ignore_result: Literal[False] | None = False  # None: the task's own setting (it stores its result)
     replaced_task_nesting: Literal[0] = 0
     stamped_headers: None = None
     stamps: dict[str, None] = Field(default_factory=dict, max_length=0)
@@ -151,7 +151,7 @@ def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float
         except (ValueError, OverflowError, OSError):
             return "headers.eta is not an ISO 8601 time"
         if delay > time_limit_s:
-            return f"headers.eta is {delay:.0f} s ahead: a task may wait at most the workers' {time_limit_s:g} s"
+            return f"headers.eta puts the task off by more than the workers' time limit ({time_limit_s:g} s)"
     try:
         args, kwargs, embed = body
     except (ValueError, TypeError):

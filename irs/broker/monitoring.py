@@ -41,12 +41,15 @@ import base64
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 from kombu.transport import SQS
 
+from irs.aws.clients import AWS_ERRORS
+from irs.aws.feeds import HEARTBEAT_S, HEARTBEAT_TAG
 from irs.broker import transport
 from irs.settings import get_settings
 
@@ -73,6 +76,7 @@ class Channel(transport.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._auto_delete: dict[str, str | None] = {}  # queue -> the fanout exchange it is bound to
+        self._beats: dict[str, float] = {}  # auto-delete queue -> when it was last tagged as in use
 
     # 4. events: a fanout exchange, whatever Celery asked for
     def exchange_declare(self, exchange: str | None = None, type: str = "direct", *args: Any, **kwargs: Any
@@ -124,7 +128,34 @@ class Channel(transport.Channel):
         _event_sender().submit(_publish_quietly, publish, exchange, message, routing_key, kwargs)
         return None
 
-    # queues that die with their consumer
+    # queues that die with their consumer, and say while it lives (the janitor leaves them alone)
+    def _get_bulk(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        self._beat(queue)
+        return super()._get_bulk(queue, *args, **kwargs)
+
+    def _get(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        self._beat(queue)
+        return super()._get(queue, *args, **kwargs)
+
+    def _get_from_sqs(self, queue_name: str, queue_url: str, connection: Any, count: int = 1,
+                      callback: Any = None) -> Any:
+        self._beat(queue_name)
+        return super()._get_from_sqs(queue_name, queue_url, connection, count=count, callback=callback)
+
+    def _beat(self, queue: str) -> None:
+        """Tag an auto-delete queue this consumer polls, at most every ``HEARTBEAT_S``: a slow consumer's
+        backlog is not a dead one's (:mod:`irs.janitor.orphans`)."""
+        if queue not in self._auto_delete:
+            return
+        now = time.time()
+        if now - self._beats.get(queue, 0.0) < HEARTBEAT_S:
+            return
+        self._beats[queue] = now
+        try:
+            self.sqs(queue=queue).tag_queue(QueueUrl=self._new_queue(queue), Tags={HEARTBEAT_TAG: str(int(now))})
+        except AWS_ERRORS as error:  # the next beat tries again; the sweep waits far longer than one
+            logger.warning("could not mark %s as in use: %s", queue, error)
+
     def queue_declare(self, queue: str | None = None, passive: bool = False, *args: Any, **kwargs: Any) -> Any:
         declared = super().queue_declare(queue, passive, *args, **kwargs)
         if kwargs.get("auto_delete") and not passive:

@@ -12,6 +12,7 @@ killed. What runs is :mod:`irs.local.up`'s business.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -35,6 +36,28 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass  # not Linux: Ctrl-C and SIGTERM still clean up
+
+
+class Taken(Exception):
+    """Another ``irs up`` holds this directory's stack."""
+
+
+def hold(state_dir: Path) -> int:
+    """Hold ``state_dir`` for this process's stack, as an open file descriptor (the lock goes when it closes,
+    or the process dies); :class:`Taken` naming the holder's PID if another process holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / "up.pid", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise Taken(f"another irs up (PID {holder}) runs the stack of this directory ({state_dir.resolve()}); "
+                    f"stop it first (Ctrl-C in its terminal, or kill {holder}), or run this one from another "
+                    "directory") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def listening(host: str, port: int) -> bool:

@@ -47,6 +47,11 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
     """Run the stack until SIGTERM or SIGINT; raises SystemExit(1) if it cannot start or a child dies."""
     from irs.autoscale.providers.local import LocalProvider
 
+    try:
+        held = stack.hold(STATE_DIR)  # before irs.env or the registry is touched: they are the holder's
+    except stack.Taken as taken:
+        say(f"irs up refused: {taken}")
+        raise SystemExit(1) from None
     initial = Settings(_env_file=env_file())  # type: ignore[call-arg]
     endpoint = initial.endpoint_url or LOCAL_ENDPOINT
     # The emulator takes any credentials: the user's own AWS keys are never copied into irs.env or children.
@@ -123,6 +128,7 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
         procs.stop()
         if written:
             written.unlink(missing_ok=True)
+        os.close(held)
         say("stopped")
 
 

@@ -180,7 +180,7 @@ def corpus_with_template() -> list[tuple[str, str]]:
         (_replace(("headers", "compression"), "application/x-gzip"), "compressed body"),
         (_replace(("headers", "compression"), "zlib"), "compressed body"),
         (_replace(("headers", "expires"), "2000-01-01T00:00:00+00:00"), "headers.expires"),
-        (_replace(("headers", "eta"), "2099-01-01T00:00:00+00:00"), "headers.eta is"),
+        (_replace(("headers", "eta"), "2099-01-01T00:00:00+00:00"), "headers.eta puts the task off"),
         (_replace(("headers", "eta"), "tomorrow"), "headers.eta is not an ISO 8601 time"),
         (_replace(("headers", "stamped_headers"), ["x"]), "headers.stamped_headers"),
         (_replace(("headers", "timelimit"), [3600, None]), "headers.timelimit"),

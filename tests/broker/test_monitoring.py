@@ -91,6 +91,14 @@ def test_a_consumer_is_orphaned_when_its_queue_holds_messages_at_two_sweeps() ->
     assert orphans(drained, {"irs-celeryev-1"}, now + 60) == (set(), set())  # its reader caught up
 
 
+def test_a_backlogged_queue_whose_consumer_still_polls_is_never_removed() -> None:
+    now = 10_000.0
+    slow = [QueueSeen("irs-celeryev-flower", 4000, now - 50, heartbeat_at=now - 30)]  # Flower in a flood
+    assert orphans(slow, {"irs-celeryev-flower"}, now + 60) == (set(), set())
+    silent = [QueueSeen("irs-celeryev-flower", 4000, now - 50, heartbeat_at=now - 3600)]  # it died an hour ago
+    assert orphans(silent, {"irs-celeryev-flower"}, now + 60) == ({"irs-celeryev-flower"}, set())
+
+
 def test_inspect_ping_and_control_answer_within_seconds(monitored_worker) -> None:  # type: ignore[no-untyped-def]
     ping = celery("inspect", "ping", "--json")
     assert ping.returncode == 0, ping.stderr

@@ -47,6 +47,8 @@ HOOKS: list[tuple[object, str, tuple[str, ...]]] = [
     (SQS.Channel, "exchange_declare", ("exchange", "type", "durable", "auto_delete", "arguments", "nowait",
                                        "passive")),
     (event, "get_exchange", ("conn", "name")),
+    (SQS.Channel, "_get_bulk", ("queue", "max_if_unlimited", "callback")),
+    (SQS.Channel, "_get", ("queue",)),
     # irs.broker.backend
     (KeyValueStoreBackend, "_store_result", ("task_id", "result", "state", "traceback", "request", "kwargs")),
     (KeyValueStoreBackend, "_get_task_meta_for", ("task_id",)),

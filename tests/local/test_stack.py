@@ -53,6 +53,12 @@ def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_
         assert env_file.stat().st_mode & 0o777 == 0o600  # this user's alone
         assert "the-users-own-secret" not in env_file.read_text() and "AKIAUSERSOWNKEY" not in env_file.read_text()
 
+        # A second irs up in the same directory refuses, naming the first, and leaves its state alone.
+        second = subprocess.run([sys.executable, "-m", "irs.cli", "up"], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 1 and f"another irs up (PID {up.pid})" in second.stdout + second.stderr
+        assert f"IRS_ENDPOINT_URL=http://127.0.0.1:{port}" in env_file.read_text()
+
         # Another shell, in the same directory, finds the stack through irs.env alone.
         other = {k: v for k, v in env.items() if k != "IRS_ENDPOINT_URL"}
         run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", str(IMAGES / "giraffe.jpg")],

@@ -35,6 +35,9 @@ def test_no_token_a_wrong_one_and_a_revoked_one_are_refused(secure: WebServer, p
         wait_until(lambda: client.get("/api/v1/results", headers=as_(doomed)).status_code == 401,
                    tokens.CACHE_S + 5, "the revoked token to be refused")
         assert client.get("/metrics/").status_code == 401
+        for described in ("/docs", "/openapi.json"):  # the API's description is for callers with a token
+            assert client.get(described).status_code == 401
+            assert client.get(described, headers=as_(people["ann"])).status_code == 200
         assert client.get("/", follow_redirects=False).headers["location"] == "/login"
         assert client.get("/health/live").status_code == 200  # probes need no token
 

@@ -1,0 +1,47 @@
+"""Every result document is written as the schema accepts it, whatever the model found or the key was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from irs.results import MAX_DETECTIONS, S3_MAX_KEY_BYTES, ResultDocument, fitted, image_key_of, result_key
+
+
+def _document(detections: int, key: str = "uploads/a/dog.jpg") -> dict[str, Any]:
+    found = [{"label": f"thing-{n}", "confidence": round((n % 997) / 1000, 3),
+              "box": {"x": 1, "y": 2, "w": 3, "h": 4}} for n in range(detections)]
+    return {"image_key": key, "task_id": f"{'0' * 32}:{key}", "status": "ok", "detections": found,
+            "summary": "dog.jpg: " + ", ".join(d["label"] for d in found)}
+
+
+def test_a_document_within_the_schema_is_written_as_it_is() -> None:
+    document = _document(3)
+    assert fitted(document) == document
+
+
+def test_more_detections_than_the_schema_allows_keep_the_most_confident_and_say_how_many() -> None:
+    document = fitted(_document(8155))
+    ResultDocument.model_validate(document)
+    assert document["truncated"] is True and document["detections_total"] == 8155
+    kept = [d["confidence"] for d in document["detections"]]
+    assert len(kept) == MAX_DETECTIONS and kept == sorted(kept, reverse=True)
+    every = sorted((d["confidence"] for d in _document(8155)["detections"]), reverse=True)
+    assert min(kept) >= every[MAX_DETECTIONS]  # none dropped was more confident than one kept
+
+
+def test_a_document_that_cannot_be_fitted_becomes_an_error_document_saying_why() -> None:
+    document = fitted({**_document(1), "status": "maybe"})
+    ResultDocument.model_validate(document)
+    assert document["status"] == "error" and "did not fit its schema" in document["error"]
+
+
+@pytest.mark.parametrize("length", [10, 900, 1000, 1024])
+def test_every_result_key_fits_s3s_key_limit(length: int) -> None:
+    image_key = "uploads/" + "k" * (length - len("uploads/"))
+    key = result_key(f"{'a' * 32}:{image_key}")
+    assert len(key.encode()) <= S3_MAX_KEY_BYTES
+    assert image_key_of(f"{'a' * 32}:{image_key}") == image_key
+    other = result_key(f"{'b' * 32}:{image_key}")
+    assert key != other and key.rsplit("/", 1)[0] == other.rsplit("/", 1)[0]  # one image's documents together
