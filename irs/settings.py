@@ -77,6 +77,10 @@ class Settings(BaseSettings):
                                    "files (least recently used versions deleted first).")
     model_max_bytes: int = Field(default=256 * 1024 * 1024, description="Largest weights file `irs model add` "
                                  "accepts, in bytes (yolov4's are 245 MB).")
+    model_max_memory_mb: int = Field(default=1024, ge=64, description="Memory one network may add to a worker "
+                                     "process, as `irs model add` measures it: a model over it is refused.")
+    model_max_ms: float = Field(default=5000.0, gt=0, description="Milliseconds per image a model may take on one "
+                                "thread of the machine that runs `irs model add`: a model over it is refused.")
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")

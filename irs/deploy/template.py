@@ -25,7 +25,7 @@ import yaml
 
 from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
-from irs.pools import CLOUD, EDGE, POOLS
+from irs.pools import POOLS
 from irs.repository.manifest import PREFIX as MODELS
 
 Json = dict[str, Any]
@@ -178,9 +178,10 @@ def autoscaler_statements() -> list[Json]:
         allow(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
         allow(["sqs:ListQueues"], "*"),  # finding orphaned feed queues by prefix; it has no resource
         *_feed_statements(listen=False),
-        # The janitor's rescue (irs.janitor.rescue): stranded edge requests, moved to the cloud queue.
-        allow(["sqs:ReceiveMessage", "sqs:DeleteMessage"], [_arn(_queue(EDGE))]),
-        allow(["sqs:SendMessage"], [_arn(_queue(CLOUD))]),
+        # The janitor's rebalancing (irs.janitor.rebalance): queued requests moved between the pools' queues,
+        # sized by the capacity the autoscaler is booting (its own state).
+        allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
         allow(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
         allow(["ec2:RunInstances"], [
@@ -217,6 +218,53 @@ def _worker_env() -> dict[str, str]:
             "IRS_MODEL": "${Model}"}
 
 
+def _alerts() -> Json:
+    """The alerts topic, and the alarms that publish to it: a request dead-lettered, or one waiting too long.
+
+    CloudWatch cannot publish to a topic under the AWS-managed SNS key (its policy cannot grant CloudWatch the
+    right), so the topic has a key of its own whose policy lets CloudWatch use it.
+    """
+    found: Json = {"AlertsTopicKey": {"Type": "AWS::KMS::Key", "Properties": {
+        "Description": _sub("${Prefix}: encrypts the alerts topic"), "EnableKeyRotation": True,
+        "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "the account administers the key through IAM", "Effect": "Allow",
+             "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatch publishes alarms", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}},
+        "AlertsTopic": {"Type": "AWS::SNS::Topic", "Properties": {
+            "TopicName": _sub("${Prefix}-alerts"), "KmsMasterKeyId": {"Ref": "AlertsTopicKey"}}},
+        "AlertsTopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": "AlertsTopic"}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+                "Resource": {"Ref": "AlertsTopic"},
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}}
+    for pool in POOLS:
+        title = pool.capitalize()
+        found[f"{title}DeadLetterAlarm"] = _alarm(
+            _sub(f"${{Prefix}}-{pool}: requests dead-lettered"), _dlq(pool), "ApproximateNumberOfMessagesVisible", 0,
+            f"A request for the {pool} pool was dead-lettered: its reason is on the message (irs-reason).")
+        found[f"{title}OldestRequestAlarm"] = _alarm(
+            _sub(f"${{Prefix}}-{pool}: a request waits too long"), _queue(pool), "ApproximateAgeOfOldestMessage",
+            {"Ref": "AlertOldestRequestSeconds"},
+            f"The oldest request on the {pool} queue has waited longer than AlertOldestRequestSeconds.")
+    return found
+
+
+def _alarm(name: Json, queue: str, metric: str, threshold: Any, description: str) -> Json:
+    """A CloudWatch alarm on one of a queue's SQS metrics, above ``threshold`` for a minute, to the alerts
+    topic; it clears (OK) to the same topic."""
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": name, "AlarmDescription": description, "Namespace": "AWS/SQS", "MetricName": metric,
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+        "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1, "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "AlertsTopic"}], "OKActions": [{"Ref": "AlertsTopic"}]}}
+
+
 def build() -> Json:
     resources: Json = {}
     for pool in POOLS:
@@ -228,9 +276,7 @@ def build() -> Json:
             "VisibilityTimeout": {"Ref": "VisibilityTimeout"},
             "ReceiveMessageWaitTimeSeconds": 10,
             "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(pool)), "maxReceiveCount": 3}}}
-    for topic, purpose in (("EventsTopic", "events"), ("AlertsTopic", "alerts")):
-        resources[topic] = {"Type": "AWS::SNS::Topic", "Properties": {
-            "TopicName": _sub(f"${{Prefix}}-{purpose}"), "KmsMasterKeyId": "alias/aws/sns"}}
+    resources.update(_alerts())
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
     resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
     for bucket in ("UploadsBucket", "ResultsBucket"):
@@ -299,6 +345,8 @@ def build() -> Json:
                                   "Description": "Above the task's hard time limit (IRS_TASK_TIME_LIMIT + 30)"},
             "UploadTtlDays": {"Type": "Number", "Default": 7, "MinValue": 1},
             "ResultTtlDays": {"Type": "Number", "Default": 30, "MinValue": 1},
+            "AlertOldestRequestSeconds": {"Type": "Number", "Default": 300, "MinValue": 60,
+                                          "Description": "Alarm when a request has waited longer than this"},
         },
         "Conditions": {
             "HasImage": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerImageId"}, ""]}]},

@@ -28,7 +28,7 @@ class Job:
     name: str
     every_s: float
     run: Callable[[], int]
-    what: str  # what the count means, for the log: "stranded edge request(s) moved to the cloud"
+    what: str  # what the count means, for the log: "queued request(s) moved to the pool that answers them sooner"
     due_at: float = field(default=0.0)
 
 
@@ -42,11 +42,13 @@ def _metrics() -> tuple[Any, Any]:
 
 
 def jobs(settings: Settings) -> list[Job]:
-    """The upkeep IRS needs: stranded edge requests, and the queues of consumers that died."""
+    """The upkeep IRS needs: queued requests where they are answered sooner, and the queues of consumers that
+    died."""
     from irs.aws import feeds
-    from irs.janitor import orphans, rescue
+    from irs.janitor import orphans, rebalance
 
-    found = [Job("rescue_edge", 5.0, rescue.rescue, "stranded edge request(s) moved to the cloud"),
+    found = [Job("rebalance", rebalance.EVERY_S, rebalance.Rebalancer().turn,
+                 "queued request(s) moved to the pool that answers them sooner"),
              Job("sweep_feeds", 60.0, feeds.sweep, "result-feed queue(s) of web processes that are gone removed")]
     if settings.monitoring:
         sweeper = orphans.Sweeper()

@@ -205,12 +205,14 @@ def _reap_group(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: float = 30.0) -> None:
+def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: float = 30.0
+                   ) -> subprocess.Popen[bytes] | None:
+    """The emulator's process, started and listening; None when one already listens at ``endpoint``."""
     parts = urlsplit(endpoint)
     host, port = parts.hostname or "127.0.0.1", parts.port or 4566
     if listening(host, port):
         stack.say(f"using the AWS emulator already listening at {endpoint}")
-        return
+        return None
     argv = [sys.executable, "-m", "irs.aws.emulator", "--host", host, "--port", str(port)]
     child = stack.start("emulator", argv, env, essential=True)
     deadline = time.monotonic() + timeout
@@ -218,6 +220,7 @@ def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: fl
         if child.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the emulator did not start; see {stack.log_dir / 'emulator.log'}")
         time.sleep(0.1)
+    return child
 
 
 def write_env_file(values: dict[str, str]) -> Path:

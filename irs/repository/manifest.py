@@ -33,6 +33,17 @@ class StoredFile(BaseModel):
     size: int = Field(ge=1, le=2**31)
 
 
+class Checked(BaseModel):
+    """What ``irs model add`` measured when it ran the model, on the machine that added it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    classes: int = Field(ge=1, le=100_000)
+    ms_per_image: float = Field(ge=0, le=3.6e6)
+    network_mb: float = Field(ge=-1e6, le=1e6)  # peak memory the network added to its process
+    peak_mb: float = Field(ge=0, le=1e7)  # the checking process's peak memory
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +55,7 @@ class Manifest(BaseModel):
     files: dict[Role, StoredFile]
     added_at: str = Field(max_length=40)
     added_by: str = Field(default="", max_length=200)
+    checked: Checked | None = None  # None for a version added before IRS measured its models
 
     @property
     def short(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from irs.routing.policy import Choice
+from irs.routing.policy import Choice, Move
 
 
 @cache
@@ -21,3 +21,15 @@ def _decisions() -> Any:
 
 def observe(choice: Choice) -> None:
     _decisions().labels(choice.pool, choice.cause.value).inc()
+
+
+@cache
+def _moves() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_requests_moved_total", "Queued requests moved between pools, by source, target and cause",
+                   ["source", "target", "cause"])
+
+
+def observe_move(move: Move, count: int) -> None:
+    _moves().labels(move.source, move.target, move.cause.value).inc(count)

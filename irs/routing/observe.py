@@ -59,6 +59,15 @@ class _Capacity:
     measured: bool
 
 
+def capacity(pool: str, serving: list[reports.WorkerReport]) -> _Capacity:
+    """What the live, undrained workers ``serving`` a pool can do: at their measured time per image, or the
+    pool's assumed one until they have measured it."""
+    services = [r.service_ms / 1000 for r in serving if r.service_ms]
+    default = DEFAULT_SERVICE_S.get(pool, DEFAULT_SERVICE_S[EDGE])  # a device is an edge worker
+    return _Capacity(len(serving), sum(r.slots for r in serving),
+                     sum(services) / len(services) if services else default, bool(services))
+
+
 class Observer:
     def __init__(self) -> None:
         settings = get_settings()
@@ -125,11 +134,7 @@ class Observer:
         return [r for r in self.reports.values() if r.pool == pool and not r.draining]
 
     def _capacity(self, pool: str) -> _Capacity:
-        reports = self._reports(pool)
-        services = [r.service_ms / 1000 for r in reports if r.service_ms]
-        default = DEFAULT_SERVICE_S.get(pool, DEFAULT_SERVICE_S[EDGE])  # a device is an edge worker
-        return _Capacity(len(reports), sum(r.slots for r in reports),
-                         sum(services) / len(services) if services else default, bool(services))
+        return capacity(pool, self._reports(pool))
 
     def _own_s(self, pool: str, model: str | None) -> float | None:
         """The time the pool's workers reported for ``model`` (by name), or None when none has served it."""

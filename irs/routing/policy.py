@@ -4,8 +4,14 @@ Expected completion time of one more image in a pool = getting the image where
 the pool can read it + waiting for the work queued ahead of it + its own
 service time. The queue ahead drains at ``slots / service_s`` images a
 second over the pool's live workers, also between observations (see
-:func:`drained`); capacity still booting counts once it would be up. A pool with no live worker
-and nothing booting can never answer.
+:func:`drained`); capacity the autoscaler is booting joins them once it would
+be up (:func:`finish_s`). A pool with no live worker and nothing booting can
+never answer.
+
+Requests already queued move too (:func:`rebalance`): when the last request
+waiting in one pool would be answered later than it would be in another, by
+more than a margin, enough of them move to even the two out, and never back
+within a cooldown, so nothing ping-pongs.
 
 The choice compares each pool's expected time plus a margin for its own
 spread: a slow pool's images vary by more seconds, and minimising each
@@ -24,9 +30,26 @@ TAIL_Z = 1.645  # the margin covers a service time up to its 95th percentile
 DEFAULT_SPREAD = 0.2  # log standard deviation of a pool's service time, until one is learned
 
 
+REBALANCE_MARGIN_S = 5.0  # a move must bring a pool's last waiting request forward by more than this
+REBALANCE_COOLDOWN_S = 60.0  # after a move from A to B, nothing moves from B to A for this long
+REBALANCE_MOST = 500  # requests moved per pool and turn, at most (a turn is a few seconds)
+
+
 def drained(queued: float, seconds: float, slots: int, service_s: float) -> float:
     """What is left of ``queued`` images after ``seconds`` of work by ``slots`` at ``service_s`` each."""
     return max(0.0, queued - seconds * slots / service_s) if slots and service_s > 0 else queued
+
+
+def finish_s(queued: float, slots: int, service_s: float, booting_slots: int = 0, boot_remaining_s: float = 0.0
+             ) -> float:
+    """Seconds until ``queued`` images are done by ``slots`` at ``service_s`` each, joined by ``booting_slots``
+    once they are up in ``boot_remaining_s``; inf when nothing serves or will."""
+    work = queued * service_s  # slot-seconds
+    if slots and (not booting_slots or work <= slots * boot_remaining_s):
+        return work / slots
+    if not booting_slots:
+        return math.inf if work else 0.0
+    return boot_remaining_s + (work - slots * boot_remaining_s) / (slots + booting_slots)
 
 
 @dataclass(frozen=True)
@@ -49,13 +72,19 @@ class PoolView:
         """The time of this request itself: its model's, or the pool's when that is unknown."""
         return self.own_s or self.service_s
 
+    @property
+    def serves(self) -> bool:
+        """Whether anything serves this pool now or will soon: a live worker, or capacity booting."""
+        return bool(self.slots or self.booting_slots)
+
+    def finish_s(self, queued: float) -> float:
+        """Seconds until ``queued`` images are done here, counting the capacity booting."""
+        return finish_s(queued, self.slots, self.service_s, self.booting_slots, self.boot_remaining_s)
+
     def expected_s(self) -> float:
-        if self.slots:
-            return self.upload_s + self.queued * self.service_s / self.slots + self.this_s
-        if self.booting_slots:
-            return (self.upload_s + self.boot_remaining_s + self.queued * self.service_s / self.booting_slots
-                    + self.this_s)
-        return math.inf
+        if not self.serves:
+            return math.inf
+        return self.upload_s + self.finish_s(self.queued) + self.this_s
 
     def due_s(self) -> float:
         """The expected time plus this pool's margin for a slow draw."""
@@ -123,3 +152,72 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     others = ", ".join(f"{name} in {due[name]:.2f} s" for name in sorted(due) if name != best)
     return Choice(best, Cause.FASTER, f"{best} answers in {due[best]:.2f} s at the 95th percentile, {others}",
                   expected)
+
+
+class MoveCause(StrEnum):
+    """Why queued requests move from one pool to another."""
+
+    STRANDED = "stranded"  # nothing serves the pool they wait in, nor is booting
+    SOONER = "sooner"  # the other pool answers them sooner, by more than the margin
+
+
+@dataclass(frozen=True)
+class Move:
+    source: str
+    target: str
+    count: int
+    cause: MoveCause
+    reason: str
+
+
+def rebalance(views: dict[str, PoolView], waiting: dict[str, int], last_moved: dict[tuple[str, str], float],
+              now: float, margin_s: float = REBALANCE_MARGIN_S, cooldown_s: float = REBALANCE_COOLDOWN_S,
+              most: int = REBALANCE_MOST) -> list[Move]:
+    """The requests to move between pools now, from each pool's view (``queued``: waiting plus in service) and
+    how many wait there unstarted (``waiting``: only those can move).
+
+    A pool nobody serves hands all its waiting requests to one that is served. Otherwise requests move from A
+    to B while A's last one would finish later than B's would with it, and only if the first one moved gains
+    more than ``margin_s``: the move evens the two out and stops, so the reverse gains nothing. Nothing moves
+    back along a pair within ``cooldown_s`` of a move (``last_moved``: when each (source, target) last moved).
+    """
+    moves: list[Move] = []
+    for source, view in views.items():
+        count = min(waiting.get(source, 0), most)
+        if count <= 0:
+            continue
+        if not view.serves:  # the cloud is always served in the end: the autoscaler keeps an instance there
+            rescuers = [t for t in views if t != source and (views[t].serves or t == CLOUD)]
+            if rescuers:
+                target = min(rescuers, key=lambda t: views[t].finish_s(views[t].queued + count))
+                moves.append(Move(source, target, count, MoveCause.STRANDED,
+                                  f"nothing serves {source}: {count} waiting request(s) moved to {target}"))
+            continue
+        targets = [t for t in views if t != source and views[t].serves
+                   and now - last_moved.get((t, source), -math.inf) >= cooldown_s]
+        best: Move | None = None
+        for target in targets:
+            there = views[target]
+            last_here, first_there = view.finish_s(view.queued), there.finish_s(there.queued + 1)
+            if last_here - first_there <= margin_s:
+                continue
+            k = _evening(view, there, count)
+            if best is None or k > best.count:
+                best = Move(source, target, k, MoveCause.SOONER,
+                            f"the last of {view.queued:.0f} in {source} is done in {last_here:.0f} s, in {target} "
+                            f"it would be in {first_there:.0f} s: {k} moved to even them out")
+        if best is not None:
+            moves.append(best)
+    return moves
+
+
+def _evening(source: PoolView, target: PoolView, most: int) -> int:
+    """The most requests (1 to ``most``) whose move still leaves the source finishing no sooner than the target."""
+    low, high = 1, most
+    while low < high:
+        k = (low + high + 1) // 2
+        if source.finish_s(source.queued - k) >= target.finish_s(target.queued + k):
+            low = k
+        else:
+            high = k - 1
+    return low

@@ -205,14 +205,14 @@ def test_the_autoscaler_launches_tags_drains_and_terminates_a_host_and_rescues_a
     found = deployment.python("autoscaler", """if True:
         import json
         from irs.cli.autoscale import _provider
-        from irs.janitor.rescue import rescue
+        from irs.janitor.rebalance import Rebalancer
         provider = _provider("ec2", 20, 0)
         ids = provider.launch(1)
         launched = [h.id for h in provider.hosts()]
         provider.drain(ids)
         provider.terminate(ids)
         print(json.dumps({"ids": ids, "launched": launched, "left": [h.id for h in provider.hosts()],
-                          "rescued": rescue()}))""")
+                          "rescued": Rebalancer().turn()}))""")
     assert len(found["ids"]) == 1 and found["ids"] == found["launched"] and found["left"] == []
     assert found["rescued"] == 1
     cloud = web_sqs.get_queue_url(QueueName=f"{PREFIX}-{CLOUD}")["QueueUrl"]

@@ -54,14 +54,14 @@ def allowed(statements: list[dict[str, Any]], call: Call) -> bool:
     return False
 
 
-def test_the_autoscaler_may_make_every_call_of_the_rescue(calls: list[Call]) -> None:
-    from irs.janitor.rescue import rescue
+def test_the_autoscaler_may_make_every_call_of_the_rebalancing(calls: list[Call]) -> None:
+    from irs.janitor.rebalance import Rebalancer
 
     sqs, settings = clients.client("sqs"), get_settings()
     edge = sqs.get_queue_url(QueueName=f"{settings.queue_prefix}{EDGE}")["QueueUrl"]
     sqs.send_message(QueueUrl=edge, MessageBody=json.dumps({"stranded": True}))
     calls.clear()
-    assert rescue(silent_s=0) == 1  # no edge worker lives: it moves the request
+    assert Rebalancer(silent_s=0).turn() == 1  # no edge worker lives: it moves the request
     made = set(calls)
     assert (("sqs", "ReceiveMessage", EDGE) in made and ("sqs", "SendMessageBatch", CLOUD) in made
             and ("sqs", "DeleteMessageBatch", EDGE) in made), made

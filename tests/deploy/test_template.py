@@ -130,6 +130,29 @@ def test_s3_may_publish_to_the_results_topic_under_its_own_key() -> None:
     assert s3[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
 
 
+def test_a_dead_letter_or_a_request_waiting_too_long_raises_an_alarm_on_the_alerts_topic() -> None:
+    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]) for a in alarms.values()}
+    assert watched == {(metric, queue) for pool in ("cloud", "edge") for metric, queue in (
+        ("ApproximateNumberOfMessagesVisible", f"{pool.capitalize()}DeadLetterQueue"),
+        ("ApproximateAgeOfOldestMessage", f"{pool.capitalize()}Queue"))}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    ages = [a for a in alarms.values() if a["MetricName"] == "ApproximateAgeOfOldestMessage"]
+    assert all(a["Threshold"] == {"Ref": "AlertOldestRequestSeconds"} for a in ages)
+    # CloudWatch can publish only to a topic whose key lets it: not the AWS-managed alias/aws/sns.
+    assert RESOURCES["AlertsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertsTopicKey"}
+    key = RESOURCES["AlertsTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] and any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+                                            for s in key["KeyPolicy"]["Statement"])
+
+
+def test_no_topic_is_declared_that_nothing_publishes_to() -> None:
+    topics = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::SNS::Topic"}
+    assert topics == {"ResultsTopic", "AlertsTopic"}  # S3 announces results; CloudWatch raises alarms
+
+
 def test_both_buckets_refuse_every_request_not_made_over_tls() -> None:
     for bucket in ("UploadsBucket", "ResultsBucket"):
         policy = RESOURCES[f"{bucket}Policy"]["Properties"]

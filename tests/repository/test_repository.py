@@ -18,6 +18,8 @@ from tests.conftest import MODELS
 from tests.worker.test_runtimes import CLASSIFIER, _network
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
+HUGE = "[net]\nwidth=2048\nheight=2048\nchannels=3\n\n[convolutional]\nfilters=20000\nsize=1\nstride=1\n" \
+       "activation=linear\n\n[avgpool]\n\n[softmax]\n"
 
 
 def _files(tmp_path: Path, names: list[str] | None = None) -> dict[str, Path]:
@@ -66,13 +68,17 @@ def test_adding_a_name_again_makes_a_new_version_the_latest_and_the_old_one_stay
     assert store.find("parts", get_settings()) == new
 
 
-def test_a_shared_detector_with_renamed_labels_is_accepted(shared: Path, tmp_path: Path) -> None:
+def test_a_shared_detector_with_renamed_labels_is_accepted_with_what_its_check_measured(shared: Path,
+                                                                                         tmp_path: Path) -> None:
     source = MODELS / "yolo-fastest-1.1"
     names = tmp_path / "things.names"
     names.write_text("\n".join(f"thing-{n}" for n in range(80)))
     manifest = check("things", source / "yolo-fastest-1.1.cfg", source / "yolo-fastest-1.1.weights", names,
                      get_settings())
     assert (manifest.kind, manifest.input_size, manifest.labels[79]) == ("detector", 320, "thing-79")
+    assert manifest.checked is not None and manifest.checked.classes == 80
+    assert 0 < manifest.checked.ms_per_image < get_settings().model_max_ms
+    assert 0 < manifest.checked.network_mb < manifest.checked.peak_mb
 
 
 @pytest.mark.parametrize(("spoil", "reason"), [
@@ -84,6 +90,9 @@ def test_a_shared_detector_with_renamed_labels_is_accepted(shared: Path, tmp_pat
     ("built-in name", r"'tiny-darknet' is a built-in model's name"),
     ("weights over the limit", r"the limit is 1000 \(IRS_MODEL_MAX_BYTES"),
     ("wrong kind", r"--kind detector, but team.cfg is a classifier"),
+    ("over the memory budget", r"the model takes \d+ MB per network, over the hosts' budget of 1 MB"),
+    ("over the time budget", r"the model takes [\d.]+ ms per image on this machine, over the budget of 0.0001 ms"),
+    ("far beyond any host", r"(does not load or run|could not be loaded and run within the memory budget)"),
 ])
 def test_bad_models_are_refused_with_the_reason_and_nothing_is_stored(tmp_path: Path, spoil: str, reason: str) -> None:
     files = _files(tmp_path, [f"part-{n}" for n in range(9 if spoil == "names too few" else 10)])
@@ -102,6 +111,13 @@ def test_bad_models_are_refused_with_the_reason_and_nothing_is_stored(tmp_path: 
         settings = settings.model_copy(update={"model_max_bytes": 1000})
     elif spoil == "wrong kind":
         kind = "detector"
+    elif spoil == "over the memory budget":
+        settings = settings.model_copy(update={"model_max_memory_mb": 1})
+    elif spoil == "over the time budget":
+        settings = settings.model_copy(update={"model_max_ms": 0.0001})
+    elif spoil == "far beyond any host":  # 20,000 filters at 2048 x 2048: hundreds of GB of activations
+        files["cfg"], files["weights"] = _network(tmp_path, HUGE, "huge")
+        files["names"].write_text("\n".join(f"part-{n}" for n in range(20_000)))
     with pytest.raises(Refused, match=reason):
         check(name, files["cfg"], files["weights"], files["names"], settings, kind=kind)
     assert store.versions(get_settings()) == []

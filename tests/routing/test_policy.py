@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from irs.pools import CLOUD, EDGE
-from irs.routing.policy import Cause, PoolView, choose, drained
+from irs.routing.policy import Cause, MoveCause, PoolView, choose, drained, finish_s, rebalance
 
 
 def cloud(waiting: float = 0, workers: int = 1, slots: int = 2, service_s: float = 0.06, **kw: float) -> PoolView:
@@ -120,3 +120,47 @@ def test_nothing_goes_to_the_edge_before_the_cloud_has_reported() -> None:
     choice = choose({CLOUD: cloud(workers=0, slots=0), EDGE: edge()})
     assert choice.pool == CLOUD and choice.cause == Cause.STALE
     assert choose({CLOUD: cloud(workers=0, slots=0), EDGE: edge()}, pinned=EDGE).pool == EDGE  # pinned: as asked
+
+
+# --- moving queued requests ---------------------------------------------------------------------------------
+def test_capacity_booting_joins_the_live_slots_once_it_is_up() -> None:
+    assert finish_s(100, 2, 0.1) == 5.0  # 10 slot-seconds over two slots
+    assert finish_s(100, 2, 0.1, booting_slots=8, boot_remaining_s=2) == 2 + (10 - 4) / 10
+    assert finish_s(10, 2, 0.1, booting_slots=8, boot_remaining_s=2) == 0.5  # done before they are up
+    assert math.isinf(finish_s(1, 0, 0.1)) and finish_s(0, 0, 0.1) == 0.0
+
+
+def test_a_flood_left_on_the_slow_edge_moves_to_the_cloud_until_both_finish_together() -> None:
+    views = {CLOUD: cloud(waiting=0, workers=20, slots=40), EDGE: edge(waiting=367)}
+    [move] = rebalance(views, {CLOUD: 0, EDGE: 366}, {}, now=1000.0)
+    assert (move.source, move.target, move.cause) == (EDGE, CLOUD, MoveCause.SOONER)
+    left, moved = views[EDGE].finish_s(367 - move.count), views[CLOUD].finish_s(move.count)
+    assert left >= moved and views[EDGE].finish_s(367 - move.count - 1) < views[CLOUD].finish_s(move.count + 1)
+    assert move.count > 360 and "even them out" in move.reason
+
+
+def test_nothing_moves_for_less_than_the_margin_nor_back_within_the_cooldown() -> None:
+    close = {CLOUD: cloud(waiting=40, slots=2), EDGE: edge(waiting=2)}  # 1.2 s against 3 s
+    assert rebalance(close, {CLOUD: 38, EDGE: 1}, {}, now=0.0) == []
+    backed_up = {CLOUD: cloud(waiting=4000, slots=2), EDGE: edge(waiting=0, slots=4)}
+    [move] = rebalance(backed_up, {CLOUD: 3998, EDGE: 0}, {}, now=0.0)
+    assert move.target == EDGE
+    after = {CLOUD: cloud(waiting=4000 - move.count, slots=2), EDGE: edge(waiting=move.count, slots=4)}
+    assert rebalance(after, {CLOUD: 10, EDGE: move.count}, {(CLOUD, EDGE): 0.0}, now=1.0) == []  # evened out
+    reverse = {CLOUD: cloud(waiting=0, workers=20, slots=40), EDGE: edge(waiting=300)}
+    assert rebalance(reverse, {CLOUD: 0, EDGE: 300}, {(CLOUD, EDGE): 0.0}, now=30.0) == []  # cooling down
+    assert rebalance(reverse, {CLOUD: 0, EDGE: 300}, {(CLOUD, EDGE): 0.0}, now=61.0) != []
+
+
+def test_a_pool_nobody_serves_hands_every_waiting_request_to_the_cloud() -> None:
+    views = {CLOUD: cloud(workers=0, slots=0), EDGE: edge(waiting=3, workers=0, slots=0)}
+    [move] = rebalance(views, {CLOUD: 0, EDGE: 3}, {(CLOUD, EDGE): 0.0}, now=1.0)
+    assert (move.source, move.target, move.count, move.cause) == (EDGE, CLOUD, 3, MoveCause.STRANDED)
+    assert rebalance({CLOUD: cloud(), EDGE: edge(waiting=1)}, {CLOUD: 0, EDGE: 0}, {}, now=1.0) == []
+
+
+def test_a_cloud_that_is_booting_capacity_takes_work_it_will_finish_sooner() -> None:
+    alone = {CLOUD: cloud(waiting=1200, slots=2), EDGE: edge(waiting=10)}
+    booting = {CLOUD: cloud(waiting=1200, slots=2, booting_slots=38, boot_remaining_s=5), EDGE: edge(waiting=10)}
+    assert rebalance(alone, {CLOUD: 1198, EDGE: 9}, {}, now=0.0)[0].target == EDGE
+    assert rebalance(booting, {CLOUD: 1198, EDGE: 9}, {}, now=0.0)[0].target == CLOUD

@@ -1,4 +1,5 @@
-"""An edge worker that dies mid-task: its request goes to the cloud and still gets exactly one result."""
+"""Queued requests move to the pool that answers them sooner: an edge worker that dies mid-task leaves its
+request to the cloud, which still gives it exactly one result."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ import signal
 
 from irs.aws import clients, documents
 from irs.fleet.models import REPORTS_PREFIX
-from irs.janitor.rescue import rescue, stranded
+from irs.janitor.rebalance import Rebalancer
 from irs.results import result_key, result_prefix
 from irs.settings import get_settings
 from irs.tasks import classify
 from tests.conftest import Worker, wait_until
-
-
-def test_requests_are_stranded_only_when_no_edge_worker_lives() -> None:
-    assert stranded(edge_workers=0, visible=3)
-    assert not stranded(edge_workers=1, visible=3)
-    assert not stranded(edge_workers=0, visible=0)
 
 
 def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud(
@@ -34,8 +29,9 @@ def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud
         wait_until(lambda: f"[{result.id}] received" in edge.text(), 30, "the edge worker to take it")
         os.killpg(edge.process.pid, signal.SIGKILL)  # the whole Pi goes: power cut
         edge.process.wait()
-        assert rescue(silent_s=3600) == 0  # its last report is recent: it might still come back
-        wait_until(lambda: rescue(silent_s=0.5) == 1, 30, "the request to be visible again and moved")
+        assert Rebalancer(silent_s=3600).turn() == 0  # its last report is recent: it might still come back
+        rebalancer = Rebalancer(silent_s=0.5)
+        wait_until(lambda: rebalancer.turn() == 1, 30, "the request to be visible again and moved")
         document = result.get(timeout=60)
         assert document["status"] == "ok" and document["pool"] == "cloud"
         assert document["routing"]["pool"] == "edge"  # where it was sent, before it was rescued
