@@ -17,13 +17,28 @@ export IRS_DEMO_IMAGES ?= $(if $(wildcard $(SHARED)/images),$(SHARED)/images)
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: up test test-installers audit lock install lint bench clean
+# The second emulator: LocalStack, in a virtual environment of its own (it pins libraries IRS pins otherwise).
+LOCALSTACK := .venv-localstack
+LOCALSTACK_STAMP := $(LOCALSTACK)/.installed
+# What runs against LocalStack too, so that no behaviour depends on one emulator's quirks.
+SECOND_OPINION := tests/test_end_to_end.py "tests/faults/test_faults.py::test_a_batch_in_flight_survives[SQS_THROTTLE-0.3]"
 
-up: $(STAMP)
+.PHONY: up test test-installers audit lock install lint bench clean localstack
+
+up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 	$(BIN)/irs up
 
-test: $(STAMP) $(CHROMIUM) /usr/sbin/debootstrap
+test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap
 	$(BIN)/pytest
+	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
+
+localstack: $(LOCALSTACK_STAMP)
+
+$(LOCALSTACK_STAMP): requirements-localstack.txt
+	$(PYTHON) -m venv $(LOCALSTACK)
+	$(LOCALSTACK)/bin/pip install --quiet --upgrade pip
+	$(LOCALSTACK)/bin/pip install --quiet -r requirements-localstack.txt
+	touch $@
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -72,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/web.py --json
 
 clean:
-	rm -rf $(VENV) $(AUDIT) .irs irs.env
+	rm -rf $(VENV) $(AUDIT) $(LOCALSTACK) .irs irs.env

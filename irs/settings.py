@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         description="AWS endpoint override (the local emulator). Unset means real AWS.",
     )
     region: str = Field(default="us-east-1", description="AWS region for SQS and S3.")
+    emulator: Literal["moto", "localstack"] = Field(default="moto", description="The AWS emulator `irs up` and "
+                                                    "the tests start: moto's server, or LocalStack (SQS, S3 and SNS).")
+    localstack_python: Path = Field(default=Path(".venv-localstack/bin/python"), description="The Python that runs "
+                                    "LocalStack, in its own virtual environment (`make localstack` makes it).")
     broker_url: str | None = Field(
         default=None,
         description="Celery broker URL; its query string carries transport options "

@@ -123,11 +123,15 @@ def mocked_aws(_mocked_aws_for_module: None) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def emulator(shared: Path) -> Iterator[str]:
-    """The AWS emulator on loopback, provisioned like `irs provision` does."""
+    """The AWS emulator on loopback (moto's, or LocalStack with IRS_EMULATOR=localstack), provisioned like
+    `irs provision` does."""
     log = (ARTIFACTS / "emulator.log")
     ARTIFACTS.mkdir(exist_ok=True)
-    child = subprocess.Popen([sys.executable, "-m", "irs.aws.emulator", "--port", str(PORT)],
-                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    from irs.local.stack import emulator_command
+    from irs.settings import get_settings
+
+    argv, env = emulator_command(get_settings(), "127.0.0.1", PORT, dict(os.environ), ARTIFACTS / "localstack")
+    child = subprocess.Popen(argv, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
         wait_until(_listening, 30, "the emulator to listen")
         from irs.aws.provision import provision

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from irs.settings import env_file
+from irs.settings import Settings, env_file, get_settings
 
 Say = Callable[[str], None]
 _PR_SET_PDEATHSIG = 1
@@ -205,20 +205,45 @@ def _reap_group(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def emulator_command(settings: Settings, host: str, port: int, env: dict[str, str], state_dir: Path
+                     ) -> tuple[list[str], dict[str, str]]:
+    """How to run the AWS emulator ``IRS_EMULATOR`` names on ``host:port``: its command line and environment.
+
+    ``moto`` is IRS's own wrapper of moto's server (:mod:`irs.aws.emulator`); ``localstack`` is LocalStack in
+    its own virtual environment (``IRS_LOCALSTACK_PYTHON``; ``make`` builds it from requirements-localstack.txt),
+    SQS, S3 and SNS only, its state under ``state_dir``.
+    """
+    if settings.emulator == "moto":
+        return [sys.executable, "-m", "irs.aws.emulator", "--host", host, "--port", str(port)], env
+    python = settings.localstack_python
+    if not python.exists():
+        raise RuntimeError(f"LocalStack is not installed at {python}: run `make localstack`, or set "
+                           "IRS_LOCALSTACK_PYTHON to a Python that has localstack-core")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return [python, "-m", "localstack.runtime.main"], {
+        **env, "SERVICES": "sqs,s3,sns", "GATEWAY_LISTEN": f"{host}:{port}", "LOCALSTACK_HOST": f"{host}:{port}",
+        # Loopback only: no analytics events, no DNS server, no certificate download.
+        "DISABLE_EVENTS": "1", "DNS_ADDRESS": "0", "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "LOCALSTACK_VOLUME_DIR": str(state_dir)}
+
+
 def start_emulator(stack: Stack, endpoint: str, env: dict[str, str], timeout: float = 30.0
                    ) -> subprocess.Popen[bytes] | None:
-    """The emulator's process, started and listening; None when one already listens at ``endpoint``."""
+    """The emulator's process (``IRS_EMULATOR``: moto unless it says localstack), started and listening; None
+    when one already listens at ``endpoint``."""
     parts = urlsplit(endpoint)
     host, port = parts.hostname or "127.0.0.1", parts.port or 4566
     if listening(host, port):
         stack.say(f"using the AWS emulator already listening at {endpoint}")
         return None
-    argv = [sys.executable, "-m", "irs.aws.emulator", "--host", host, "--port", str(port)]
-    child = stack.start("emulator", argv, env, essential=True)
+    settings = get_settings()
+    argv, child_env = emulator_command(settings, host, port, env, stack.log_dir.parent / "localstack")
+    child = stack.start("emulator", argv, child_env, essential=True)
     deadline = time.monotonic() + timeout
     while not listening(host, port):
         if child.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the emulator did not start; see {stack.log_dir / 'emulator.log'}")
+            raise RuntimeError(f"the emulator ({settings.emulator}) did not start; see "
+                               f"{stack.log_dir / 'emulator.log'}")
         time.sleep(0.1)
     return child
 
