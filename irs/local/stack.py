@@ -220,7 +220,7 @@ def emulator_command(settings: Settings, host: str, port: int, env: dict[str, st
         raise RuntimeError(f"LocalStack is not installed at {python}: run `make localstack`, or set "
                            "IRS_LOCALSTACK_PYTHON to a Python that has localstack-core")
     state_dir.mkdir(parents=True, exist_ok=True)
-    return [python, "-m", "localstack.runtime.main"], {
+    return [str(python), "-m", "localstack.runtime.main"], {
         **env, "SERVICES": "sqs,s3,sns", "GATEWAY_LISTEN": f"{host}:{port}", "LOCALSTACK_HOST": f"{host}:{port}",
         # Loopback only: no analytics events, no DNS server, no certificate download.
         "DISABLE_EVENTS": "1", "DNS_ADDRESS": "0", "SKIP_SSL_CERT_DOWNLOAD": "1",

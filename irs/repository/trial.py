@@ -24,6 +24,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
+def _rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
 def trial(kind: str, cfg: Path, weights: Path, names: str, side: int) -> dict[str, object]:
     import numpy as np
 
@@ -31,7 +36,7 @@ def trial(kind: str, cfg: Path, weights: Path, names: str, side: int) -> dict[st
     from irs.worker.models import ModelFile, ModelSpec
     from irs.worker.runtimes import OnnxRuntime
 
-    baseline = _peak_mb()  # the interpreter and the libraries, before the network
+    baseline = _rss_mb()  # the interpreter and the libraries, before the network
     with tempfile.TemporaryDirectory() as work:  # the files linked under their own names, so errors name them
         folder = Path(work)
         cfg_name, weights_name = (cfg.name, weights.name) if cfg.name != weights.name else ("a.cfg", "a.weights")
@@ -54,7 +59,7 @@ def trial(kind: str, cfg: Path, weights: Path, names: str, side: int) -> dict[st
             return {"refused": f"the model does not load or run: {str(error)[:500]}"}
     classes = output.shape[1] - 5 if kind == "detector" else output.size
     return {"classes": int(classes), "ms_per_image": round(statistics.median(times), 2),
-            "network_mb": round(_peak_mb() - baseline, 1), "peak_mb": round(_peak_mb(), 1)}
+            "network_mb": round(_peak_mb() - baseline, 1), "peak_mb": round(_peak_mb(), 1)}  # the network at its peak
 
 
 def main() -> None:
