@@ -117,3 +117,20 @@ def test_a_message_forged_with_another_requests_id_cannot_replace_its_result(clo
     from irs.results import result_key
 
     assert documents.get(result_key(first.id)) == original  # the first result stays, to the byte
+
+
+def test_a_message_at_sqss_size_limit_is_dead_lettered_with_its_reason_and_the_copy_fits(cloud_worker) -> None:  # type: ignore[no-untyped-def]
+    names = queues.names("cloud")
+    dlq_url = queues.url(names.dead_letter)
+    _drain(dlq_url)
+    body = "x" * queues.SQS_MAX_MESSAGE_BYTES  # not JSON, and as long as SQS takes
+    clients.client("sqs").send_message(QueueUrl=queues.url(names.queue), MessageBody=body)
+    dead: list[dict[str, Any]] = []
+    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= 1, 60, "the dead-lettered copy")
+    [copy] = dead
+    attributes = {name: {"DataType": a["DataType"], "StringValue": a["StringValue"]}
+                  for name, a in copy["MessageAttributes"].items()}
+    assert queues.message_bytes(copy["Body"], attributes) <= queues.SQS_MAX_MESSAGE_BYTES
+    assert attributes["irs-reason"]["StringValue"].startswith("not JSON")
+    assert attributes["irs-body-bytes"]["StringValue"] == str(len(body)) and body.startswith(copy["Body"])
+    assert cloud_worker.alive()

@@ -43,3 +43,44 @@ def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud
             edge.stop()
         # A killed worker leaves its report; others' premise ("no edge worker lives") must not depend on its age.
         documents.remove(f"{REPORTS_PREFIX}edge/edge-dies.json")
+
+
+def test_moved_messages_go_in_batches_sqs_takes_and_count_their_moves() -> None:
+    from irs.aws.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
+    from irs.janitor.rebalance import MOVED_ATTRIBUTE, _batches, _entry
+
+    big = [{"Body": "x" * (SQS_MAX_MESSAGE_BYTES // 2), "ReceiptHandle": str(n)} for n in range(5)]
+    entries = [_entry(n, m) for n, m in enumerate(big)]
+    batches = _batches(entries)
+    assert [len(b) for b in batches] == [1] * 5  # two halves and their attributes are over the limit together
+    assert all(sum(message_bytes(e["MessageBody"], e["MessageAttributes"]) for e in b) <= SQS_MAX_MESSAGE_BYTES
+               for b in batches)
+    small = [_entry(n, {"Body": "{}", "MessageAttributes": {MOVED_ATTRIBUTE: {
+        "DataType": "Number", "StringValue": "1"}}}) for n in range(10)]
+    assert [len(b) for b in _batches(small)] == [10]
+    assert small[0]["MessageAttributes"][MOVED_ATTRIBUTE]["StringValue"] == "2"  # moved once before, now twice
+
+
+def test_requests_waiting_on_a_slow_edge_move_to_an_idle_cloud_and_each_is_answered_once(
+        emulator, cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    from irs.fleet import reports
+
+    edge = Worker("edge-slow", "edge", concurrency=1, extra_env={"IRS_SERVICE_FLOOR_MS": "8000",
+                                                                 "IRS_INSTANCE_ID": "edge-slow"})
+    try:
+        wait_until(lambda: "edge-slow" in reports.read("edge") and reports.read("cloud"), 60, "both pools' reports")
+        keys = [upload(photo("dog.jpg"), "dog.jpg") for _ in range(8)]
+        results = [classify.apply_async((key,), queue="edge") for key in keys]  # all on the slow edge
+        wait_until(lambda: "received" in edge.text(), 30, "the edge worker to take one")
+        moved = Rebalancer().turn()
+        assert 5 <= moved <= 7, moved  # the waiting ones, evened out; the one in service stays
+        answers = [result.get(timeout=90) for result in results]
+        assert sum(d["pool"] == "cloud" for d in answers) == moved
+        assert all(d["routing"]["pool"] == "edge" for d in answers)  # where each was sent before it moved
+        for key, result in zip(keys, results, strict=True):
+            listing = clients.client("s3").list_objects_v2(Bucket=get_settings().results_bucket,
+                                                           Prefix=result_prefix(key))
+            assert [item["Key"] for item in listing["Contents"]] == [result_key(result.id)]
+    finally:
+        edge.stop()
+        documents.remove(f"{REPORTS_PREFIX}edge/edge-slow.json")  # others' premise: no edge worker lives
