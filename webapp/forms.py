@@ -47,7 +47,8 @@ class ImageFormParser(MultiPartParser):
             super().on_headers_finished()
         except MultiPartException as error:
             if self._current_files > self.max_files:  # Starlette counted one file too many
-                raise TooManyFiles(f"more than {self.max_files} files, over the limit per request") from error
+                raise TooManyFiles(f"more than {self.max_files} files, over the limit of {self.max_files} per request"
+                                   ) from error
             raise
 
 

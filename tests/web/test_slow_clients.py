@@ -98,4 +98,4 @@ def test_more_files_than_a_request_may_carry_is_413(guarded: WebServer) -> None:
     files = [("files", (f"{n}.png", images.png(), "image/png")) for n in range(21)]
     with httpx.Client(base_url=guarded.url, timeout=60) as client:
         response = client.post("/api/v1/images", files=files)
-    assert response.status_code == 413 and "over the limit per request" in response.text, response.text
+    assert response.status_code == 413 and "over the limit of 20 per request" in response.text, response.text
