@@ -28,8 +28,12 @@ SECOND_OPINION := tests/test_end_to_end.py "tests/faults/test_faults.py::test_a_
 up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 	$(BIN)/irs up
 
+# Test files run in parallel, TEST_WORKERS at a time (pytest-xdist), each worker with an emulator, queues and
+# worker processes of its own; a file's tests stay together, on one worker, in order.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
 
 localstack: $(LOCALSTACK_STAMP)

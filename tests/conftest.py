@@ -11,6 +11,7 @@ setting the tests see points at this session's own emulator.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IRS_TEST_SHARED", ROOT.parent / "shared"))
 IMAGES = SHARED / "images"
 MODELS = SHARED / "models"
-ARTIFACTS = ROOT / "artifacts"
+#: Logs of this test process's emulator, workers and web servers; each pytest-xdist worker (``make test`` runs
+#: several) has a folder of its own, as it has an emulator, queues and worker processes of its own.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+ARTIFACTS = ROOT / "artifacts" / XDIST_WORKER if XDIST_WORKER else ROOT / "artifacts"
 
 
 def _free_port() -> int:
@@ -45,7 +50,7 @@ os.environ.update({
     "IRS_ENV_FILE": str(ROOT / "tests" / "no-such-env-file"),
     "IRS_ENDPOINT_URL": ENDPOINT,
     "IRS_MODEL_DIR": str(MODELS),
-    "IRS_CACHE_DIR": str(ROOT / ".irs" / "test-cache"),
+    "IRS_CACHE_DIR": str(ROOT / ".irs" / "test-cache" / (XDIST_WORKER or "main")),
     "IRS_QUEUE_PREFIX": f"irs-test-{uuid.uuid4().hex[:6]}-",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -56,6 +61,7 @@ for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "IRS_BROKER_URL"):
     os.environ.pop(variable, None)
 
 
+POISON_COUNTS = "poison-sent.json"
 pytest_plugins = ["pytester"]  # for the test of IRS's own pytest plugin
 INTEGRATION_FIXTURES = {"emulator", "shared"}
 
@@ -67,10 +73,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker leaves what it counted where the controller sums it (pytest_terminal_summary)."""
     sent = sys.modules.get("tests.broker.poison")
-    if sent is not None and any(sent.SENT.values()):
-        terminalreporter.write_line(f"poison messages sent to real workers: {sent.SENT}")
+    if XDIST_WORKER and sent is not None and any(sent.SENT.values()):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / POISON_COUNTS).write_text(json.dumps(sent.SENT))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counted: Counter[str] = Counter()
+    sent = sys.modules.get("tests.broker.poison")
+    if sent is not None:
+        counted.update(sent.SENT)
+    if not XDIST_WORKER:  # the controller of a parallel run, or a run of one process
+        for found in (ROOT / "artifacts").glob(f"gw*/{POISON_COUNTS}"):
+            counted.update(json.loads(found.read_text()))
+            found.unlink()
+    if any(counted.values()):
+        terminalreporter.write_line(f"poison messages sent to real workers: {dict(counted)}")
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +147,7 @@ def emulator(shared: Path) -> Iterator[str]:
     """The AWS emulator on loopback (moto's, or LocalStack with IRS_EMULATOR=localstack), provisioned like
     `irs provision` does."""
     log = (ARTIFACTS / "emulator.log")
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     from irs.local.stack import emulator_command
     from irs.settings import get_settings
 

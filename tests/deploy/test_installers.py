@@ -71,7 +71,7 @@ def debian(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     """A fresh Debian 12 root with the checkout's wheel and installers in /src, /proc and /dev mounted."""
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         pytest.fail("the installer test needs root and debootstrap (make test installs it)", pytrace=False)
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "installers.log"
     log.write_text("")
     root = tmp_path_factory.mktemp("debian") / "root"

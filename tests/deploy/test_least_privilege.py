@@ -79,7 +79,7 @@ def _outputs(text: str) -> dict[str, str]:
 def deployment(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "iam-emulator.log"
     server = subprocess.Popen([sys.executable, "-m", "tests.deploy.iam_emulator", "--port", str(port)], cwd=ROOT,
                               env={**os.environ, "IRS_EMULATOR_TOKEN": EMULATOR_TOKEN},

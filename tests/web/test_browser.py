@@ -34,7 +34,7 @@ def test_uploading_a_photo_in_the_browser_shows_dog_with_its_box(web, browser) -
     card.locator(".labels li", has_text="dog").wait_for(timeout=60_000)
     assert "served by cloud" in card.locator(".meta").inner_text()
     assert card.locator("canvas").evaluate("c => c.width > 0 && c.height > 0")
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-upload.png"), full_page=True)
     page.close()
 
