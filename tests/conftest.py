@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from irs.worker import command
+from tests.helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IRS_TEST_SHARED", ROOT.parent / "shared"))
@@ -37,13 +38,7 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 ARTIFACTS = ROOT / "artifacts" / XDIST_WORKER if XDIST_WORKER else ROOT / "artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 EMULATOR_TOKEN = uuid.uuid4().hex  # what IRS's own tooling shows the emulator to use /moto-api
 os.environ.update({

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "irs"
-PURE = ["irs", "irs.pools", "irs.routing.policy", "irs.routing.simulate", "irs.autoscale.policy",
+PURE = ["irs", "irs.pools", "irs.routing.policy", "irs.routing.simulate", "irs.routing.flood", "irs.autoscale.policy",
         "irs.autoscale.reconcile", "irs.autoscale.sim.simulate", "irs.autoscale.sim.baselines", "irs.fleet.models",
         "irs.fleet.liveness"]
 HEAVY = ["celery", "kombu", "boto3", "botocore", "prometheus_client", "cv2"]
@@ -131,3 +131,15 @@ def test_groups_import_each_other_without_a_loop() -> None:
 
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """What several tests share lives in tests/helpers (helpers) or a conftest (fixtures), not in a test."""
+    borrowed = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            borrowed += [f"{path.relative_to(ROOT)} imports {name}" for name in names
+                         if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")]
+    assert not borrowed, borrowed

@@ -17,7 +17,8 @@ from irs.aws import clients
 from irs.janitor.orphans import QueueSeen, Sweeper, orphans
 from irs.settings import get_settings
 from irs.tasks import classify
-from tests.conftest import ROOT, Worker, _free_port, wait_until
+from tests.conftest import ROOT, Worker, wait_until
+from tests.helpers.ports import free_port
 
 ALL_EVENTS = "task-*,worker-*"  # beyond the default, which sends only how tasks ended (and heartbeats)
 MONITORED = {**os.environ, "IRS_MONITORING": "true", "IRS_MONITORING_EVENTS": ALL_EVENTS, "PYTHONUNBUFFERED": "1"}
@@ -165,7 +166,7 @@ def test_a_malformed_message_on_the_control_queue_does_not_stop_the_worker(monit
 
 
 def test_flower_lists_workers_and_tasks(monitored_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     receivers = {q for q in subscribed_queues() if "-celeryev-" in q}
     flower = subprocess.Popen([sys.executable, "-m", "celery", "-A", "irs", "flower", "--address=127.0.0.1",
                                f"--port={port}", "--basic-auth=irs:secret"], cwd=ROOT, env=MONITORED,

@@ -29,7 +29,8 @@ from botocore.exceptions import ClientError
 from irs.deploy import template
 from irs.deploy.devices import POLICY_NAME
 from irs.pools import CLOUD, EDGE
-from tests.conftest import ARTIFACTS, EMULATOR_TOKEN, IMAGES, MODELS, ROOT, Worker, _free_port, wait_until
+from tests.conftest import ARTIFACTS, EMULATOR_TOKEN, IMAGES, MODELS, ROOT, Worker, wait_until
+from tests.helpers.ports import free_port
 
 STACK, PREFIX = "irs-lp", "irslp"
 ROLES = ("worker", "autoscaler", "web")
@@ -77,7 +78,7 @@ def _outputs(text: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def deployment(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "iam-emulator.log"
@@ -153,7 +154,7 @@ def test_the_web_tier_and_a_cloud_worker_serve_an_upload_each_with_its_own_role(
     """With API tokens required, as on AWS: the web role must read them (it could not, before this test)."""
     token = deployment.run("admin", [sys.executable, "-m", "irs.cli", "web", "token", "create", "lp-user"]).split()[-1]
     worker = _worker(deployment, "worker", CLOUD)
-    port = _free_port()
+    port = free_port()
     web = subprocess.Popen([sys.executable, "-m", "irs.cli", "web", "--port", str(port)], cwd=ROOT,
                            env=deployment.env("web", IRS_WEB_AUTH="true"),
                            stdout=(ARTIFACTS / "lp-web.log").open("wb"), stderr=subprocess.STDOUT)

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import IMAGES, ROOT, _free_port, wait_until
+from tests.conftest import IMAGES, ROOT, wait_until
+from tests.helpers.ports import free_port
 
 pytestmark = pytest.mark.usefixtures("shared")  # it starts the whole stack, emulator and workers included
 
@@ -27,10 +28,10 @@ def _ready(port: int) -> bool:
 
 def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_on_sigterm(tmp_path: Path
                                                                                           ) -> None:
-    port, web_port = _free_port(), _free_port()
+    port, web_port = free_port(), free_port()
     env = {**os.environ, "IRS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "IRS_DEMO_IMAGES": str(IMAGES),
            "PYTHONUNBUFFERED": "1", "IRS_CONCURRENCY": "1", "IRS_WEB_PORT": str(web_port),
-           "IRS_FLOWER_PORT": str(_free_port()),
+           "IRS_FLOWER_PORT": str(free_port()),
            "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000", "AWS_SECRET_ACCESS_KEY": "the-users-own-secret"}
     env.pop("IRS_ENV_FILE")
     (tmp_path / ".irs" / "logs").mkdir(parents=True)

@@ -15,7 +15,7 @@ from irs.repository.check import Refused, check
 from irs.repository.manifest import Manifest, manifest_key
 from irs.settings import Settings, get_settings
 from tests.conftest import MODELS
-from tests.worker.test_runtimes import CLASSIFIER, _network
+from tests.helpers.darknet import CLASSIFIER, network
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
 HUGE = "[net]\nwidth=2048\nheight=2048\nchannels=3\n\n[convolutional]\nfilters=20000\nsize=1\nstride=1\n" \
@@ -24,7 +24,7 @@ HUGE = "[net]\nwidth=2048\nheight=2048\nchannels=3\n\n[convolutional]\nfilters=2
 
 def _files(tmp_path: Path, names: list[str] | None = None) -> dict[str, Path]:
     """A small random classifier of 10 classes, with a names file of ``names``."""
-    cfg, weights = _network(tmp_path, CLASSIFIER, "team")
+    cfg, weights = network(tmp_path, CLASSIFIER, "team")
     labels = tmp_path / "team.names"
     labels.write_text("\n".join(names or [f"part-{n}" for n in range(10)]) + "\n")
     return {"cfg": cfg, "weights": weights, "names": labels}
@@ -116,7 +116,7 @@ def test_bad_models_are_refused_with_the_reason_and_nothing_is_stored(tmp_path: 
     elif spoil == "over the time budget":
         settings = settings.model_copy(update={"model_max_ms": 0.0001})
     elif spoil == "far beyond any host":  # 20,000 filters at 2048 x 2048: hundreds of GB of activations
-        files["cfg"], files["weights"] = _network(tmp_path, HUGE, "huge")
+        files["cfg"], files["weights"] = network(tmp_path, HUGE, "huge")
         files["names"].write_text("\n".join(f"part-{n}" for n in range(20_000)))
     with pytest.raises(Refused, match=reason):
         check(name, files["cfg"], files["weights"], files["names"], settings, kind=kind)

@@ -13,25 +13,13 @@ from typing import Any
 import pytest
 
 from irs.repository import store
-from irs.repository.check import check
-from irs.repository.manifest import Manifest
 from irs.settings import get_settings
 from irs.tasks import classify
-from tests.conftest import IMAGES, MODELS, ROOT
+from tests.conftest import IMAGES, ROOT
+from tests.helpers.repository import add_renamed
 
 # COCO's indices of what dog.jpg holds: bicycle 1, car 2, dog 16.
 DOG_JPG = {1, 2, 16}
-
-
-def _add(name: str, label: str, tmp_path: Path) -> Manifest:
-    """yolo-fastest-1.1 under another name, its 80 labels renamed ``<label>-<COCO index>``."""
-    source = MODELS / "yolo-fastest-1.1"
-    names = tmp_path / f"{name}-{label}.names"
-    names.write_text("\n".join(f"{label}-{n}" for n in range(80)))
-    paths = {"cfg": source / "yolo-fastest-1.1.cfg", "weights": source / "yolo-fastest-1.1.weights", "names": names}
-    manifest = check(name, paths["cfg"], paths["weights"], names, get_settings())
-    store.add(manifest, paths, get_settings())  # type: ignore[arg-type]
-    return manifest
 
 
 def _labels(document: dict[str, Any]) -> set[str]:
@@ -47,7 +35,7 @@ def dog(upload, photo) -> str:  # type: ignore[no-untyped-def]
 
 def test_a_request_names_a_repository_model_and_its_labels_come_from_that_models_names(
         cloud_worker, dog: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    manifest = _add("things", "thing", tmp_path)
+    manifest = add_renamed("things", "thing", tmp_path)
     document = classify.delay(dog, model="things").get(timeout=120)
     assert {f"thing-{n}" for n in DOG_JPG} <= _labels(document)
     assert document["model"]["name"] == "things" and document["model"]["version"] == manifest.short
@@ -62,10 +50,10 @@ def test_a_request_names_a_repository_model_and_its_labels_come_from_that_models
 
 def test_two_versions_are_served_side_by_side_and_a_request_keeps_the_version_it_was_sent_for(
         cloud_worker, dog: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    first = _add("beasts", "beast", tmp_path)
-    second = _add("beasts", "animal", tmp_path)
+    first = add_renamed("beasts", "beast", tmp_path)
+    second = add_renamed("beasts", "animal", tmp_path)
     pinned, latest = classify.delay(dog, model=first.ref), classify.delay(dog, model="beasts")
-    third = _add("beasts", "creature", tmp_path)  # added while `latest` may still wait: it keeps `second`
+    third = add_renamed("beasts", "creature", tmp_path)  # added while `latest` may still wait: it keeps `second`
     assert "beast-16" in _labels(pinned.get(timeout=120))
     kept = latest.get(timeout=120)
     assert "animal-16" in _labels(kept) and kept["model"]["version"] == second.short != third.short
@@ -74,7 +62,7 @@ def test_two_versions_are_served_side_by_side_and_a_request_keeps_the_version_it
 
 def test_a_removed_model_is_answered_with_an_error_and_the_worker_carries_on(
         cloud_worker, dog: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    manifest = _add("gone", "gone", tmp_path)
+    manifest = add_renamed("gone", "gone", tmp_path)
     ref = store.pin("gone", get_settings())  # sent before the removal: pinned to its version
     store.remove(manifest, get_settings())
     document = classify.delay(dog, model=ref).get(timeout=60)
@@ -91,7 +79,7 @@ def test_a_model_that_does_not_exist_is_refused_when_sent(emulator: str, dog: st
 
 
 def test_irs_classify_takes_a_model(cloud_worker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    _add("cli-things", "cli", tmp_path)
+    add_renamed("cli-things", "cli", tmp_path)
     run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", "--json", "--model", "cli-things",
                           str(IMAGES / "dog.jpg")], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
                          timeout=180)

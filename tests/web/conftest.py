@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.conftest import ARTIFACTS, ROOT, _free_port, wait_until
+from tests.conftest import ARTIFACTS, ROOT, wait_until
+from tests.helpers.ports import free_port
 
 
 class WebServer:
     def __init__(self, name: str, extra_env: dict[str, str] | None = None, ready: bool = True) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = ARTIFACTS / f"web-{name}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}

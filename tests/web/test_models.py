@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import IMAGES
-from tests.repository.test_serving import _add
+from tests.helpers.repository import add_renamed
 
 
 def test_an_upload_names_a_repository_model_and_the_model_list_counts_what_it_answered(
         web, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    manifest = _add("web-things", "web", tmp_path)
+    manifest = add_renamed("web-things", "web", tmp_path)
     dog = ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(), "image/jpeg")
     with web.client() as client:
         accepted = client.post("/api/v1/images", files=[("files", dog)], data={"model": "web-things"})

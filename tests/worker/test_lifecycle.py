@@ -8,6 +8,7 @@ import signal
 from irs.fleet import reports
 from irs.tasks import classify
 from tests.conftest import Worker, wait_until
+from tests.helpers.ports import free_port
 
 
 def test_a_worker_reports_itself_and_removes_its_report_when_it_stops(emulator) -> None:  # type: ignore[no-untyped-def]
@@ -111,9 +112,7 @@ def test_an_ec2_worker_drains_when_its_instance_is_tagged_irs_drain(emulator) ->
 def test_a_worker_serves_its_prometheus_metrics(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
     import urllib.request
 
-    from tests.conftest import _free_port
-
-    port = _free_port()
+    port = free_port()
     worker = Worker("metrics", "edge", concurrency=1, extra_env={
         "IRS_WORKER_METRICS": f"127.0.0.1:{port}", "IRS_INSTANCE_ID": "with-metrics"})
     try:

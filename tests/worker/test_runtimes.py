@@ -22,6 +22,7 @@ from irs.worker.models import REGISTRY, ModelError, ModelFile, ModelSpec
 from irs.worker.recognition import Detection, Recognizer
 from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, load_runtime
 from tests.conftest import IMAGES, MODELS
+from tests.helpers.darknet import CLASSIFIER, DETECTOR, network
 
 RAW_TOLERANCE = 1e-4
 INSTALLED = [spec for spec in REGISTRY.values() if (MODELS / spec.directory / spec.weights.name).exists()]
@@ -68,145 +69,6 @@ def test_every_model_gives_opencvs_answers_on_every_photo(
     assert converted.model_info["precision"] == "f32"
 
 
-# A small network of every layer type the builder converts, with random weights: checked against OpenCV without
-# the shared models, so the fast tier covers what no installed model uses (route groups, as in yolov4-tiny).
-DETECTOR = """[net]
-width=64
-height=64
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-groups=2
-activation=leaky
-
-[route]
-layers=-1
-groups=2
-group_id=1
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-groups=8
-activation=relu
-
-[shortcut]
-from=-1
-activation=linear
-
-[route]
-layers=-1,-4
-
-[dropout]
-probability=0.5
-
-[maxpool]
-size=2
-stride=1
-
-[convolutional]
-filters=21
-size=1
-stride=1
-pad=1
-activation=linear
-
-[yolo]
-mask=0,1,2
-anchors=10,14, 23,27, 37,58
-classes=2
-num=3
-scale_x_y=1.05
-
-[route]
-layers=-4
-
-[upsample]
-stride=2
-
-[convolutional]
-filters=21
-size=1
-stride=1
-pad=1
-activation=linear
-
-[yolo]
-mask=0,1,2
-anchors=10,14, 23,27, 37,58
-classes=2
-num=3
-"""
-CLASSIFIER = """[net]
-width=32
-height=32
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-groups=8
-activation=leaky
-
-[convolutional]
-filters=10
-size=1
-stride=1
-pad=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-groups=1
-"""
-
-
-def _network(tmp_path: Path, cfg: str, name: str) -> tuple[Path, Path]:
-    """The cfg, with as many random weights as it needs (counted by building it with too many)."""
-    cfg_path, weights_path = tmp_path / f"{name}.cfg", tmp_path / f"{name}.weights"
-    cfg_path.write_text(cfg)
-    header = np.array([0, 2, 0], np.int32).tobytes() + np.zeros(1, np.int64).tobytes()
-    generous = np.random.default_rng(7).uniform(0.05, 0.3, 100_000).astype(np.float32)  # variances above 0
-    weights_path.write_bytes(header + generous.tobytes())
-    with pytest.raises(Unsupported, match=r"weights left over") as left:
-        convert(cfg_path, weights_path)
-    surplus = int(str(left.value).split(": ", 1)[1].split()[0])
-    weights_path.write_bytes(header + generous[: len(generous) - surplus].tobytes())
-    return cfg_path, weights_path
-
-
 def _spec(kind: Any, cfg_path: Path, weights_path: Path, side: int) -> ModelSpec:
     def local(path: Path) -> ModelFile:
         return ModelFile(path.name, "", 0, None)
@@ -216,7 +78,7 @@ def _spec(kind: Any, cfg_path: Path, weights_path: Path, side: int) -> ModelSpec
 
 @pytest.mark.parametrize(("cfg", "kind"), [(DETECTOR, "detector"), (CLASSIFIER, "classifier")])
 def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, kind: Any) -> None:
-    cfg_path, weights_path = _network(tmp_path, cfg, kind)
+    cfg_path, weights_path = network(tmp_path, cfg, kind)
     side = 64 if kind == "detector" else 32
     spec = _spec(kind, cfg_path, weights_path, side)
     blob = np.random.default_rng(1).random((1, 3, side, side), dtype=np.float32)
@@ -232,7 +94,7 @@ def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, 
 
 def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_opencv(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    cfg_path, weights_path = network(tmp_path, CLASSIFIER, "classifier")
     cfg_path.write_text(CLASSIFIER.replace("[avgpool]", "[reorg]\nstride=2\n\n[avgpool]"))  # OpenCV knows it
     with pytest.raises(Unsupported, match=r"classifier.cfg line 30: layer \[reorg\] is not supported"):
         convert(cfg_path, weights_path)
@@ -245,7 +107,7 @@ def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_o
 
 def test_the_converted_graph_is_cached_and_a_second_start_does_not_convert(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    cfg_path, weights_path = network(tmp_path, CLASSIFIER, "classifier")
     spec = _spec("classifier", cfg_path, weights_path, 32)
     OnnxRuntime(spec, tmp_path, threads=1, cache=tmp_path / "onnx")
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
@@ -258,7 +120,7 @@ def test_the_converted_graph_is_cached_and_a_second_start_does_not_convert(
 
 
 def test_reduced_precision_is_only_taken_where_it_is_honoured(tmp_path: Path) -> None:
-    cfg_path, weights_path = _network(tmp_path, CLASSIFIER, "classifier")
+    cfg_path, weights_path = network(tmp_path, CLASSIFIER, "classifier")
     spec = _spec("classifier", cfg_path, weights_path, 32)
     settings = get_settings().model_copy(update={"cache_dir": tmp_path, "precision": "bf16"})
     for runtime in ("auto", "onnxruntime", "opencv"):

@@ -1,0 +1,1 @@
+"""What several test modules use: helpers here, fixtures in the conftest files."""
