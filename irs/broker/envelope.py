@@ -180,7 +180,7 @@ def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float
 def _problems(error: ValidationError, document: Any, root: str = "") -> str:
     """Up to three problems, said plainly and wrong types first: "properties is an int; body is missing"."""
     if not isinstance(document, dict):
-        return f"the message is {_a(document)}, not an object"
+        return f"the message is {_kind_of(document)}, not an object"
     said = []
     for detail in sorted(error.errors(), key=lambda d: d["type"] == "missing")[:3]:
         where = ".".join(str(part) for part in (root, *detail["loc"]) if part != "") or "the message"
@@ -189,13 +189,14 @@ def _problems(error: ValidationError, document: Any, root: str = "") -> str:
         elif detail["type"] == "extra_forbidden":
             said.append(f"{where} is not a name IRS sends")
         elif detail["type"].endswith("_type"):
-            said.append(f"{where} is {_a(detail['input'])}")
+            said.append(f"{where} is {_kind_of(detail['input'])}")
         else:
             said.append(f"{where}: {detail['msg']}")
     return "; ".join(said)
 
 
-def _a(value: Any) -> str:
+def _kind_of(value: Any) -> str:
+    """A JSON value's kind, with its article: 'an object', 'a string'."""
     name = {"NoneType": "null", "dict": "object", "list": "array", "str": "string", "bool": "boolean"}.get(
         type(value).__name__, type(value).__name__)
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"

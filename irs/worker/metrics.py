@@ -36,8 +36,7 @@ class WorkerMetrics:
         self.results = Counter("irs_results_total", "Result documents this worker wrote", ["pool", "status"])
         self.stage_ms = Histogram("irs_stage_milliseconds", "Time an image spent in each stage", ["stage", "pool"],
                                   buckets=MS_BUCKETS)
-        self.refused = Counter("irs_messages_refused_total", "Messages that were not IRS's, by what became of them",
-                               ["outcome"])
+        self.refused = _refused_counter()
 
 
 _metrics: WorkerMetrics | None = None
@@ -92,9 +91,12 @@ def observe_refused(outcome: str) -> None:
     (_metrics.refused if _metrics is not None else _refused_elsewhere()).labels(outcome).inc()
 
 
-@cache
-def _refused_elsewhere() -> Any:
+def _refused_counter() -> Any:
+    """Messages turned away: in a worker's multiprocess registry, or once in another process's own."""
     from prometheus_client import Counter
 
     return Counter("irs_messages_refused_total", "Messages that were not IRS's, by what became of them",
                    ["outcome"])
+
+
+_refused_elsewhere = cache(_refused_counter)
