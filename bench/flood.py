@@ -17,6 +17,7 @@ measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import statistics
@@ -81,11 +82,11 @@ def leg(name: str, images: int, edge: bool, max_hosts: int, boot_delay_s: float,
         emulator = start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
         assert emulator is not None, "the leg's emulator must be its own"
         provision(settings, say=lambda _: None)
-        os.chdir(home)  # the local provider keeps its hosts under ./.irs
-        autoscaler = stack.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",
-                                                "--max-instances", str(max_hosts), "--boot-delay", str(boot_delay_s)],
-                                 {**os.environ, "PYTHONUNBUFFERED": "1"})
-        os.chdir(ROOT)
+        with contextlib.chdir(home):  # the local provider keeps its hosts under ./.irs
+            autoscaler = stack.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider",
+                                                    "local", "--max-instances", str(max_hosts),
+                                                    "--boot-delay", str(boot_delay_s)],
+                                     {**os.environ, "PYTHONUNBUFFERED": "1"})
         roots = {"emulator": emulator.pid, "autoscaler and its hosts": autoscaler.pid}
         if edge:
             roots["edge worker"] = stack.start("worker-edge", worker_argv(["edge"], 1, "edge"), {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,8 +88,8 @@ class BodyGuard:
     a second on average once ``timeout_s`` has passed. Either way the app reads no more, its own answer is
     dropped, and the connection is closed: a slow or stalled client costs only its own connection."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[Scope], int | None], timeout_s: float = math.inf,
-                 min_rate: float = 0.0) -> None:
+    def __init__(self, app: ASGIApp, limit: Callable[[Scope], int | None], timeout_s: float, min_rate: float
+                 ) -> None:
         self.app, self.limit, self.timeout_s, self.min_rate = app, limit, timeout_s, min_rate
 
     async def __call__(self, scope: Scope, receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:

@@ -7,8 +7,10 @@ import os
 import signal
 
 from irs.aws import clients, documents
+from irs.aws.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
+from irs.fleet import reports
 from irs.fleet.models import REPORTS_PREFIX
-from irs.janitor.rebalance import Rebalancer
+from irs.janitor.rebalance import MOVED_ATTRIBUTE, Rebalancer, _batches, _entry
 from irs.results import result_key, result_prefix
 from irs.settings import get_settings
 from irs.tasks import classify
@@ -46,9 +48,6 @@ def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud
 
 
 def test_moved_messages_go_in_batches_sqs_takes_and_count_their_moves() -> None:
-    from irs.aws.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
-    from irs.janitor.rebalance import MOVED_ATTRIBUTE, _batches, _entry
-
     big = [{"Body": "x" * (SQS_MAX_MESSAGE_BYTES // 2), "ReceiptHandle": str(n)} for n in range(5)]
     entries = [_entry(n, m) for n, m in enumerate(big)]
     batches = _batches(entries)
@@ -63,8 +62,6 @@ def test_moved_messages_go_in_batches_sqs_takes_and_count_their_moves() -> None:
 
 def test_requests_waiting_on_a_slow_edge_move_to_an_idle_cloud_and_each_is_answered_once(
         emulator, cloud_worker, upload, photo) -> None:  # type: ignore[no-untyped-def]
-    from irs.fleet import reports
-
     edge = Worker("edge-slow", "edge", concurrency=1, extra_env={"IRS_SERVICE_FLOOR_MS": "8000",
                                                                  "IRS_INSTANCE_ID": "edge-slow"})
     try:
