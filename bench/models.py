@@ -38,9 +38,9 @@ SOURCE = "yolo-fastest-1.1-xl"
 
 
 def _add(name: str, settings: Any) -> Any:
+    from irs.inference.registry import resolve
     from irs.repository.check import check
     from irs.repository.store import add
-    from irs.worker.models import resolve
 
     spec, directory = resolve(SOURCE, settings)
     paths = {"cfg": directory / spec.cfg.name, "weights": directory / spec.weights.name,
@@ -52,9 +52,9 @@ def _add(name: str, settings: Any) -> Any:
 
 def first_use(manifest: Any, settings: Any) -> dict[str, float]:
     """Download and load, timed apart, into an empty cache; then the cached files' load alone."""
+    from irs.inference.recognition import Recognizer
     from irs.repository.cache import installed
     from irs.repository.check import spec_of
-    from irs.worker.recognition import Recognizer
 
     spec = spec_of(manifest)
     with tempfile.TemporaryDirectory() as cache:

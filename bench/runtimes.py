@@ -50,9 +50,9 @@ def main() -> None:
     os.environ.setdefault("IRS_MODEL_DIR", str(ROOT.parent / "shared" / "models"))  # before settings are read
     import cv2
 
+    from irs.inference.registry import resolve
+    from irs.inference.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, Runtime
     from irs.settings import get_settings
-    from irs.worker.models import resolve
-    from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, Runtime
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -101,7 +101,7 @@ def batches(spec: Any, directory: Path, cache: Path, blob: Any, rounds: int) -> 
     would run them) and 2; interleaved like the legs above."""
     import numpy as np
 
-    from irs.worker.runtimes import OnnxRuntime
+    from irs.inference.runtimes import OnnxRuntime
 
     rows = []
     for threads in (1, 2):
@@ -128,7 +128,7 @@ def bf16_changes(spec: Any, directory: Path, settings: Any) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from irs.worker.recognition import Recognizer
+    from irs.inference.recognition import Recognizer
 
     f32 = Recognizer(spec, directory, settings.model_copy(update={"runtime": "openvino"}))
     bf16 = Recognizer(spec, directory, settings.model_copy(update={"runtime": "openvino", "precision": "bf16"}))

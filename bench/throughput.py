@@ -71,8 +71,8 @@ def _bare_loop(args: tuple[list[bytes], int, str | None]) -> tuple[float, list[f
     payloads, count, runtime = args
     if runtime:
         os.environ["IRS_RUNTIME"] = runtime  # a spawned process: read when its settings are first read
-    from irs.worker.imaging import decode
-    from irs.worker.recognition import get_recognizer
+    from irs.inference.imaging import decode
+    from irs.inference.recognition import get_recognizer
 
     recognizer = get_recognizer()
     pixels = [decode(p, 1 << 30, 1 << 30)[0] for p in payloads]
@@ -124,7 +124,7 @@ print(image, sorted({labels[i] for i in rows[scores > 0.25, 5:].argmax(axis=1)})
 
 
 def cold_leg(paths: list[Path], count: int, processes: int = 2) -> dict[str, float]:
-    from irs.worker.models import resolve
+    from irs.inference.registry import resolve
 
     spec, directory = resolve(os.environ.get("IRS_MODEL", "yolo-fastest-1.1-xl"))
     files = [*(str(directory / f.name) for f in (spec.cfg, spec.weights, spec.labels)), str(spec.input_size)]
@@ -193,9 +193,9 @@ def path_leg(paths: list[Path], rounds: int) -> dict[str, float]:
     stack's emulator: where the IRS path's CPU goes beyond inference (the consumer's share is the irs leg's
     main process)."""
     from irs.aws.clients import client
+    from irs.inference.imaging import decode
+    from irs.inference.recognition import get_recognizer
     from irs.settings import get_settings
-    from irs.worker.imaging import decode
-    from irs.worker.recognition import get_recognizer
 
     settings, s3, recognizer = get_settings(), client("s3"), get_recognizer()
     payload = paths[0].read_bytes()

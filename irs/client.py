@@ -24,10 +24,11 @@ from irs.aws import clients, documents
 from irs.aws.clients import patiently
 from irs.aws.queues import SQS_BATCH
 from irs.broker.app import app
+from irs.contract import UPLOAD_MS, arguments
 from irs.repository.store import pin
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ResultDocument, result_key
 from irs.settings import get_settings
-from irs.tasks import UPLOAD_MS, classify
+from irs.tasks import classify
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_POLL = 0.25  # seconds between looks, at most
@@ -56,11 +57,6 @@ def put_image(key: str, body: bytes | BinaryIO) -> float:
 def upload(path: Path, key: str) -> float:
     """Put the file in the input bucket; returns how long that took, in ms."""
     return put_image(key, path.read_bytes())
-
-
-def arguments(key: str, model: str | None) -> tuple[str, ...]:
-    """classify's arguments: the key, and the model when one is chosen."""
-    return (key, model) if model else (key,)
 
 
 def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None,

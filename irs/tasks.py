@@ -23,20 +23,19 @@ from celery.signals import before_task_publish, worker_init, worker_process_init
 
 from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
-from irs.networks import networks
+from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of, with_model
+from irs.inference.imaging import BadImage, decode
+from irs.inference.recognition import get_recognizer, summary
+from irs.inference.registry import ModelError, resolve
 from irs.repository.store import pin
 from irs.results import error_document, fitted, iso, new_task_id
-from irs.routing.router import ROUTE, take_last
+from irs.routing.router import take_last
 from irs.settings import get_settings
 from irs.worker import metrics
 from irs.worker.images import read_image
-from irs.worker.imaging import BadImage, decode
-from irs.worker.models import ModelError, resolve
-from irs.worker.recognition import get_recognizer, summary
+from irs.worker.networks import networks
 
 logger = logging.getLogger(__name__)
-SENT_AT = "irs_sent_at"  # message header: when the request was published (epoch seconds)
-UPLOAD_MS = "irs_upload_ms"  # message header: how long the submitter took to upload the image
 
 
 class ClassifyTask(Task):
@@ -48,15 +47,14 @@ class ClassifyTask(Task):
                     **options: Any) -> Any:
         """Name the task after its image, and pin a repository model to the version it means now (raising
         :class:`~irs.repository.store.NotFound` at once for a model that does not exist)."""
-        args, kwargs = list(args or ()), dict(kwargs or {})
-        if task_id is None:
-            image_key = args[0] if args else kwargs.get("image_key")
-            if isinstance(image_key, str) and image_key:
-                task_id = new_task_id(image_key)
-        if len(args) > 1 and isinstance(args[1], str):
-            args[1] = pin(args[1], get_settings())
-        elif isinstance(kwargs.get("model"), str):
-            kwargs["model"] = pin(kwargs["model"], get_settings())
+        try:
+            call = call_of(list(args or ()), dict(kwargs or {}))
+        except BadCall:  # sent as it is, for the worker to refuse with its reason
+            return super().apply_async(args, kwargs, task_id=task_id, **options)
+        if task_id is None and isinstance(call.image_key, str) and call.image_key:
+            task_id = new_task_id(call.image_key)
+        if isinstance(call.model, str):
+            args, kwargs = with_model(args, kwargs, pin(call.model, get_settings()))
         return super().apply_async(args, kwargs, task_id=task_id, **options)
 
 
@@ -92,7 +90,7 @@ def _forget_process(pid: int | None = None, **_: Any) -> None:
     metrics.process_exited(pid or os.getpid())
 
 
-@app.task(bind=True, base=ClassifyTask, name="irs.tasks.classify",
+@app.task(bind=True, base=ClassifyTask, name=TASK_NAME,
           autoretry_for=AWS_ERRORS, retry_backoff=1, retry_backoff_max=30,
           retry_jitter=True, max_retries=5)
 def classify(self: Task, image_key: str, model: str | None = None) -> dict[str, Any]:

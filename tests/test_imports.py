@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "irs"
 PURE = ["irs", "irs.pools", "irs.routing.policy", "irs.routing.simulate", "irs.routing.flood", "irs.autoscale.policy",
-        "irs.autoscale.reconcile", "irs.autoscale.sim.simulate", "irs.autoscale.sim.baselines", "irs.fleet.models",
+        "irs.autoscale.reconcile", "irs.autoscale.sim.simulate", "irs.autoscale.sim.baselines", "irs.fleet.schemas",
         "irs.fleet.liveness"]
 HEAVY = ["celery", "kombu", "boto3", "botocore", "prometheus_client", "cv2"]
 
@@ -143,3 +143,33 @@ def test_no_test_module_imports_another_test_module() -> None:
             borrowed += [f"{path.relative_to(ROOT)} imports {name}" for name in names
                          if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")]
     assert not borrowed, borrowed
+
+
+def test_the_model_code_stands_on_the_settings_alone() -> None:
+    """irs.inference is the base every process may use: it imports no role (worker, broker, web, repository)."""
+    leaning = {source: sorted(t for t in targets if not t.startswith(("irs.inference", "irs.settings")))
+               for source, targets in graph().items() if source.startswith("irs.inference")}
+    assert {source: targets for source, targets in leaning.items() if targets} == {}
+
+
+def test_only_the_worker_role_imports_the_worker() -> None:
+    """The web tier and the repository read images and models through irs.inference, never irs.worker."""
+    users = {path.relative_to(ROOT).as_posix() for place in ("webapp", "irs/repository", "irs/inference")
+             for path in (ROOT / place).rglob("*.py")
+             if any(name.startswith("irs.worker") for name in imports(path) | _inner_imports(path))}
+    assert users == set()
+
+
+def test_the_classify_contract_is_written_once() -> None:
+    """The task's name and its headers' names are spelled in irs/contract.py and read from there."""
+    spelled = {path.relative_to(ROOT).as_posix() for place in ("irs", "webapp", "edge")
+               for path in (ROOT / place).rglob("*.py")
+               if any(f'"{name}"' in path.read_text() for name in ("irs.tasks.classify", "irs_sent_at",
+                                                                    "irs_upload_ms", "irs_route"))}
+    assert spelled == {"irs/contract.py"}
+
+
+def _inner_imports(path: Path) -> set[str]:
+    """The irs modules a file imports anywhere, inside functions too."""
+    return {node.module for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("irs")}

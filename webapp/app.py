@@ -32,11 +32,11 @@ from irs import __version__
 from irs.aws import clients
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, transient
 from irs.aws.queues import queue_names
+from irs.inference.imaging import BadImage, ImageInfo, inspect
+from irs.inference.registry import REGISTRY
 from irs.repository.store import NotFound, latest, versions
 from irs.results import ResultDocument, image_key_of
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage, ImageInfo, inspect
-from irs.worker.models import REGISTRY
 from webapp import forms
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor

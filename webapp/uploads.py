@@ -21,9 +21,9 @@ from typing import BinaryIO
 from irs.aws.clients import patiently
 from irs.broker.app import app
 from irs.client import enqueue, put_image
+from irs.inference.imaging import BadImage, ImageInfo, Rejection, inspect_stream
 from irs.repository.store import pin
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage, ImageInfo, Rejection, inspect_stream
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}

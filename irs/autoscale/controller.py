@@ -28,7 +28,7 @@ from irs.autoscale.providers import Provider
 from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
 from irs.fleet import autoscaler_state, reports
-from irs.fleet.models import AutoscalerState
+from irs.fleet.schemas import AutoscalerState
 from irs.pools import CLOUD
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from irs.autoscale.policy import Instance
 from irs.autoscale.providers import Host
-from irs.fleet.models import WorkerReport
+from irs.fleet.schemas import WorkerReport
 
 
 def instances(hosts: Iterable[Host], reports: Mapping[str, WorkerReport]) -> tuple[Instance, ...]:

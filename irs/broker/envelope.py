@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from irs.model_refs import MODEL_REF as MODEL_REF_PATTERN
+from irs.contract import MODEL_REF as MODEL_REF_PATTERN
+from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of
 from irs.results import S3_MAX_KEY_BYTES, TASK_ID_HEX, Route
 
-TASK_NAME = "irs.tasks.classify"
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
 MAX_KEY_BYTES = S3_MAX_KEY_BYTES
 #: An image key: no control characters, not absolute, no ".." segment.
@@ -101,9 +101,9 @@ class TaskHeaders(_Closed):
     replaced_task_nesting: Literal[0] = 0
     stamped_headers: None = None
     stamps: dict[str, None] = Field(default_factory=dict, max_length=0)
-    irs_sent_at: float | None = Field(default=None, ge=0, le=1e11)
-    irs_upload_ms: float | None = Field(default=None, ge=0, le=3.6e6)
-    irs_route: Route | None = None
+    sent_at: float | None = Field(default=None, validation_alias=SENT_AT, ge=0, le=1e11)
+    upload_ms: float | None = Field(default=None, validation_alias=UPLOAD_MS, ge=0, le=3.6e6)
+    route: Route | None = Field(default=None, validation_alias=ROUTE)
 
 
 def refusal(text: str, task_queue: bool, time_limit_s: float, now: float | None = None) -> str | None:
@@ -158,13 +158,11 @@ def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float
         return "the task body is not [args, kwargs, options]"
     if not isinstance(embed, dict) or any(embed.get(name) is not None for name in EMBED) or set(embed) - set(EMBED):
         return "the task body's options may not chain other tasks (callbacks, errbacks, chain, chord)"
-    if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) > 2 \
-            or not set(kwargs) <= {"image_key", "model"}:
-        return "classify takes the image key and, optionally, a model"
-    named_args = dict(zip(("image_key", "model"), args, strict=False))
-    if set(named_args) & set(kwargs) or "image_key" not in {**named_args, **kwargs}:
-        return "classify takes the image key and, optionally, a model"
-    key, model = {**named_args, **kwargs}["image_key"], {**named_args, **kwargs}.get("model")
+    try:
+        call = call_of(args, kwargs)
+    except BadCall as error:
+        return str(error)
+    key, model = call.image_key, call.model
     if model is not None and not (isinstance(model, str) and MODEL_REF.fullmatch(model)):
         return "the model is not one IRS accepts (NAME or NAME@<version>, lowercase, no '/')"
     if not isinstance(key, str) or not key or len(key.encode()) > MAX_KEY_BYTES or not IMAGE_KEY.fullmatch(key):

@@ -24,8 +24,8 @@ def model() -> None:
               help="Load each installed model on this machine's runtime and time it (about a second each).")
 def model_list(speed: bool) -> None:
     """Every known model, where it is installed, the runtime it runs on here, and how fast."""
+    from irs.inference.registry import REGISTRY, find_dir
     from irs.settings import get_settings
-    from irs.worker.models import REGISTRY, find_dir
 
     table = Table("name", "kind", "input", "weights", "installed at", "runtime", "ms/image", "notes")
     with err.status("timing the installed models") if speed else nullcontext():
@@ -69,7 +69,7 @@ def _timed(name: str) -> tuple[str, str]:
 
     import numpy as np
 
-    from irs.worker.recognition import load
+    from irs.inference.recognition import load
 
     recognizer = load(name)
     pixels = np.zeros((recognizer.input_size, recognizer.input_size, 3), dtype=np.uint8)
@@ -87,7 +87,7 @@ def _timed(name: str) -> tuple[str, str]:
 @click.option("--url-base", help="Download every file from this base URL (a mirror) instead.")
 def model_fetch(name: str, url_base: str | None) -> None:
     """Download a model into the cache, checking each file's size and sha256."""
-    from irs.worker.models import ModelError, fetch
+    from irs.inference.registry import ModelError, fetch
 
     try:
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
@@ -137,7 +137,7 @@ def model_add(name: str, cfg: Path, weights: Path, names: Path, kind: str | None
 @click.option("--all-versions", is_flag=True, help="With a bare NAME: remove every version, not only the latest.")
 def model_remove(ref: str, all_versions: bool) -> None:
     """Remove a version of a model from the repository (the latest, unless pinned with @VERSION)."""
-    from irs.model_refs import split_ref
+    from irs.contract import split_ref
     from irs.repository.store import NotFound, find, remove, versions
     from irs.settings import get_settings
 

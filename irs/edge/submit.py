@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from irs.client import Submitted, upload
+from irs.contract import ROUTE, UPLOAD_MS
 from irs.routing import router
-from irs.routing.router import ROUTE
 from irs.settings import get_settings
-from irs.tasks import UPLOAD_MS, classify
+from irs.tasks import classify
 from irs.worker.images import device_prefix
 
 

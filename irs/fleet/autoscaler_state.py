@@ -14,7 +14,7 @@ import time
 from irs.aws import documents
 from irs.aws.clients import AWS_ERRORS
 from irs.fleet.liveness import AUTOSCALER_STATE_STALE_S
-from irs.fleet.models import AutoscalerState, Booting
+from irs.fleet.schemas import AutoscalerState, Booting
 
 PREFIX = "autoscaler/"
 KEEP_DECISIONS = 20

@@ -13,7 +13,7 @@ import time
 from irs.aws import documents
 from irs.aws.clients import AWS_ERRORS
 from irs.fleet.liveness import alive
-from irs.fleet.models import REPORTS_PREFIX, WorkerReport
+from irs.fleet.schemas import REPORTS_PREFIX, WorkerReport
 
 
 def write(report: WorkerReport) -> None:

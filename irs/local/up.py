@@ -142,7 +142,7 @@ def _start_flower(procs: stack.Stack, settings: Settings, env: dict[str, str]) -
 
 
 def _ensure_model(name: str, say: stack.Say) -> None:
-    from irs.worker.models import ModelError, fetch, resolve
+    from irs.inference.registry import ModelError, fetch, resolve
 
     try:
         resolve(name)

@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from irs.aws.clients import client
+from irs.inference.registry import ModelError, sha256_of
 from irs.repository.manifest import FILE_NAMES, ROLES, Manifest, folder
 from irs.settings import Settings
-from irs.worker.models import ModelError, sha256_of
 
 logger = logging.getLogger(__name__)
 

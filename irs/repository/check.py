@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from irs.inference.darknet import parse
+from irs.inference.registry import REGISTRY, ModelFile, ModelSpec, sha256_of
 from irs.repository.manifest import FILE_NAMES, NAME_PATTERN, Checked, Manifest, Role, StoredFile, version_of
 from irs.settings import Settings
-from irs.worker.darknet import parse
-from irs.worker.models import REGISTRY, ModelFile, ModelSpec, sha256_of
 
 TEXT_MAX_BYTES = 1024 * 1024  # a cfg or a names file; a real one is a few kilobytes
 LABEL_MAX_CHARS = 200

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from irs.model_refs import MODEL_NAME
+from irs.contract import MODEL_NAME
 
 PREFIX = "models/"
 #: A model's name: no path characters, no "@" (it separates a pinned version); not a built-in's name either.

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from irs.aws import documents
 from irs.aws.clients import client
-from irs.model_refs import MODEL_REF, split_ref
+from irs.contract import MODEL_REF, split_ref
+from irs.inference.registry import REGISTRY
 from irs.repository.manifest import (
     FILE_NAMES,
     PREFIX,
@@ -27,7 +28,6 @@ from irs.repository.manifest import (
     manifest_key,
 )
 from irs.settings import Settings
-from irs.worker.models import REGISTRY
 
 logger = logging.getLogger(__name__)
 MANIFEST_MAX_BYTES = 4 * 1024 * 1024  # labels come from a names file of at most 1 MiB: a manifest stays far below

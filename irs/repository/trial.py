@@ -32,9 +32,9 @@ def _rss_mb() -> float:
 def trial(kind: str, cfg: Path, weights: Path, names: str, side: int) -> dict[str, object]:
     import numpy as np
 
-    from irs.worker.darknet import Unsupported
-    from irs.worker.models import ModelFile, ModelSpec
-    from irs.worker.runtimes import OnnxRuntime
+    from irs.inference.darknet import Unsupported
+    from irs.inference.registry import ModelFile, ModelSpec
+    from irs.inference.runtimes import OnnxRuntime
 
     baseline = _rss_mb()  # the interpreter and the libraries, before the network
     with tempfile.TemporaryDirectory() as work:  # the files linked under their own names, so errors name them

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
+from irs.contract import split_ref
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
-from irs.model_refs import split_ref
 from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
 from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from irs.contract import TASK_NAME, model_of
 from irs.pools import CLOUD
 from irs.routing import metrics
 from irs.routing.observe import Observer
 from irs.routing.policy import Cause, Choice, PoolView, choose
 
 logger = logging.getLogger(__name__)
-ROUTE = "irs_route"  # message header: the routing decision
 _last = threading.local()  # the decision for the message this thread is about to publish
 
 
@@ -34,14 +34,13 @@ def observer() -> Observer:
 
 def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None, **_: Any
           ) -> dict[str, Any] | None:
-    if name != "irs.tasks.classify":
+    if name != TASK_NAME:
         return None
     pinned = options.get("queue")
     if pinned:
         choice = choose(None, pinned=getattr(pinned, "name", pinned))
     else:
-        model = args[1] if args and len(args) > 1 else (kwargs or {}).get("model")
-        choice = _decided(lambda: observer().views(model=model if isinstance(model, str) else None))
+        choice = _decided(lambda: observer().views(model=model_of(args, kwargs)))
     metrics.observe(choice)
     _last.choice = choice
     return {"queue": choice.pool}

@@ -155,8 +155,8 @@ class EagerIrs:
 
 
 def _check_model() -> None:
+    from irs.inference.registry import ModelError, resolve
     from irs.settings import get_settings
-    from irs.worker.models import ModelError, resolve
 
     try:
         resolve(get_settings().model)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from irs.aws.clients import client, error_code
+from irs.inference.imaging import BadImage, Rejection
 from irs.settings import get_settings
-from irs.worker.imaging import BadImage, Rejection
 
 
 def device_prefix() -> str | None:

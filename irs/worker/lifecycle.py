@@ -38,10 +38,10 @@ from celery.worker import state
 from celery.worker.request import Request
 
 from irs.aws.clients import AWS_ERRORS, backoff
+from irs.contract import model_of, split_ref
 from irs.fleet import reports
 from irs.fleet.liveness import HEARTBEAT_S, REPORT_MIN_GAP_S
-from irs.fleet.models import MAX_MODELS
-from irs.model_refs import split_ref
+from irs.fleet.schemas import MAX_MODELS
 from irs.settings import get_settings
 from irs.worker import metrics
 
@@ -98,10 +98,9 @@ class TimedRequest(Request):
 
     def acknowledge(self) -> Any:
         if self._accepted_at is not None:
-            args: list[Any] = list(self.args or ())
-            ref = args[1] if len(args) > 1 else (self.kwargs or {}).get("model")
+            ref = model_of(self.args, self.kwargs)
             SERVICE_TIME.observe(time.monotonic() - self._accepted_at,
-                                 split_ref(ref)[0] if isinstance(ref, str) else get_settings().model)
+                                 split_ref(ref)[0] if ref else get_settings().model)
             self._accepted_at = None
         return super().acknowledge()
 

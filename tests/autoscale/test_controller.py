@@ -11,7 +11,7 @@ from irs.autoscale.policy import Config
 from irs.autoscale.providers.local import LocalProvider
 from irs.client import collect, submit_files
 from irs.fleet import autoscaler_state, reports
-from irs.fleet.models import Booting
+from irs.fleet.schemas import Booting
 from tests import images
 from tests.conftest import IMAGES, Worker, wait_until
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from irs.autoscale.providers import Host
 from irs.autoscale.reconcile import instances
-from irs.fleet.models import WorkerReport
+from irs.fleet.schemas import WorkerReport
 
 
 def report(host_id: str, busy: bool = False, idle_since: float | None = 50.0, always_on: bool = False

@@ -133,7 +133,7 @@ ACTED_ON = {
     ("headers", "group"): st.text(min_size=1, max_size=20),
     ("headers", "lang"): st.text(max_size=5).filter(lambda v: v != "py"),
     ("headers", "timelimit"): st.tuples(st.floats(min_value=61, max_value=1e9), st.none() | st.floats(1, 50)).map(list)
-    | JSON_VALUES.filter(lambda v: v is not None),
+    | JSON_VALUES.filter(lambda v: v not in (None, [None, None])),  # no limit: what IRS sends
     ("properties", "priority"): st.integers(min_value=256) | st.text(max_size=5),
     ("properties", "delivery_mode"): st.integers(min_value=3) | st.text(max_size=5),
 }

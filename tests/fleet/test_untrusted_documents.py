@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from irs.aws import documents
 from irs.fleet import autoscaler_state, reports
-from irs.fleet.models import WorkerReport
+from irs.fleet.schemas import WorkerReport
 from irs.routing import router
 from irs.routing.policy import Cause
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from irs.worker.darknet import Unsupported, convert
+from irs.inference.darknet import Unsupported, convert
 
 # A small network of every layer type the builder converts, with random weights: checked against OpenCV without
 # the shared models, so the fast tier covers what no installed model uses (route groups, as in yolov4-tiny).

@@ -9,7 +9,7 @@ import signal
 from irs.aws import clients, documents
 from irs.aws.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
 from irs.fleet import reports
-from irs.fleet.models import REPORTS_PREFIX
+from irs.fleet.schemas import REPORTS_PREFIX
 from irs.janitor.rebalance import MOVED_ATTRIBUTE, Rebalancer, _batches, _entry
 from irs.results import result_key, result_prefix
 from irs.settings import get_settings

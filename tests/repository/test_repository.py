@@ -155,9 +155,9 @@ def test_the_cli_adds_lists_and_removes_and_refuses_in_plain_words(tmp_path: Pat
 
 def test_a_worker_fetches_a_version_checks_it_and_keeps_its_cache_under_the_cap(tmp_path: Path) -> None:
     from irs.aws import clients
+    from irs.inference.registry import ModelError
     from irs.repository.cache import installed
     from irs.repository.manifest import folder
-    from irs.worker.models import ModelError
 
     files, old, new = _two_versions(tmp_path)
     worker = get_settings().model_copy(update={"cache_dir": tmp_path / "worker"})
@@ -176,15 +176,15 @@ def test_a_worker_fetches_a_version_checks_it_and_keeps_its_cache_under_the_cap(
 
 def test_a_process_keeps_at_most_its_share_of_networks_the_least_recently_used_out_first(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import irs.networks
-    from irs.worker.models import ModelError
+    import irs.worker.networks
+    from irs.inference.registry import ModelError
 
     settings = get_settings().model_copy(update={"cache_dir": tmp_path / "worker", "models_per_process": 3})
-    monkeypatch.setattr(irs.networks, "get_settings", lambda: settings)
+    monkeypatch.setattr(irs.worker.networks, "get_settings", lambda: settings)
     for name in ("one", "two", "three"):
         (tmp_path / name).mkdir()
         _add(name, _files(tmp_path / name))
-    networks = irs.networks.Networks()
+    networks = irs.worker.networks.Networks()
     one = networks.get("one")
     assert networks.get("one") is one and one.labels[0] == "part-0"  # held: not loaded again
     networks.get("two")

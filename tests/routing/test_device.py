@@ -94,8 +94,8 @@ def test_the_device_serves_its_own_images_without_upload_until_the_upload_pays_f
 
 
 def test_a_key_cannot_reach_outside_the_device_image_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from irs.inference.imaging import BadImage
     from irs.worker.images import read_local
-    from irs.worker.imaging import BadImage
 
     (tmp_path / "camera").mkdir()
     (tmp_path / "secret.jpg").write_bytes(b"not for the network")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irs.fleet.models import Booting
+from irs.fleet.schemas import Booting
 from irs.pools import CLOUD, EDGE
 from irs.routing.observe import Observer, _Backlog
 from irs.routing.policy import Cause, Choice, choose
@@ -28,7 +28,7 @@ def test_cloud_capacity_the_autoscaler_is_booting_counts_when_no_cloud_worker_li
 
 
 def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() -> None:
-    from irs.fleet.models import WorkerReport
+    from irs.fleet.schemas import WorkerReport
 
     observer = observer_at(100.0, queued=0)
     observer.reports = {"pi": WorkerReport(instance_id="pi", pool=EDGE, always_on=False, busy=True, idle_since=None,
@@ -40,7 +40,7 @@ def test_requests_routed_since_the_last_read_join_the_queue_and_drain_with_it() 
 
 
 def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
-    from irs.fleet.models import WorkerReport
+    from irs.fleet.schemas import WorkerReport
 
     observer = observer_at(100.0, queued=40)  # a busy cloud, so a fast edge would be worth a try
     cloud = WorkerReport(instance_id="c1", pool=CLOUD, always_on=True, busy=True, idle_since=None, processed=9,
@@ -65,7 +65,7 @@ def test_an_unmeasured_pool_gets_one_measuring_request_at_a_time() -> None:
 
 
 def test_a_request_naming_a_model_is_timed_by_what_the_pools_workers_reported_for_that_model() -> None:
-    from irs.fleet.models import WorkerReport
+    from irs.fleet.schemas import WorkerReport
 
     observer = observer_at(100.0, queued=10)
     observer.reports = {

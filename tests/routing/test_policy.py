@@ -95,7 +95,7 @@ def test_the_split_simulation_runs_every_policy_and_the_static_ones_do_what_they
 
 
 def test_capacity_the_autoscaler_is_booting_is_counted_from_its_published_state() -> None:
-    from irs.fleet.models import AutoscalerState as State
+    from irs.fleet.schemas import AutoscalerState as State
 
     published = State.model_validate({
         "pool": "cloud", "provider": "ec2", "updated_at": 1000.0, "desired": 3, "running": ["i-1"],

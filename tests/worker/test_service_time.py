@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irs.fleet.models import MAX_MODELS
+from irs.fleet.schemas import MAX_MODELS
 from irs.worker.lifecycle import ServiceTime
 
 

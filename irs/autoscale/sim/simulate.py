@@ -26,7 +26,7 @@ from irs.autoscale import reconcile
 from irs.autoscale.policy import Config, Instance, Observation
 from irs.autoscale.providers import Host
 from irs.autoscale.sim.baselines import Policy, Static
-from irs.fleet.models import WorkerReport
+from irs.fleet.schemas import WorkerReport
 from irs.pools import CLOUD
 
 TICK_S = 1.0  # the simulation observes, records and lets the policy decide on this grid

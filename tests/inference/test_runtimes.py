@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
+from irs.inference import runtimes
+from irs.inference.darknet import Unsupported, convert
+from irs.inference.recognition import Detection, Recognizer
+from irs.inference.registry import REGISTRY, ModelError, ModelFile, ModelSpec
+from irs.inference.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, load_runtime
 from irs.settings import get_settings
-from irs.worker import runtimes
-from irs.worker.darknet import Unsupported, convert
-from irs.worker.models import REGISTRY, ModelError, ModelFile, ModelSpec
-from irs.worker.recognition import Detection, Recognizer
-from irs.worker.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, load_runtime
 from tests.conftest import IMAGES, MODELS
 from tests.helpers.darknet import CLASSIFIER, DETECTOR, network
 

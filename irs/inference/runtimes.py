@@ -20,9 +20,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from irs.inference.darknet import CONVERTER_VERSION, Unsupported, YoloHead, convert, decode_yolo
+from irs.inference.registry import ModelError, ModelSpec, sha256_of
 from irs.settings import Settings
-from irs.worker.darknet import CONVERTER_VERSION, Unsupported, YoloHead, convert, decode_yolo
-from irs.worker.models import ModelError, ModelSpec, sha256_of
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from irs.worker.imaging import decode
-from irs.worker.recognition import load, summary
+from irs.inference.imaging import decode
+from irs.inference.recognition import load, summary
 from tests.conftest import IMAGES
 
 pytestmark = pytest.mark.usefixtures("shared")

@@ -1,4 +1,4 @@
-"""Darknet models, through the fastest runtime available (:mod:`irs.worker.runtimes`): load once, then image in,
+"""Darknet models, through the fastest runtime available (:mod:`irs.inference.runtimes`): load once, then image in,
 labels out.
 
 Detectors (YOLO family) return boxes after per-class non-maximum suppression;
@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from irs.inference.registry import ModelSpec, resolve
+from irs.inference.runtimes import load_runtime
 from irs.settings import Settings, get_settings
-from irs.worker.models import ModelSpec, resolve
-from irs.worker.runtimes import load_runtime
 
 
 @dataclass(frozen=True)

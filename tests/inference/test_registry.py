@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from irs.inference.registry import REGISTRY, ModelError, fetch, find_dir, resolve
 from irs.settings import Settings
-from irs.worker.models import REGISTRY, ModelError, fetch, find_dir, resolve
 from tests.conftest import MODELS
 
 

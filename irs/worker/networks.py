@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from functools import cache
 
-from irs.model_refs import split_ref
+from irs.contract import split_ref
+from irs.inference.recognition import Recognizer, get_recognizer
+from irs.inference.registry import REGISTRY, ModelError, resolve
 from irs.repository.cache import installed
 from irs.repository.check import spec_of
 from irs.repository.store import NotFound, find
 from irs.settings import get_settings
-from irs.worker.models import REGISTRY, ModelError, resolve
-from irs.worker.recognition import Recognizer, get_recognizer
 
 
 class Networks:

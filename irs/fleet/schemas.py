@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from irs.model_refs import MODEL_NAME
+from irs.contract import MODEL_NAME
 from irs.pools import POOL_PATTERN
 
 REPORTS_PREFIX = "fleet/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from irs.worker.imaging import BadImage, decode
+from irs.inference.imaging import BadImage, decode
 from tests import images
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 5_000_000}

@@ -1,0 +1,1 @@
+"""What every process may use to read images and run Darknet models: decoding, conversion, runtimes, the registry."""
