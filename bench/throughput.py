@@ -72,9 +72,9 @@ def _bare_loop(args: tuple[list[bytes], int, str | None]) -> tuple[float, list[f
     if runtime:
         os.environ["IRS_RUNTIME"] = runtime  # a spawned process: read when its settings are first read
     from irs.inference.imaging import decode
-    from irs.inference.recognition import get_recognizer
+    from irs.inference.recognition import load
 
-    recognizer = get_recognizer()
+    recognizer = load()
     pixels = [decode(p, 1 << 30, 1 << 30)[0] for p in payloads]
     for image in pixels:  # warm up
         recognizer(image)
@@ -194,10 +194,10 @@ def path_leg(paths: list[Path], rounds: int) -> dict[str, float]:
     main process)."""
     from irs.aws.clients import client
     from irs.inference.imaging import decode
-    from irs.inference.recognition import get_recognizer
+    from irs.inference.recognition import load
     from irs.settings import get_settings
 
-    settings, s3, recognizer = get_settings(), client("s3"), get_recognizer()
+    settings, s3, recognizer = get_settings(), client("s3"), load()
     payload = paths[0].read_bytes()
     s3.put_object(Bucket=settings.input_bucket, Key="bench-path/photo.jpg", Body=payload)
     pixels, info = decode(payload, settings.max_image_bytes, settings.max_image_pixels, recognizer.input_size)

@@ -25,7 +25,7 @@ from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
 from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of, with_model
 from irs.inference.imaging import BadImage, decode
-from irs.inference.recognition import get_recognizer, summary
+from irs.inference.recognition import summary
 from irs.inference.registry import ModelError, resolve
 from irs.repository.store import pin
 from irs.results import error_document, fitted, iso, new_task_id
@@ -80,7 +80,7 @@ def _start_worker(**_: Any) -> None:
 @worker_process_init.connect
 def _load_model(**_: Any) -> None:
     """Load and warm the model and the S3 client once per process, before its first task."""
-    recognizer = get_recognizer(get_settings().model)
+    recognizer = networks().get(None)
     recognizer(np.zeros((recognizer.input_size, recognizer.input_size, 3), dtype=np.uint8))
     client("s3")
 

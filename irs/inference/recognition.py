@@ -13,7 +13,6 @@ on dog.jpg was made: malamute, Eskimo dog, dogsled; a letterbox gives others).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import cv2
@@ -36,7 +35,7 @@ class Detection:
 
 
 class Recognizer:
-    """One loaded network. Not thread-safe: keep one per process (see :func:`get_recognizer`)."""
+    """One loaded network. Not thread-safe: keep one per process (a worker's are in :mod:`irs.worker.networks`)."""
 
     def __init__(self, spec: ModelSpec, directory: Path, settings: Settings) -> None:
         self.spec = spec
@@ -112,15 +111,9 @@ def _resize_min(image: np.ndarray, size: int) -> np.ndarray:
 def load(name: str | None = None, settings: Settings | None = None) -> Recognizer:
     """Load a model now (a few milliseconds), raising ModelError if it is not installed."""
     settings = settings or get_settings()
+    cv2.setNumThreads(settings.cv_threads)
     spec, directory = resolve(name or settings.model, settings)
     return Recognizer(spec, directory, settings)
-
-
-@cache
-def get_recognizer(name: str | None = None) -> Recognizer:
-    """The process's recognizer: loaded on first use, then reused by every task."""
-    cv2.setNumThreads(get_settings().cv_threads)
-    return load(name)
 
 
 def summary(image_key: str, detections: list[Detection]) -> str:

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from functools import cache
 
 from irs.contract import split_ref
-from irs.inference.recognition import Recognizer, get_recognizer
+from irs.inference.recognition import Recognizer, load
 from irs.inference.registry import REGISTRY, ModelError, resolve
 from irs.repository.cache import installed
 from irs.repository.check import spec_of
@@ -24,13 +24,16 @@ from irs.settings import get_settings
 
 class Networks:
     def __init__(self) -> None:
-        self.held: OrderedDict[str, Recognizer] = OrderedDict()
+        self.default: Recognizer | None = None  # never evicted
+        self.held: OrderedDict[str, Recognizer] = OrderedDict()  # the others, least recently used first
 
     def get(self, ref: str | None) -> Recognizer:
         """The loaded network ``ref`` names (the default model for None); ModelError if it cannot be had."""
         settings = get_settings()
         if ref is None or ref == settings.model:
-            return get_recognizer(settings.model)
+            if self.default is None:
+                self.default = load(settings.model, settings)
+            return self.default
         if ref in self.held:
             self.held.move_to_end(ref)
             return self.held[ref]
