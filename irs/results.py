@@ -10,8 +10,8 @@ image list in the order they were asked for; the last is the latest. An image
 key too long for that to fit S3's key limit has its documents under
 ``results//<sha256 of the key>/`` instead (no image key starts with ``/``).
 
-Every document is checked against :class:`ResultDocument` before it is
-written (:func:`fitted`): a model that finds more than ``MAX_DETECTIONS``
+Every writer builds its document as a :class:`ResultDocument` (:func:`fitted`,
+:func:`error_document`), so the schema is checked before it is written: a model that finds more than ``MAX_DETECTIONS``
 objects has its most confident kept, with ``truncated`` and the total.
 """
 
@@ -21,6 +21,7 @@ import hashlib
 import secrets
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -84,12 +85,6 @@ def iso(epoch: float | None = None) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def error_document(image_key: str, task_id: str, reason: str, kind: str, **extra: object) -> dict[str, object]:
-    """A result that says the image could not be classified, and why (``kind``: an :data:`ErrorKind`)."""
-    return {"image_key": image_key, "task_id": task_id, "status": "error", "error": reason, "error_kind": kind,
-            "detections": [], "summary": f"{image_key.rsplit('/', 1)[-1]}: error: {reason}", **extra}
-
-
 # --- the schema -------------------------------------------------------------------------------------------
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -145,8 +140,21 @@ class Timings(_Part):
     inference: float | None = Field(default=None, ge=0, le=1e9)
 
 
-ErrorKind = Literal["empty", "too_large", "too_many_pixels", "not_an_image", "unsupported_format", "corrupt",
-                    "missing", "forbidden", "task_failed", "model_unavailable"]
+class ErrorKind(StrEnum):
+    """Why a request was answered with an error, as a program reads it (``error`` says it for a person)."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"  # more bytes than IRS_MAX_IMAGE_BYTES
+    TOO_MANY_PIXELS = "too_many_pixels"  # more pixels than IRS_MAX_IMAGE_PIXELS
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    CORRUPT = "corrupt"
+    MISSING = "missing"  # no image at the key
+    FORBIDDEN = "forbidden"  # IRS may not read it
+    TASK_FAILED = "task_failed"  # the task raised, or its document did not fit the schema
+    MODEL_UNAVAILABLE = "model_unavailable"  # the model asked for cannot be had on this worker
+
+
 STAMP = Field(default=None, max_length=40, description="UTC, ISO 8601, milliseconds")
 
 
@@ -179,8 +187,19 @@ class ResultDocument(_Part):
     emulated: dict[str, float] | None = Field(default=None, max_length=4)
     celery: dict[str, Any] | None = Field(default=None, description="Celery's own record of a task that failed")
 
+    def as_json(self) -> dict[str, Any]:
+        """The document as it is written and returned: the fields its writer set, in JSON's types."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
-def fitted(document: dict[str, Any]) -> dict[str, Any]:
+
+def error_document(image_key: str, task_id: str, reason: str, kind: ErrorKind, **extra: Any) -> ResultDocument:
+    """A result that says the image could not be classified, and why."""
+    return fitted({"image_key": image_key, "task_id": task_id, "status": "error", "error": reason,
+                   "error_kind": kind, "detections": [], "summary": f"{image_key.rsplit('/', 1)[-1]}: error: {reason}",
+                   **extra})
+
+
+def fitted(document: dict[str, Any]) -> ResultDocument:
     """``document`` as the schema accepts it: its most confident detections when there are too many, its
     summary cut to length; an error document saying why, if it still does not validate (never raises)."""
     detections = document.get("detections")
@@ -191,10 +210,9 @@ def fitted(document: dict[str, Any]) -> dict[str, Any]:
     if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
         document = {**document, "summary": summary[:MAX_SUMMARY - 1] + "…"}
     try:
-        ResultDocument.model_validate(document)
+        return ResultDocument.model_validate(document)
     except ValidationError as error:
         image_key, task_id = str(document.get("image_key", ""))[:1024], str(document.get("task_id", ""))[:1100]
         problems = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in error.errors()[:3])
         return error_document(image_key, task_id, f"the result did not fit its schema: {problems}"[:2000],
-                              "task_failed")
-    return document
+                              ErrorKind.TASK_FAILED)

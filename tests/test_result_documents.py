@@ -18,11 +18,11 @@ def _document(detections: int, key: str = "uploads/a/dog.jpg") -> dict[str, Any]
 
 def test_a_document_within_the_schema_is_written_as_it_is() -> None:
     document = _document(3)
-    assert fitted(document) == document
+    assert fitted(document).as_json() == document
 
 
 def test_more_detections_than_the_schema_allows_keep_the_most_confident_and_say_how_many() -> None:
-    document = fitted(_document(8155))
+    document = fitted(_document(8155)).as_json()
     ResultDocument.model_validate(document)
     assert document["truncated"] is True and document["detections_total"] == 8155
     kept = [d["confidence"] for d in document["detections"]]
@@ -32,7 +32,7 @@ def test_more_detections_than_the_schema_allows_keep_the_most_confident_and_say_
 
 
 def test_a_document_that_cannot_be_fitted_becomes_an_error_document_saying_why() -> None:
-    document = fitted({**_document(1), "status": "maybe"})
+    document = fitted({**_document(1), "status": "maybe"}).as_json()
     ResultDocument.model_validate(document)
     assert document["status"] == "error" and "did not fit its schema" in document["error"]
 

@@ -21,9 +21,11 @@ from typing import BinaryIO
 from irs.aws.clients import patiently
 from irs.broker.app import app
 from irs.client import enqueue, put_image
-from irs.inference.imaging import BadImage, ImageInfo, Rejection, inspect_stream
+from irs.inference.imaging import BadImage, ImageInfo, inspect_stream
 from irs.repository.store import pin
+from irs.results import ErrorKind
 from irs.settings import get_settings
+from webapp.security import Caller
 
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
@@ -49,7 +51,7 @@ class Accepted:
 class Rejected(Exception):
     """Bad uploads: ``problems`` maps each file name to what is wrong with it, ``kinds`` to the kind of wrong."""
 
-    def __init__(self, problems: dict[str, str], kinds: dict[str, Rejection]) -> None:
+    def __init__(self, problems: dict[str, str], kinds: dict[str, ErrorKind]) -> None:
         super().__init__("; ".join(f"{name}: {why}" for name, why in problems.items()))
         self.problems = problems
         self.kinds = kinds
@@ -57,13 +59,18 @@ class Rejected(Exception):
     @property
     def too_large(self) -> bool:
         """Whether a file was refused for its size: 413, where the rest is 415."""
-        return any(kind in (Rejection.TOO_LARGE, Rejection.TOO_MANY_PIXELS) for kind in self.kinds.values())
+        return any(kind in (ErrorKind.TOO_LARGE, ErrorKind.TOO_MANY_PIXELS) for kind in self.kinds.values())
 
 
 def owner_of(image_key: str) -> str | None:
     """Whose upload an image key is (the web tier's keys only)."""
     parts = image_key.split("/")
     return parts[3] if image_key.startswith(WEB_PREFIX) and len(parts) == 5 else None
+
+
+def may_see(caller: Caller, image_key: str) -> bool:
+    """An admin sees every image (and its results); anyone else only what they uploaded through the web tier."""
+    return caller.admin or owner_of(image_key) == caller.name
 
 
 def check(files: list[Upload]) -> list[ImageInfo]:

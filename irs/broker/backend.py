@@ -21,7 +21,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs.aws import documents
 from irs.aws.clients import patiently
-from irs.results import FIRST_POLL_S, POLL_GROWTH, error_document, fitted, image_key_of, result_key
+from irs.results import FIRST_POLL_S, POLL_GROWTH, ErrorKind, error_document, image_key_of, result_key
 
 logger = logging.getLogger(__name__)
 #: How long one read or write of a document rides out S3 trouble (a write retried after a lost answer that had
@@ -61,7 +61,7 @@ class S3DocumentBackend(KeyValueStoreBackend):
                       request: Any = None, **kwargs: Any) -> Any:
         body: str | None = None
         if state == states.SUCCESS and isinstance(result, dict):
-            body = json.dumps(result)  # classify's own document, fitted to the schema (irs.results.fitted)
+            body = json.dumps(result)  # classify's own document, built as a ResultDocument
         elif state in states.EXCEPTION_STATES and state != states.RETRY:
             # A lost duplicate cannot overwrite a finished result: the write is conditional (set).
             meta = self._get_result_meta(result=self.prepare_exception(result) if isinstance(result, BaseException)
@@ -69,8 +69,8 @@ class S3DocumentBackend(KeyValueStoreBackend):
             image_key = image_key_of(task_id) or ""
             reason = f"{meta['result'].get('exc_type', 'Error')}: {meta['result'].get('exc_message')}" \
                 if isinstance(meta["result"], dict) else str(meta["result"])
-            body = json.dumps(fitted(error_document(image_key, task_id, f"the task failed: {reason}"[:2000],
-                                                    "task_failed", celery=meta)), default=str)
+            body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}"[:2000],
+                                             ErrorKind.TASK_FAILED, celery=meta).as_json(), default=str)
         if body is not None:
             self.set(self.get_key_for_task(task_id), body)
         return result

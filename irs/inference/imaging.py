@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import BinaryIO
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from irs.results import ErrorKind
 
 Image.MAX_IMAGE_PIXELS = None  # IRS applies its own pixel limit, with a message that gives the numbers
 
@@ -22,23 +23,10 @@ Image.MAX_IMAGE_PIXELS = None  # IRS applies its own pixel limit, with a message
 FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF", "PPM"})
 
 
-class Rejection(StrEnum):
-    """Why an image cannot be classified, as a program reads it (the message says it for a person)."""
-
-    EMPTY = "empty"
-    TOO_LARGE = "too_large"  # more bytes than IRS_MAX_IMAGE_BYTES
-    TOO_MANY_PIXELS = "too_many_pixels"  # more pixels than IRS_MAX_IMAGE_PIXELS
-    NOT_AN_IMAGE = "not_an_image"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    CORRUPT = "corrupt"
-    MISSING = "missing"  # no image at the key
-    FORBIDDEN = "forbidden"  # IRS may not read it
-
-
 class BadImage(ValueError):
     """The input cannot be classified; the message says why, for a person to act on."""
 
-    def __init__(self, message: str, kind: Rejection) -> None:
+    def __init__(self, message: str, kind: ErrorKind) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -59,24 +47,24 @@ def inspect(data: bytes, max_bytes: int, max_pixels: int) -> ImageInfo:
 def inspect_stream(stream: BinaryIO, size: int, max_bytes: int, max_pixels: int) -> ImageInfo:
     """:func:`inspect` for an image in a file: only its header is read, and the file is rewound."""
     if not size:
-        raise BadImage("the image is empty (0 bytes)", Rejection.EMPTY)
+        raise BadImage("the image is empty (0 bytes)", ErrorKind.EMPTY)
     if size > max_bytes:
-        raise BadImage(f"the image is {size:,} bytes, over the limit of {max_bytes:,}", Rejection.TOO_LARGE)
+        raise BadImage(f"the image is {size:,} bytes, over the limit of {max_bytes:,}", ErrorKind.TOO_LARGE)
     try:
         stream.seek(0)
         with Image.open(stream) as header:
             fmt, (width, height) = header.format or "", header.size
     except UnidentifiedImageError:
         raise BadImage("not an image in a known format (the first bytes match no image type)",
-                       Rejection.NOT_AN_IMAGE) from None
+                       ErrorKind.NOT_AN_IMAGE) from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise BadImage(f"the image header is corrupt or truncated ({error})", Rejection.CORRUPT) from None
+        raise BadImage(f"the image header is corrupt or truncated ({error})", ErrorKind.CORRUPT) from None
     if fmt not in FORMATS:
         raise BadImage(f"unsupported image format {fmt}; use one of {', '.join(sorted(FORMATS))}",
-                       Rejection.UNSUPPORTED_FORMAT)
+                       ErrorKind.UNSUPPORTED_FORMAT)
     if width * height > max_pixels:
         raise BadImage(f"the image is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}",
-                       Rejection.TOO_MANY_PIXELS)
+                       ErrorKind.TOO_MANY_PIXELS)
     stream.seek(0)
     return ImageInfo(format=fmt.lower(), width=width, height=height, bytes=size)
 
@@ -103,5 +91,5 @@ def decode(data: bytes, max_bytes: int, max_pixels: int, min_side: int | None = 
     pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _REDUCED[reduction(info, min_side)])
     if pixels is None:
         raise BadImage(f"the {info.format.upper()} data is corrupt or truncated and could not be decoded",
-                       Rejection.CORRUPT)
+                       ErrorKind.CORRUPT)
     return pixels, info

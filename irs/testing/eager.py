@@ -165,10 +165,12 @@ def _check_model() -> None:
 
 
 def _forget_cached_state() -> None:
-    """Settings, clients and queue URLs made for one environment must not serve another."""
+    """Settings, clients, queue URLs and loaded networks made for one environment must not serve another."""
     from irs.aws import clients, queues
     from irs.settings import get_settings
+    from irs.worker.networks import networks
 
     get_settings.cache_clear()
+    networks.cache_clear()
     clients.forget()
     queues.url.cache_clear()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from irs.aws.clients import client, error_code
-from irs.inference.imaging import BadImage, Rejection
+from irs.inference.imaging import BadImage
+from irs.results import ErrorKind
 from irs.settings import get_settings
 
 
@@ -29,11 +30,11 @@ def read_local(relative: str) -> tuple[bytes, str]:
     root = settings.local_image_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise BadImage(f"no image {relative!r} in this device's image directory {root}", Rejection.MISSING)
+        raise BadImage(f"no image {relative!r} in this device's image directory {root}", ErrorKind.MISSING)
     size = path.stat().st_size
     if size > settings.max_image_bytes:
         raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}",
-                       Rejection.TOO_LARGE)
+                       ErrorKind.TOO_LARGE)
     return path.read_bytes(), f"file://{path} on device {settings.device_id}"
 
 
@@ -46,14 +47,14 @@ def download(image_key: str) -> bytes:
     except Exception as error:
         code = error_code(error)
         if code in ("NoSuchKey", "404", "NoSuchBucket"):
-            raise BadImage(f"no image at {location}: upload it first, or check the key", Rejection.MISSING) from None
+            raise BadImage(f"no image at {location}: upload it first, or check the key", ErrorKind.MISSING) from None
         if code in ("AccessDenied", "403"):
-            raise BadImage(f"access denied reading {location}", Rejection.FORBIDDEN) from None
+            raise BadImage(f"access denied reading {location}", ErrorKind.FORBIDDEN) from None
         raise
     size = response["ContentLength"]
     if size > settings.max_image_bytes:
         response["Body"].close()
         raise BadImage(f"the image is {size:,} bytes, over the limit of {settings.max_image_bytes:,}",
-                       Rejection.TOO_LARGE)
+                       ErrorKind.TOO_LARGE)
     data: bytes = response["Body"].read()
     return data

@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import tempfile
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-STAGES = ("queue_wait", "upload", "download", "decode", "inference")
+if TYPE_CHECKING:
+    from irs.results import ResultDocument
+
 MS_BUCKETS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -74,15 +76,14 @@ def observe_worker(pool: str, worker: str, busy: bool, processed: int, service_m
         _metrics.service_seconds.labels(pool, worker).set(service_ms / 1000)
 
 
-def observe_result(document: dict[str, Any]) -> None:
+def observe_result(document: ResultDocument) -> None:
     """Count one result document and its stage timings (in the pool process that made it)."""
     if _metrics is None:
         return
-    pool = str(document.get("pool", "unknown"))
-    _metrics.results.labels(pool, str(document.get("status", "unknown"))).inc()
-    for stage, ms in (document.get("timings_ms") or {}).items():
-        if stage in STAGES and isinstance(ms, int | float):
-            _metrics.stage_ms.labels(stage, pool).observe(ms)
+    pool = document.pool or "unknown"
+    _metrics.results.labels(pool, document.status).inc()
+    for stage, ms in (document.timings_ms.model_dump(exclude_none=True) if document.timings_ms else {}).items():
+        _metrics.stage_ms.labels(stage, pool).observe(ms)
 
 
 def observe_refused(outcome: str) -> None:

@@ -1,0 +1,47 @@
+"""What the routes share, made once per app by :func:`webapp.app.create_app`, and reached as dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from irs.settings import Settings
+from webapp.feed import ResultFeed
+from webapp.monitor import Monitor
+from webapp.security import Authenticator, Caller
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
+
+
+@dataclass
+class Services:
+    settings: Settings
+    feed: ResultFeed
+    monitor: Monitor
+    authenticate: Authenticator
+    uploading: asyncio.Semaphore = field(init=False)  # uploads being checked and stored at once
+
+    def __post_init__(self) -> None:
+        self.uploading = asyncio.Semaphore(self.settings.web_max_uploads)
+
+    @property
+    def upload_limit(self) -> int:
+        """The most bytes an upload request may carry: every file at its largest, and the form around them."""
+        return self.settings.web_max_files * self.settings.max_image_bytes + MULTIPART_OVERHEAD
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _caller(request: Request) -> Caller:
+    """Who is asking (401 when a token is needed and none is valid)."""
+    return await _services(request).authenticate(request)
+
+
+Shared = Annotated[Services, Depends(_services)]
+Authenticated = Annotated[Caller, Depends(_caller)]
