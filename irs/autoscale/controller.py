@@ -114,7 +114,7 @@ class Controller:
             self.decisions.append({"t": round(observation.now, 1), **asdict(decision)})
         pending: list[dict[str, float | str]] = [{"id": i.id, "launched_at": i.launched_at}
                                                  for i in observation.pending]
-        metrics.observe(self.pool, decision, len(observation.running), len(observation.pending) + len(launched))
+        metrics.record_decision(self.pool, decision, len(observation.running), len(observation.pending) + len(launched))
         pending += [{"id": host_id, "launched_at": observation.now} for host_id in launched]
         try:
             autoscaler_state.write(AutoscalerState.model_validate({

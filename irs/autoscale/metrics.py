@@ -21,7 +21,7 @@ def _metrics() -> tuple[Any, Any]:
     return instances, decisions
 
 
-def observe(pool: str, decision: Decision, running: int, pending: int) -> None:
+def record_decision(pool: str, decision: Decision, running: int, pending: int) -> None:
     instances, decisions = _metrics()
     for state, count in (("desired", decision.desired), ("running", running), ("pending", pending)):
         instances.labels(pool, state).set(count)

@@ -187,7 +187,7 @@ class Channel(SQS.Channel):
                 kept.append(message)
             elif queue in self._noack_queues:  # control and event queues: nobody wants it back
                 logger.warning("dropped a message on %s: %s", queue, reason)
-                metrics.observe_refused("dropped")
+                metrics.record_refused("dropped")
                 try:
                     self.sqs(queue=queue).delete_message(QueueUrl=queue_url,
                                                          ReceiptHandle=message.get("ReceiptHandle", ""))
@@ -195,7 +195,7 @@ class Channel(SQS.Channel):
                     logger.warning("could not drop a message on %s: %s", queue, error)
             else:
                 logger.warning("dead-lettered a message from %s: %s", queue, reason)
-                metrics.observe_refused("dead_lettered")
+                metrics.record_refused("dead_lettered")
                 self._dead_letter(queue, queue_url, message, reason)
         return kept
 

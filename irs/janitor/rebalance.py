@@ -23,7 +23,7 @@ from irs.aws.clients import client
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import WORKER_GONE_S
 from irs.pools import CLOUD, EDGE
-from irs.routing.metrics import observe_move
+from irs.routing.metrics import record_move
 from irs.routing.observe import capacity
 from irs.routing.policy import PoolView, rebalance
 
@@ -55,7 +55,7 @@ class Rebalancer:
             count = move_requests(move.source, move.target, move.count)
             if count:
                 self.last_moved[(move.source, move.target)] = now
-                observe_move(move, count)
+                record_move(move, count)
                 logger.info("moved %d request(s) from %s to %s (%s): %s", count, move.source, move.target,
                             move.cause.value, move.reason)
             moved += count

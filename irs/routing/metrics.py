@@ -19,7 +19,7 @@ def _decisions() -> Any:
     return Counter("irs_route_decisions_total", "Routing decisions made by this process", ["pool", "cause"])
 
 
-def observe(choice: Choice) -> None:
+def record_choice(choice: Choice) -> None:
     _decisions().labels(choice.pool, choice.cause.value).inc()
 
 
@@ -31,5 +31,5 @@ def _moves() -> Any:
                    ["source", "target", "cause"])
 
 
-def observe_move(move: Move, count: int) -> None:
+def record_move(move: Move, count: int) -> None:
     _moves().labels(move.source, move.target, move.cause.value).inc(count)

@@ -41,7 +41,7 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
         choice = choose(None, pinned=getattr(pinned, "name", pinned))
     else:
         choice = _decided(lambda: observer().views(model=model_of(args, kwargs)))
-    metrics.observe(choice)
+    metrics.record_choice(choice)
     _last.choice = choice
     return {"queue": choice.pool}
 
@@ -53,7 +53,7 @@ def choose_for_local(size_bytes: int) -> Choice:
     request pinned there with this choice as its ``irs_route`` header.
     """
     choice = _decided(lambda: observer().views(local_bytes=size_bytes))
-    metrics.observe(choice)
+    metrics.record_choice(choice)
     return choice
 
 

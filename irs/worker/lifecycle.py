@@ -61,7 +61,7 @@ class ServiceTime:
         self.by_model: OrderedDict[str, float] = OrderedDict()
         self.lock = threading.Lock()  # observed on the consumer's thread, read on the report's
 
-    def observe(self, seconds: float, model: str) -> None:
+    def record(self, seconds: float, model: str) -> None:
         ms = seconds * 1000
         with self.lock:
             self.ms = self._moved(self.ms, ms)
@@ -99,7 +99,7 @@ class TimedRequest(Request):
     def acknowledge(self) -> Any:
         if self._accepted_at is not None:
             ref = model_of(self.args, self.kwargs)
-            SERVICE_TIME.observe(time.monotonic() - self._accepted_at,
+            SERVICE_TIME.record(time.monotonic() - self._accepted_at,
                                  split_ref(ref)[0] if ref else get_settings().model)
             self._accepted_at = None
         return super().acknowledge()
@@ -177,7 +177,7 @@ class Lifecycle(bootsteps.StartStopStep):
             # The service time too: it is noted just after the count moves, and a report written in
             # between would otherwise carry the old one until the next heartbeat.
             current = (busy, draining, state.all_total_count[0], SERVICE_TIME.ms)
-            metrics.observe_worker(self.pool, self.instance_id, busy, state.all_total_count[0], SERVICE_TIME.ms)
+            metrics.record_worker(self.pool, self.instance_id, busy, state.all_total_count[0], SERVICE_TIME.ms)
             due = (current != last and now - written >= REPORT_MIN_GAP_S) or now - written >= HEARTBEAT_S \
                 or (draining and last is not None and not last[1])
             if due and now >= retry_at:

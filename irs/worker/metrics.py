@@ -67,7 +67,7 @@ def process_exited(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-def observe_worker(pool: str, worker: str, busy: bool, processed: int, service_ms: float | None) -> None:
+def record_worker(pool: str, worker: str, busy: bool, processed: int, service_ms: float | None) -> None:
     if _metrics is None:
         return
     _metrics.busy.labels(pool, worker).set(int(busy))
@@ -76,7 +76,7 @@ def observe_worker(pool: str, worker: str, busy: bool, processed: int, service_m
         _metrics.service_seconds.labels(pool, worker).set(service_ms / 1000)
 
 
-def observe_result(document: ResultDocument) -> None:
+def record_result(document: ResultDocument) -> None:
     """Count one result document and its stage timings (in the pool process that made it)."""
     if _metrics is None:
         return
@@ -86,7 +86,7 @@ def observe_result(document: ResultDocument) -> None:
         _metrics.stage_ms.labels(stage, pool).observe(ms)
 
 
-def observe_refused(outcome: str) -> None:
+def record_refused(outcome: str) -> None:
     """A message turned away by the transport: ``dead_lettered`` or ``dropped``. Counted in this worker's
     metrics, or in the process's own registry in a process that is not a worker (Flower, a client)."""
     (_metrics.refused if _metrics is not None else _refused_elsewhere()).labels(outcome).inc()

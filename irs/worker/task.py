@@ -68,7 +68,7 @@ class Run:
 
     @staticmethod
     def _counted(document: Any) -> dict[str, Any]:
-        metrics.observe_result(document)
+        metrics.record_result(document)
         answer: dict[str, Any] = document.as_json()
         return answer
 

@@ -8,11 +8,11 @@ from irs.worker.lifecycle import ServiceTime
 
 def test_each_model_has_its_own_average_and_only_the_most_recently_served_are_kept() -> None:
     times = ServiceTime()
-    times.observe(0.040, "yolo-fastest-1.1-xl")
-    times.observe(0.900, "big-team-model")
-    times.observe(0.050, "yolo-fastest-1.1-xl")
+    times.record(0.040, "yolo-fastest-1.1-xl")
+    times.record(0.900, "big-team-model")
+    times.record(0.050, "yolo-fastest-1.1-xl")
     assert times.models() == {"yolo-fastest-1.1-xl": 42.0, "big-team-model": 900.0}
     assert times.ms is not None and 40 < times.ms < 900  # the pool's time mixes them
     for n in range(MAX_MODELS):
-        times.observe(0.1, f"model-{n}")
+        times.record(0.1, f"model-{n}")
     assert len(times.models()) == MAX_MODELS and "yolo-fastest-1.1-xl" not in times.models()
