@@ -102,14 +102,14 @@ class ResultFeed:
         """One message from the feed queue: a notice of new result documents, or something to drop."""
         keys = _keys(body)
         if keys is None:
-            metrics.observe_feed_dropped()
+            metrics.record_feed_dropped()
             logger.warning("results feed: dropped a message that is not an S3 notice: %.120r", body)
             return
         for key in keys:
             try:
                 self._landed(key)
             except Exception:  # noqa: BLE001 - one bad document costs only itself
-                metrics.observe_feed_dropped()
+                metrics.record_feed_dropped()
                 logger.exception("results feed: could not take the notice of %.200r", key)
 
     def _landed(self, key: str) -> None:

@@ -23,7 +23,7 @@ def _dropped() -> Any:
                    "S3 notices of a result document it could read")
 
 
-def observe_feed_dropped() -> None:
+def record_feed_dropped() -> None:
     _dropped().inc()
 
 
@@ -36,7 +36,7 @@ def _gauges() -> tuple[Any, Any]:
     return depth, workers
 
 
-def observe_pools(pools: list[dict[str, Any]]) -> None:
+def record_pools(pools: list[dict[str, Any]]) -> None:
     depth, workers = _gauges()
     for pool in pools:
         for state in QUEUE_STATES:

@@ -70,6 +70,6 @@ def sample() -> Sample:
     served = sum(p.served for p in statuses) or 1
     pools = [{**p.as_dict(), "share": round(p.served / served, 3)} for p in statuses]
     scaler = autoscaler_state.read(CLOUD)
-    metrics.observe_pools(pools)
+    metrics.record_pools(pools)
     return {"t": round(time.time(), 1), "pools": pools,
             "autoscaler": scaler.model_dump(mode="json") if scaler else None}
