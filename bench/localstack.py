@@ -10,18 +10,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import sys
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+sys.path.insert(0, str(ROOT))
+from tests.helpers.ports import free_port as free_port  # noqa: E402 - the benchmarks' too
+from tests.helpers.processes import rss_mb as rss_mb  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -46,14 +42,6 @@ def process_tree(pid: int) -> list[int]:
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
         found.extend(process_tree(int(child)))
     return found
-
-
-def rss_mb(pid: int) -> float:
-    """A process's resident memory, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def cpu_seconds(pids: list[int]) -> float:

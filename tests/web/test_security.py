@@ -12,6 +12,7 @@ import httpx
 
 from tests import images
 from tests.conftest import IMAGES, wait_until
+from tests.helpers.processes import rss_mb
 from tests.web.conftest import WebServer, as_
 from webapp import tokens
 
@@ -97,13 +98,6 @@ def test_a_chunked_body_over_the_limit_gets_413_and_leaves_no_temporary_file(sec
     assert response.status == 413 and b"over the limit" in response.read()
     wait_until(lambda: deleted_files(secure.process.pid) <= before, 20, "the spooled file to be closed")
     assert sent < 600 * len(chunk)  # it was cut off, not read to the end
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def test_thirty_concurrent_maximum_size_uploads_keep_memory_bounded(secure: WebServer, people: dict[str, str]) -> None:
