@@ -23,7 +23,7 @@ LOCALSTACK_STAMP := $(LOCALSTACK)/.installed
 # What runs against LocalStack too, so that no behaviour depends on one emulator's quirks.
 SECOND_OPINION := tests/test_end_to_end.py "tests/faults/test_faults.py::test_a_batch_in_flight_survives[SQS_THROTTLE-0.3]"
 
-.PHONY: up test test-installers audit lock install lint bench clean localstack
+.PHONY: up test test-installers audit lock install lint bench clean localstack docs docs-serve
 
 up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 	$(BIN)/irs up
@@ -32,7 +32,7 @@ up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 # worker processes of its own; a file's tests stay together, on one worker, in order.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap
+test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap docs
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
 
@@ -81,8 +81,16 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check irs webapp tests bench
+	$(BIN)/ruff check irs webapp tests bench docs
 	$(BIN)/mypy irs webapp
+
+# The documentation site (MkDocs, Material theme) in build/site; strict: a broken link or anchor fails the build.
+# Its reference pages (commands, settings, REST API, result document) are generated from the code (docs/hooks.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --json

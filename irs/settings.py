@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     # --- where AWS is -------------------------------------------------------------
     endpoint_url: str | None = Field(
         default=None,
-        description="AWS endpoint override (the local emulator). Unset means real AWS.",
+        description="AWS endpoint override (the local emulator; `irs up` uses http://127.0.0.1:4566). Unset means "
+        "real AWS.",
     )
     region: str = Field(default="us-east-1", description="AWS region for SQS and S3.")
     emulator: Literal["moto", "localstack"] = Field(default="moto", description="The AWS emulator `irs up` and "
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None,
         description="Celery broker URL; its query string carries transport options "
-        "(region, queue_name_prefix, wait_time_seconds). Derived from the endpoint when unset.",
+        "(region, queue_name_prefix, wait_time_seconds), e.g. "
+        "`sqs://?region=eu-west-1&queue_name_prefix=prod-irs-&wait_time_seconds=10`. Derived from the endpoint "
+        "when unset.",
     )
     queue_prefix: str = Field(default="irs-", description="Prefix of every SQS queue name.")
     input_bucket: str = Field(default="irs-uploads", description="Bucket that holds uploaded images.")
@@ -50,7 +53,8 @@ class Settings(BaseSettings):
     upload_ttl_days: int = Field(default=7, description="Uploaded images expire after this many days.")
 
     # --- the worker -------------------------------------------------------------------
-    pool_name: str = Field(default=CLOUD, description="Pool this worker serves: cloud or edge.")
+    pool_name: str = Field(default=CLOUD, description="Pool this worker serves, recorded in each document: cloud "
+                           "or edge.")
     model: str = Field(default="yolo-fastest-1.1-xl", description="Model the worker runs.")
     input_size: int | None = Field(default=None, description="Network input size; the model's own when unset.")
     confidence: float = Field(default=0.25, description="Minimum confidence of a detection.")
@@ -59,19 +63,22 @@ class Settings(BaseSettings):
     runtime: Literal["auto", "onnxruntime", "openvino", "opencv"] = Field(
         default="auto", description="Where models run: auto takes ONNX Runtime (the same weights, converted in "
                                     "process, over twice as fast) when installed and the model converts, else OpenCV; "
-                                    "openvino only when chosen.")
+                                    "openvino only when chosen. Converted graphs are cached under the files' sha256 in "
+                                    "IRS_CACHE_DIR/onnx; each result's model.runtime says which ran.")
     precision: Literal["f32", "bf16"] = Field(
         default="f32", description="Arithmetic of inference: bf16 (OpenVINO only) is faster on CPUs with AMX and "
-                                   "changes the outputs slightly (README, Models).")
+                                   "changes the outputs slightly (docs: Configure, Models).")
     cv_threads: int = Field(
         default=os.cpu_count() or 1,
         description="Inference threads per worker process (ONNX Runtime's or OpenCV's); one per core lets a lone "
                     "request use every core.",
+        json_schema_extra={"default_doc": "the number of cores"},
     )
     model_dir: Path | None = Field(default=None, description="Directory of model folders, looked at first.")
     cache_dir: Path = Field(
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "irs",
-        description="Where fetched models are kept.",
+        description="Where fetched models (and the graphs converted from them) are kept.",
+        json_schema_extra={"default_doc": "~/.cache/irs ($XDG_CACHE_HOME/irs)"},
     )
     max_image_bytes: int = Field(default=20 * 1024 * 1024, description="Largest image accepted, in bytes.")
     models_per_process: int = Field(default=3, ge=1, le=16, description="Networks a worker process keeps "
@@ -86,7 +93,8 @@ class Settings(BaseSettings):
     model_max_ms: float = Field(default=5000.0, gt=0, description="Milliseconds per image a model may take on one "
                                 "thread of the machine that runs `irs model add`: a model over it is refused.")
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
-    task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds.")
+    task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds; "
+                                 "the queues' visibility timeout is this + 30.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
 
     service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
@@ -101,8 +109,9 @@ class Settings(BaseSettings):
                                "uploads have measured it.")
 
     # --- the worker's place in the fleet ----------------------------------------------------------
-    instance_id: str | None = Field(default=None, description="This worker's instance id in fleet reports; "
-                                    "hostname-pid when unset.")
+    instance_id: str | None = Field(default=None, description="This worker's name in its fleet report "
+                                    "(fleet/<pool>/<id>.json in the results bucket); hostname-pid when unset. "
+                                    "Providers set it.")
     always_on: bool = Field(default=False, description="The always-on worker: never stops itself when idle.")
     idle_shutdown_s: float = Field(default=0.0, description="An ephemeral worker idle this long drains and "
                                    "stops (0: never).")
@@ -110,7 +119,8 @@ class Settings(BaseSettings):
                                  "tag from (set on EC2 hosts only).")
 
     # --- the autoscaler's EC2 hosts ------------------------------------------------------------
-    ec2_image_id: str | None = Field(default=None, description="AMI of worker hosts (or use a launch template).")
+    ec2_image_id: str | None = Field(default=None, description="AMI of autoscaled worker hosts (an image "
+                                                "with IRS installed in /opt/irs/.venv), or use a launch template.")
     ec2_launch_template: str | None = Field(default=None, description="Launch template name for worker hosts.")
     ec2_instance_type: str = Field(default="c6i.large", description="Instance type of worker hosts.")
     ec2_subnet_id: str | None = Field(default=None, description="Subnet worker hosts are launched in.")
@@ -119,10 +129,11 @@ class Settings(BaseSettings):
 
     # --- monitoring ------------------------------------------------------------------------------
     monitoring: bool = Field(default=False, description="Remote control (`celery inspect`, `celery control`) "
-                             "and task events (Flower, `celery events`) over SQS and SNS.")
+                             "and task events (Flower, `celery events`) over SQS and SNS (on in `irs up`).")
     flower_port: int = Field(default=5555, description="Port of Flower in the local stack.")
     worker_metrics: str = Field(default="", description="host:port where a worker serves its Prometheus "
-                                "metrics (busy, images done, time per image); empty: none.")
+                                "metrics (irs_worker_busy, irs_worker_processed, irs_worker_service_seconds, results and "
+                                "stage timings); empty: none.")
     monitoring_events: str = Field(
         default="task-succeeded,task-failed,task-rejected,task-revoked,task-retried,worker-*",
         description="Event types sent when monitoring is on (comma-separated; a trailing * matches a "

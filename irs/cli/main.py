@@ -21,7 +21,8 @@ def main() -> None:
     """IRS, Image Recognition as a Service.
 
     Configuration comes from IRS_* environment variables and the irs.env file
-    that `irs up` writes; see the README's configuration table.
+    that `irs up` writes; `make docs` builds the documentation, whose reference
+    lists every setting.
     """
 
 

@@ -1,4 +1,4 @@
-"""The CloudFormation template: valid, current, and least privilege as the README claims."""
+"""The CloudFormation template: valid, current, and least privilege as the documentation claims."""
 
 from __future__ import annotations
 

@@ -76,11 +76,10 @@ def test_without_a_model_the_tests_are_skipped_saying_how_to_fetch_it(
     result.stdout.fnmatch_lines(["*irs model fetch yolo-fastest-1.1-xl*"])
 
 
-def test_the_readme_example_passes_as_written(pytester: pytest.Pytester, shared: Path) -> None:
+def test_the_documented_example_passes_as_written(pytester: pytest.Pytester, shared: Path) -> None:
     from tests.conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Testing your code with IRS"):]
+    section = (ROOT / "docs" / "use" / "testing.md").read_text()
     example = section[section.index("```python\n") + len("```python\n"):section.index("```\n\nThe model comes")]
     pytester.makepyfile(test_thumbnails=example)
     (pytester.path / "photos").mkdir()
