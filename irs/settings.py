@@ -132,8 +132,8 @@ class Settings(BaseSettings):
                              "and task events (Flower, `celery events`) over SQS and SNS (on in `irs up`).")
     flower_port: int = Field(default=5555, description="Port of Flower in the local stack.")
     worker_metrics: str = Field(default="", description="host:port where a worker serves its Prometheus "
-                                "metrics (irs_worker_busy, irs_worker_processed, irs_worker_service_seconds, results and "
-                                "stage timings); empty: none.")
+                                "metrics (irs_worker_busy, irs_worker_processed, irs_worker_service_seconds, "
+                                "results and stage timings); empty: none.")
     monitoring_events: str = Field(
         default="task-succeeded,task-failed,task-rejected,task-revoked,task-retried,worker-*",
         description="Event types sent when monitoring is on (comma-separated; a trailing * matches a "
