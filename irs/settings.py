@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         "when unset.",
     )
     queue_prefix: str = Field(default="irs-", description="Prefix of every SQS queue name.")
+    sqs_wait_time_s: int = Field(default=10, ge=0, le=20, description="How long a worker's receive waits for a "
+                                 "message (SQS long polling, at most 20 s): longer means fewer requests while idle; "
+                                 "it is also the longest a draining worker waits for its last receive to return.")
     input_bucket: str = Field(default="irs-uploads", description="Bucket that holds uploaded images.")
     results_bucket: str = Field(default="irs-results", description="Bucket that holds result documents.")
     results_prefix: str = Field(default="results/", description="Key prefix of result documents.")
@@ -183,7 +186,7 @@ class Settings(BaseSettings):
         options: dict[str, object] = {
             "region": self.region,
             "queue_name_prefix": self.queue_prefix,
-            "wait_time_seconds": 10,  # long polls; also the longest a draining worker waits for one
+            "wait_time_seconds": self.sqs_wait_time_s,
         }
         for key, value in parse_qsl(parts.query):
             options[key] = _coerce(value)

@@ -47,6 +47,8 @@ os.environ.update({
     "IRS_MODEL_DIR": str(MODELS),
     "IRS_CACHE_DIR": str(ROOT / ".irs" / "test-cache" / (XDIST_WORKER or "main")),
     "IRS_QUEUE_PREFIX": f"irs-test-{uuid.uuid4().hex[:6]}-",
+    # Workers stop (drain) within one receive: a short one ends every test's workers sooner.
+    "IRS_SQS_WAIT_TIME_S": "2",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",

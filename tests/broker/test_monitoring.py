@@ -29,6 +29,12 @@ def celery(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout)
 
 
+def interruptible() -> None:
+    """In a child before it runs: Ctrl-C (SIGINT) stops it as it stops a user's, even where the suite itself runs
+    with SIGINT ignored (a shell's background job), which a child would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def queues(marker: str) -> list[str]:
     urls = clients.client("sqs").list_queues(QueueNamePrefix=get_settings().queue_prefix).get("QueueUrls", [])
     return sorted(u.rsplit("/", 1)[-1] for u in urls if marker in u)
@@ -45,7 +51,8 @@ class Events:
     def __init__(self) -> None:
         self.before = set(queues("-celeryev-"))
         self.process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "irs", "events", "--dump"], cwd=ROOT,
-                                        env=MONITORED, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        env=MONITORED, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        preexec_fn=interruptible)
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -69,7 +76,11 @@ class Events:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(30)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"celery events did not stop on Ctrl-C; it said:\n{self.text()[-3000:]}") from None
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +181,7 @@ def test_flower_lists_workers_and_tasks(monitored_worker, upload, photo) -> None
     receivers = {q for q in subscribed_queues() if "-celeryev-" in q}
     flower = subprocess.Popen([sys.executable, "-m", "celery", "-A", "irs", "flower", "--address=127.0.0.1",
                                f"--port={port}", "--basic-auth=irs:secret"], cwd=ROOT, env=MONITORED,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=interruptible)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(f"{base}/healthcheck"), 60, "flower")

@@ -23,7 +23,9 @@ def test_a_worker_reports_itself_and_removes_its_report_when_it_stops(emulator) 
 
 
 def test_a_drained_worker_releases_what_its_last_long_poll_received(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
-    draining = Worker("drain", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "i-drain"})
+    # A long receive, as in production, so that the request lands in it while the worker drains.
+    draining = Worker("drain", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "i-drain",
+                                                                  "IRS_SQS_WAIT_TIME_S": "10"})
     try:
         key = upload(photo("dog.jpg"), "dog.jpg")
         # Its first report is written after its consumer started: its long poll now waits on the empty queue.
