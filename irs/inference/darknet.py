@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 #: Bumped whenever the graph this builds changes, so that cached graphs are built again.
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
+#: The ONNX opset the graph is written in: the lowest in which every operator IRS writes has the form it uses
+#: (Resize with its region of interest left out, from opset 13). With it, the lowest IR version that opset allows
+#: (7), so that older runtimes load the graph too: ONNX Runtime from 1.6, OpenVINO from 2021.
+OPSET = 13
 #: Class scores at or below this are zeroed, as OpenCV's region layer does (measured: its rows and these agree).
 CLASS_SCORE_FLOOR = 0.2
 #: Darknet's own epsilon in batch normalisation (``normalize_cpu``).
@@ -238,7 +242,9 @@ def convert(cfg_path: Path, weights_path: Path) -> Converted:
         [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", None] if o.endswith("softmax_out") else
                                        ["batch", None, None, None]) for o in outputs],
         initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="irs")
+    opsets = [helper.make_opsetid("", OPSET)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="irs",
+                              ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(model)
     return Converted(model, outputs, heads)
 

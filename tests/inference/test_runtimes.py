@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from irs.inference import runtimes
-from irs.inference.darknet import Unsupported, convert
+from irs.inference.darknet import OPSET, Unsupported, convert
 from irs.inference.recognition import Detection, Recognizer
 from irs.inference.registry import REGISTRY, ModelError, ModelFile, ModelSpec
 from irs.inference.runtimes import OnnxRuntime, OpenCvRuntime, OpenVinoRuntime, load_runtime
@@ -90,6 +90,20 @@ def test_every_layer_type_converts_to_opencvs_outputs(tmp_path: Path, cfg: str, 
         assert reference.shape == converted.shape and reference.any()
         # Random positive weights grow activations to 1e6 and beyond: there, float32's own precision is relative.
         np.testing.assert_allclose(converted, reference, atol=RAW_TOLERANCE, rtol=1e-5, err_msg=runtime.name)
+
+
+@pytest.mark.parametrize(("cfg", "kind"), [(DETECTOR, "detector"), (CLASSIFIER, "classifier")])
+def test_the_graph_is_written_in_the_lowest_ir_version_and_opset_it_needs(tmp_path: Path, cfg: str, kind: Any) -> None:
+    """An older runtime (ONNX Runtime 1.30 refused IR version 14) loads what IRS writes."""
+    import onnx
+    from onnx import helper
+
+    cfg_path, weights_path = network(tmp_path, cfg, kind)
+    model = convert(cfg_path, weights_path).model
+    (opset,) = model.opset_import
+    assert (opset.domain, opset.version) == ("", OPSET)
+    assert model.ir_version == helper.find_min_ir_version_for([opset]) == 7 < onnx.IR_VERSION
+    onnx.checker.check_model(model, full_check=True)  # every node valid at this opset, shapes inferred
 
 
 def test_a_layer_it_does_not_know_is_named_with_its_line_and_the_model_runs_on_opencv(
