@@ -241,6 +241,9 @@ def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
             "stages_p50_ms": breakdown, "aws_requests_per_image": requests / count}
 
 
+HOST_CORES = (2, 4, 8, 16)
+
+
 def run(quick: bool, legs: set[str]) -> dict[str, Any]:
     from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
@@ -329,6 +332,17 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             "worker_rss_mb": round(irs["worker_rss_mb"], 1),
             "worker_rss_mb_by_process": irs["worker_rss_mb_by_process"],
         })
+    if irs:
+        consumer_ms = irs["main_cpu_s_per_image"] * 1000
+        pool_ms = irs["cpu_s_per_image"] * 1000 - consumer_ms
+        result["consumer_cpu_ms_per_image"] = round(consumer_ms, 2)
+        result["pool_cpu_ms_per_image"] = round(pool_ms, 2)
+        result["host_capacity_images_per_s"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms), 1)
+                                                for n in HOST_CORES}
+        if bare_runs:
+            per_core = 1000 / (bare["cpu_s_per_image"] * 1000)  # the bare model's images/s on one core
+            result["host_capacity_over_bare"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms) /
+                                                               (n * per_core), 3) for n in HOST_CORES}
     if irs and "bare_opencv_cpu_ms_per_image" in result:
         result["irs_cpu_over_bare_opencv_cpu"] = round(result["irs_cpu_ms_per_image"] /
                                                        result["bare_opencv_cpu_ms_per_image"], 3)
@@ -344,6 +358,13 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
             result["irs_over_cold"] = round(irs["images_per_s"] / cold["images_per_s"], 1)
             result["cold_over_irs_worker_cpu_per_image"] = round(cold["cpu_s_per_image"] / irs["cpu_s_per_image"], 1)
     return result
+
+
+def host_capacity(cores: int, pool_cpu_ms: float, consumer_cpu_ms: float) -> float:
+    """Images a second one host of ``cores`` cores serves, from CPU per image: its pool processes (a process per
+    core), or its one consumer, whichever is the bottleneck. Derived, not measured: the emulator cannot serve
+    hundreds of requests a second on two cores."""
+    return min(cores * 1000 / pool_cpu_ms, 1000 / consumer_cpu_ms)
 
 
 def main() -> None:
