@@ -35,6 +35,19 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def interrupt(process: subprocess.Popen[str] | subprocess.Popen[bytes], what: str, said: str = "") -> None:
+    """Ctrl-C, as a user stops it; killed, and the test failed, if it has not stopped 30 s later."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"{what} did not stop on Ctrl-C; it said:\n{said[-3000:]}") from None
+
+
 def queues(marker: str) -> list[str]:
     urls = clients.client("sqs").list_queues(QueueNamePrefix=get_settings().queue_prefix).get("QueueUrls", [])
     return sorted(u.rsplit("/", 1)[-1] for u in urls if marker in u)
@@ -46,7 +59,8 @@ def subscribed_queues() -> set[str]:
 
 
 class Events:
-    """`celery events --dump` in the background, its output collected as it comes."""
+    """`celery events --dump` in the background, its output collected as it comes; stopped on leaving a
+    ``with`` block, whatever happened in it."""
 
     def __init__(self) -> None:
         self.before = set(queues("-celeryev-"))
@@ -74,13 +88,11 @@ class Events:
         """Wait until it has received an event (a worker's heartbeat): it is in its receive loop."""
         wait_until(lambda: "heartbeat" in self.text(), 30, "the receiver to receive an event")
 
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise AssertionError(f"celery events did not stop on Ctrl-C; it said:\n{self.text()[-3000:]}") from None
+    def __enter__(self) -> Events:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        interrupt(self.process, "celery events", self.text())
 
 
 @pytest.fixture(scope="module")
@@ -122,14 +134,11 @@ def test_inspect_ping_and_control_answer_within_seconds(monitored_worker) -> Non
 
 def test_events_show_the_task_lifecycle_and_heartbeats(monitored_worker, upload, photo
                                                       ) -> None:  # type: ignore[no-untyped-def]
-    events = Events()
-    try:
+    with Events() as events:
         events.subscribed()
         classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue="edge").get(timeout=60)
         wait_until(lambda: "task succeeded" in events.text() and "heartbeat" in events.text(), 60,
                    "the task's events and a heartbeat")
-    finally:
-        events.stop()
     output = events.text()
     assert "task received" in output and "task started" in output and "task succeeded" in output, output[-2000:]
     assert "heartbeat" in output
@@ -138,20 +147,19 @@ def test_events_show_the_task_lifecycle_and_heartbeats(monitored_worker, upload,
 def test_event_receivers_leave_no_queue_or_subscription_behind(monitored_worker) -> None:  # type: ignore[no-untyped-def]
     before = queues("-celeryev-")
     for _ in range(3):
-        events = Events()
-        events.subscribed()
-        events.receiving()  # past its setup: a receiver stopped during its setup is not what is tested here
-        events.stop()
+        with Events() as events:
+            events.subscribed()
+            events.receiving()  # past its setup: a receiver stopped during its setup is not what is tested here
     assert queues("-celeryev-") == before
     assert not {q for q in subscribed_queues() if "-celeryev-" in q} - set(before)
 
 
 def test_the_sweep_removes_what_a_killed_receiver_left(monitored_worker, upload, photo
                                                       ) -> None:  # type: ignore[no-untyped-def]
-    events = Events()
-    left = events.subscribed()
-    events.process.kill()  # no chance to clean up
-    events.process.wait(10)
+    with Events() as events:
+        left = events.subscribed()
+        events.process.kill()  # no chance to clean up
+        events.process.wait(10)
     classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue="edge").get(timeout=60)  # events flow
     sweeper = Sweeper()
     wait_until(lambda: left in sweeper.sweep() or left not in queues("-celeryev-"), 60,
@@ -215,8 +223,7 @@ def test_flower_lists_workers_and_tasks(monitored_worker, upload, photo) -> None
         wait_until(lambda: httpx.get(f"{base}/api/workers", auth=auth, timeout=10).status_code == 200, 10,
                    "flower's API to answer")
     finally:
-        flower.send_signal(signal.SIGINT)
-        flower.wait(30)
+        interrupt(flower, "flower")
 
 
 def _answers(url: str) -> bool:
