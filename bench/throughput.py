@@ -340,7 +340,7 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         result["host_capacity_images_per_s"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms), 1)
                                                 for n in HOST_CORES}
         if bare_runs:
-            per_core = 1000 / (bare["cpu_s_per_image"] * 1000)  # the bare model's images/s on one core
+            per_core = 1 / bare["cpu_s_per_image"]  # the bare model's images/s on one core
             result["host_capacity_over_bare"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms) /
                                                                (n * per_core), 3) for n in HOST_CORES}
     if irs and "bare_opencv_cpu_ms_per_image" in result:

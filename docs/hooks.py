@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^<!-- (reference|include): ([\w./-]+) -->$", re.M)
@@ -70,24 +71,21 @@ def _commands(group: click.Group, parent: click.Context, prefix: str) -> list[tu
 
 # --- settings --------------------------------------------------------------------------------------
 def settings() -> str:
-    from pydantic_core import PydanticUndefined
-
     from irs.settings import Settings
 
-    rows = []
-    for name, field in Settings.model_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        default = extra.get("default_doc") or ("unset" if field.default in (None, "") else
-                                               f"`{_shown(field.default)}`" if field.default is not PydanticUndefined
-                                               else "required")
-        rows.append(f"| `IRS_{name.upper()}` | {default} | {_cell(field.description or '')} |")
+    rows = [f"| `IRS_{name.upper()}` | {_default(field)} | {_cell(field.description or '')} |"
+            for name, field in Settings.model_fields.items()]
     return "| variable | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
+def _default(field: FieldInfo) -> str:
+    """A setting's default as a reader wants it: what it depends on where the machine chooses it."""
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if extra.get("default_doc"):
+        return str(extra["default_doc"])
+    if field.default in (None, ""):
+        return "unset"
+    return f"`{str(field.default).lower() if isinstance(field.default, bool) else field.default}`"
 
 
 # --- the REST API ----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 
 from irs.settings import Settings
+from webapp.problems import Problem
 from webapp.tokens import Token, Verifier
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -123,7 +123,7 @@ class BodyGuard:
                 return
             await send({"type": "http.response.start", "status": status,
                         "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": json.dumps({"detail": detail, "problems": {}}).encode()})
+            await send({"type": "http.response.body", "body": Problem(detail=detail).model_dump_json().encode()})
 
         async def guarded_send(message: Any) -> None:
             nonlocal started

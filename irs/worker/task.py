@@ -23,7 +23,7 @@ from irs.contract import ROUTE, SENT_AT, UPLOAD_MS, BadCall, call_of, with_model
 from irs.inference.imaging import BadImage
 from irs.inference.registry import ModelError
 from irs.repository.store import pin
-from irs.results import ErrorKind, Timings, error_document, fitted, iso, new_task_id
+from irs.results import ErrorKind, ResultDocument, Timings, error_document, fitted, iso, new_task_id
 from irs.settings import get_settings
 from irs.worker import metrics
 
@@ -67,7 +67,7 @@ class Run:
         return {**self.facts, "timings_ms": self.timings.model_dump(), "finished_at": iso()}
 
     @staticmethod
-    def _counted(document: Any) -> dict[str, Any]:
+    def _counted(document: ResultDocument) -> dict[str, Any]:
         metrics.record_result(document)
         answer: dict[str, Any] = document.as_json()
         return answer

@@ -16,7 +16,7 @@ from irs.aws import clients
 from irs.aws.clients import AWS_ERRORS
 from irs.inference.imaging import BadImage, ImageInfo, inspect
 from irs.repository.store import NotFound
-from irs.settings import get_settings
+from irs.settings import Settings
 from webapp import forms
 from webapp.monitor import Monitor
 from webapp.problems import Problem, problem
@@ -58,10 +58,10 @@ class ImagesAccepted(BaseModel):
                         503: {"model": Problem, "description": "Too much work queued; try after Retry-After"}})
 async def upload_images(request: Request, caller: Authenticated, services: Shared) -> ImagesAccepted | JSONResponse:
     """Upload one or many images (multipart, field `files`); each becomes a classification request."""
-    busy = _overloaded(services.monitor)
+    settings = services.settings
+    busy = _overloaded(services.monitor, settings.web_max_backlog)
     if busy is not None:
         return busy
-    settings = services.settings
     try:
         form = await forms.parse(request.headers, request.stream(), max_files=settings.web_max_files,
                                  max_file_bytes=settings.max_image_bytes, max_fields=8, max_part_size=64 * 1024)
@@ -82,11 +82,11 @@ async def upload_images(request: Request, caller: Authenticated, services: Share
 
 @router.get("/{image_key:path}", response_class=Response,
             responses={200: {"content": {"image/*": {}}}, 404: {"model": Problem}, 401: {"model": Problem}})
-async def get_image(image_key: str, caller: Authenticated) -> Response:
+async def get_image(image_key: str, caller: Authenticated, services: Shared) -> Response:
     """An uploaded image, as stored (for thumbnails): only images, and only the caller's own."""
     if not image_key.startswith("uploads/") or ".." in image_key or not may_see(caller, image_key):
         return problem(404, "no such image")
-    found = await asyncio.to_thread(_image, image_key)
+    found = await asyncio.to_thread(_image, image_key, services.settings)
     if found is None:
         return problem(404, "no such image (uploads expire after IRS_UPLOAD_TTL_DAYS)")
     body, info = found
@@ -120,9 +120,8 @@ async def _accept_form(form: FormData, caller: Caller) -> ImagesAccepted | JSONR
         height=a.image.height, bytes=a.image.bytes) for a in accepted])
 
 
-def _overloaded(monitor: Monitor) -> JSONResponse | None:
-    """503 with Retry-After when more is queued than the fleet can serve in time."""
-    limit = get_settings().web_max_backlog
+def _overloaded(monitor: Monitor, limit: int) -> JSONResponse | None:
+    """503 with Retry-After when more than ``limit`` requests are queued: in time for the fleet to serve them."""
     backlog = monitor.backlog()
     if backlog is None or backlog <= limit:
         return None
@@ -137,9 +136,8 @@ def _overloaded(monitor: Monitor) -> JSONResponse | None:
     return response
 
 
-def _image(image_key: str) -> tuple[bytes, ImageInfo] | None:
+def _image(image_key: str, settings: Settings) -> tuple[bytes, ImageInfo] | None:
     """The stored image, if it is one within the limits: its size is checked before a byte is read."""
-    settings = get_settings()
     s3 = clients.client("s3")
     try:
         size = s3.head_object(Bucket=settings.input_bucket, Key=image_key)["ContentLength"]
