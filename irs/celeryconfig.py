@@ -14,7 +14,7 @@ from kombu import Queue
 from irs.aws.clients import BACKOFF_MAX_S, CLIENT_CONFIG
 from irs.aws.queues import celery_queues
 from irs.pools import CLOUD
-from irs.settings import Settings
+from irs.settings import PREFETCH_MULTIPLIER, Settings
 
 #: Seconds a publish (and the channel it needs) keeps trying through an SQS outage before it gives up.
 PUBLISH_PATIENCE_S = 60
@@ -62,7 +62,7 @@ def configure(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure": False,  # a task that failed for good is rejected: dead-lettered
         "task_acks_on_timeout": False,
-        "worker_prefetch_multiplier": 1,
+        "worker_prefetch_multiplier": PREFETCH_MULTIPLIER,  # the transport receives in batches (irs.broker.transport)
         "task_time_limit": settings.task_time_limit,
         "task_soft_time_limit": max(1, settings.task_time_limit - SOFT_LIMIT_MARGIN_S),
         # --- results: the result document in S3 ------------------------------------------------------

@@ -22,6 +22,21 @@ from irs.pools import CLOUD, device_queue
 
 DEFAULT_ENV_FILE = "irs.env"
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+#: Messages a worker may hold per process: one running and one waiting, so no process idles while the next
+#: receive is under way, and a waiting message starts within one task's time limit.
+PREFETCH_MULTIPLIER = 2
+
+
+def visibility_timeout(task_time_limit: int) -> int:
+    """The queues' visibility timeout: above the longest a message can spend in a worker, so it is never handed
+    out twice. It may wait behind a task for up to the hard time limit (PREFETCH_MULTIPLIER), then run for up to
+    that limit."""
+    return PREFETCH_MULTIPLIER * task_time_limit + 30
+
+
+def default_visibility_timeout() -> int:
+    """The visibility timeout with the default time limit: what a template or a simulation assumes."""
+    return visibility_timeout(Settings.model_fields["task_time_limit"].default)
 
 
 class Settings(BaseSettings):
@@ -97,7 +112,7 @@ class Settings(BaseSettings):
                                 "thread of the machine that runs `irs model add`: a model over it is refused.")
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds; "
-                                 "the queues' visibility timeout is this + 30.")
+                                 "the queues' visibility timeout is twice this + 30.")
     max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
 
     service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
@@ -167,8 +182,7 @@ class Settings(BaseSettings):
 
     @property
     def visibility_timeout(self) -> int:
-        """Kept above the hard time limit, so a running task is never handed out twice."""
-        return self.task_time_limit + 30
+        return visibility_timeout(self.task_time_limit)
 
     @property
     def device_queue(self) -> str | None:

@@ -24,7 +24,14 @@
    messages are sent ten to a SendMessageBatch when the block ends; ``irs
    classify`` submits many images this way.
 
-5. **An outage is ridden out, not fatal.** kombu raises a bare ``Exception``
+5. **Under load, receives come ten at a time.** kombu receives whenever a
+   prefetch slot is free, so a busy worker asks SQS for one message per task
+   it finishes. Here a worker holds up to ``PREFETCH_MULTIPLIER`` messages per
+   process and receives only once none of those it holds is waiting for a
+   process (:func:`receive_now`): a deep queue is read up to ten at a time, an
+   idle worker still receives at once, and no message waits in a worker for
+   longer than one task (the visibility timeout allows for it).
+6. **An outage is ridden out, not fatal.** kombu raises a bare ``Exception``
    in the event loop for a ReceiveMessage answered with an error status
    (throttling: the worker stops, "Unrecoverable error"), and hands on a list
    for a 5xx or a connection that failed (``'list' object has no attribute
@@ -60,7 +67,7 @@ from vine import promise
 from irs.aws.clients import AWS_ERRORS, backoff, patiently, transient
 from irs.aws.queues import SQS_BATCH, SQS_MAX_MESSAGE_BYTES, message_attribute_bytes
 from irs.broker import envelope
-from irs.settings import get_settings
+from irs.settings import PREFETCH_MULTIPLIER, get_settings
 from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
@@ -87,6 +94,13 @@ def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict
         room = SQS_MAX_MESSAGE_BYTES - message_attribute_bytes(attributes)
         body = encoded[:room].decode(errors="ignore")  # never half a character
     return body, attributes
+
+
+def receive_now(held: int, prefetch: int) -> bool:
+    """Whether a consumer holding ``held`` unacknowledged messages, of at most ``prefetch``, receives now: once
+    it holds no more than its processes run (``prefetch // PREFETCH_MULTIPLIER``), so none waits for a process.
+    An unlimited prefetch (0) always receives."""
+    return not prefetch or held <= prefetch // PREFETCH_MULTIPLIER
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,16 @@ class Channel(SQS.Channel):
             self._outage_since = time.monotonic()
             logger.warning("SQS out of reach (%s); receiving and acknowledging again with backoff until it answers",
                            what[:300])
+
+    def _schedule_queue(self, queue: str) -> None:
+        """kombu's, except that a worker whose processes still have work waiting looks again after the next event
+        on its loop (a task finished) instead of receiving for the one slot just freed."""
+        prefetch = self.qos.prefetch_count or 0
+        held = prefetch - (self.qos.can_consume_max_estimate() or 0)
+        if queue in self._active_queues and not receive_now(held, prefetch):
+            self._loop1(queue)
+        else:
+            super()._schedule_queue(queue)
 
     def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
         if self.connection is not None:  # a receive that returns after the channel closed polls no more

@@ -27,6 +27,7 @@ from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
 from irs.pools import POOLS
 from irs.repository.manifest import PREFIX as MODELS
+from irs.settings import default_visibility_timeout
 
 Json = dict[str, Any]
 #: The queue prefix (IRS_QUEUE_PREFIX) of a stack whose resources are named ``${Prefix}-...``.
@@ -341,8 +342,9 @@ def build() -> Json:
                               "Description": "AMI with IRS in /opt/irs/.venv (deploy/worker-image.sh)"},
             "WorkerInstanceType": {"Type": "String", "Default": "c6i.large"},
             "VpcId": {"Type": "AWS::EC2::VPC::Id", "Description": "VPC the worker hosts run in"},
-            "VisibilityTimeout": {"Type": "Number", "Default": 90,
-                                  "Description": "Above the task's hard time limit (IRS_TASK_TIME_LIMIT + 30)"},
+            "VisibilityTimeout": {"Type": "Number", "Default": default_visibility_timeout(),
+                                  "Description": "Above the longest a request spends in a worker "
+                                                 "(twice IRS_TASK_TIME_LIMIT + 30)"},
             "UploadTtlDays": {"Type": "Number", "Default": 7, "MinValue": 1},
             "ResultTtlDays": {"Type": "Number", "Default": 30, "MinValue": 1},
             "AlertOldestRequestSeconds": {"Type": "Number", "Default": 300, "MinValue": 60,

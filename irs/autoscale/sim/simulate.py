@@ -28,10 +28,11 @@ from irs.autoscale.providers import Host
 from irs.autoscale.sim.baselines import Policy, Static
 from irs.fleet.schemas import WorkerReport
 from irs.pools import CLOUD
+from irs.settings import default_visibility_timeout
 
 TICK_S = 1.0  # the simulation observes, records and lets the policy decide on this grid
 RATE_WINDOW_S = 60.0  # arrival rate is averaged over this window
-VISIBILITY_TIMEOUT_S = 90.0  # when an image on a killed worker is seen again
+VISIBILITY_TIMEOUT_S = float(default_visibility_timeout())  # when an image on a killed worker is seen again
 
 
 # --- traces ------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""How many messages a worker takes from its queue: a deep queue is read in batches, but a worker never holds
+more than one waiting message per process, so a second worker finds the rest."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from irs.aws import clients, documents
+from irs.broker.transport import receive_now
+from irs.fleet.schemas import REPORTS_PREFIX
+from irs.settings import PREFETCH_MULTIPLIER, Settings, get_settings
+from irs.tasks import classify
+from tests.conftest import Worker, wait_until
+
+
+@pytest.mark.parametrize("processes", [1, 2, 16])
+def test_a_worker_receives_only_once_none_of_its_messages_waits_for_a_process(processes: int) -> None:
+    prefetch = processes * PREFETCH_MULTIPLIER
+    assert receive_now(0, prefetch)  # idle: at once
+    assert receive_now(processes, prefetch)  # every process busy, none waiting: the next batch is due
+    assert not receive_now(processes + 1, prefetch)  # one waits: no receive for the slot just freed
+
+
+def test_the_visibility_timeout_outlasts_a_message_waiting_behind_a_task_then_running() -> None:
+    settings = Settings(task_time_limit=60)
+    assert settings.visibility_timeout > PREFETCH_MULTIPLIER * settings.task_time_limit
+
+
+def queue_counts(url: str) -> tuple[int, int]:
+    attributes = clients.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_a_second_worker_gets_the_work_a_full_worker_leaves_in_the_queue(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
+    sqs = clients.client("sqs")
+    edge_url = sqs.get_queue_url(QueueName=f"{get_settings().queue_prefix}edge")["QueueUrl"]
+    keys = [upload(photo("dog.jpg"), "dog.jpg") for _ in range(6)]
+    results = [classify.apply_async((key,), queue="edge") for key in keys]  # a deep queue, before any worker
+    full = Worker("edge-full", "edge", concurrency=1, extra_env={"IRS_SERVICE_FLOOR_MS": "60000",
+                                                                 "IRS_INSTANCE_ID": "edge-full"})
+    second = None
+    try:
+        held = PREFETCH_MULTIPLIER  # one process: the task it runs, and one waiting
+        wait_until(lambda: queue_counts(edge_url) == (len(keys) - held, held), 30, "the first worker to fill up")
+        second = Worker("edge-second", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-second"})
+        answered = set()
+        for result in results:  # the full worker's first answer is a minute away: these are the second's
+            if result.id not in full.text():
+                answered.add(result.get(timeout=60)["worker"].split("@")[0])
+        assert answered == {"edge-second"}, answered
+        assert sum(result.id in full.text() for result in results) == held
+    finally:
+        for worker in (full, second):
+            if worker:
+                os.killpg(worker.process.pid, signal.SIGKILL)  # the full worker's two would take two minutes
+                worker.process.wait()
+        sqs.purge_queue(QueueUrl=edge_url)
+        for name in ("edge-full", "edge-second"):
+            documents.remove(f"{REPORTS_PREFIX}edge/{name}.json")
