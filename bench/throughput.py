@@ -14,6 +14,10 @@ Legs, all on the same photos and model:
            step at a time in one process against the same emulator: where the irs leg's CPU goes
   latency  one image at a time on the idle stack, end to end from the start of the upload
            until the client holds the result, with the stages from the result documents
+  host     the irs leg again with a worker of 1, 2, 4, 8 and 16 processes, as on a host of that
+           many cores, beside the bare model on as many of this machine's cores: what the
+           worker path costs per image at each size, and what its one consumer costs when it
+           feeds that many processes (past this machine's cores the processes share them)
 
 AWS requests are counted at the emulator, so every request of every process is seen.
 The JSON goes to stdout with --json; a table goes to stdout otherwise; progress to stderr.
@@ -158,9 +162,12 @@ def _usd_per_million(per_image: dict[str, float]) -> float:
 
 def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emulator_pid: int) -> dict[str, Any]:
     from irs.client import collect, submit_files
+    from irs.fleet import reports
 
     files = [paths[n % len(paths)] for n in range(count)]
     list(collect(submit_files(files[:4]), 120))  # warm: connections, model, first-request paths
+    while not reports.read("cloud"):  # and its first fleet report, which makes the consumer's S3 client
+        time.sleep(0.1)
     aws_requests(endpoint, reset=True)
     pids = process_tree(worker_pid)
     cpu0, main0 = cpu_seconds(pids), cpu_seconds([worker_pid])
@@ -242,6 +249,41 @@ def latency_leg(paths: list[Path], count: int, endpoint: str) -> dict[str, Any]:
 
 
 HOST_CORES = (2, 4, 8, 16)
+HOST_SIZES = (1, 2, 4, 8, 16)  # worker processes in the host leg
+
+
+def host_leg(stack: Any, paths: list[Path], payloads: list[bytes], count: int, endpoint: str) -> list[dict[str, Any]]:
+    """One row per host size: a worker of that many processes on the deep queue of the irs leg, and the bare
+    model on as many processes as this machine has cores for."""
+    from irs.worker.command import argv as worker_argv
+
+    rows = []
+    for processes in HOST_SIZES:
+        name = f"host-{processes}"
+        say(f"host: {count} images, 1 worker x {processes} processes")
+        # A short long poll, so each worker drains and stops in seconds once its row is done.
+        worker = stack.start(name, worker_argv(["cloud"], processes, name), {**os.environ, "IRS_SQS_WAIT_TIME_S": "2"})
+        stack.wait_for(name, "ready.")
+        try:
+            leg = irs_leg(paths, count, endpoint, worker.pid, stack.pid("emulator"))
+        finally:
+            stack.stop(name)
+        requests = leg["aws_requests_by_operation"]
+        row = {"processes": processes, "shares_cores": processes > (os.cpu_count() or 1),
+               "images_per_s": round(leg["images_per_s"], 2),
+               "worker_cpu_ms_per_image": round(leg["cpu_s_per_image"] * 1000, 2),
+               "consumer_cpu_ms_per_image": round(leg["main_cpu_s_per_image"] * 1000, 2),
+               "pool_cpu_ms_per_image": round((leg["cpu_s_per_image"] - leg["main_cpu_s_per_image"]) * 1000, 2),
+               "receives_per_image": round(requests.get("sqs ReceiveMessage", 0.0), 3),
+               "aws_requests_per_image": round(leg["aws_requests_per_image"], 2),
+               "worker_rss_mb": round(leg["worker_rss_mb"], 1)}
+        if not row["shares_cores"]:
+            bare = bare_leg(payloads, count, processes)
+            row.update({"bare_images_per_s": round(bare["images_per_s"], 2),
+                        "bare_cpu_ms_per_image": round(bare["cpu_s_per_image"] * 1000, 2),
+                        "cpu_per_image_ratio": round(leg["cpu_s_per_image"] / bare["cpu_s_per_image"], 3)})
+        rows.append(row)
+    return rows
 
 
 def run(quick: bool, legs: set[str]) -> dict[str, Any]:
@@ -300,6 +342,10 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
                     "latency_stages_p50_ms": {k: round(v, 1) for k, v in latency["stages_p50_ms"].items()},
                     "latency_aws_requests_per_image": round(latency["aws_requests_per_image"], 2),
                 })
+            if "host" in legs:
+                stack.stop("worker")  # each size has the queue to itself
+                # At least 200 images a size: a consumer's CPU is read in 10 ms clock ticks.
+                result["host_model"] = host_leg(stack, paths, payloads, max(count, 200), settings.endpoint_url or "")
         finally:
             stack.stop()
     if "bare" in legs and "irs" in legs:
@@ -337,12 +383,13 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         pool_ms = irs["cpu_s_per_image"] * 1000 - consumer_ms
         result["consumer_cpu_ms_per_image"] = round(consumer_ms, 2)
         result["pool_cpu_ms_per_image"] = round(pool_ms, 2)
-        result["host_capacity_images_per_s"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms), 1)
-                                                for n in HOST_CORES}
+        # A host of n cores runs n processes: its consumer's cost is the host leg's at that size, where it ran.
+        consumer_at = {row["processes"]: row["consumer_cpu_ms_per_image"] for row in result.get("host_model", [])}
+        capacity = {n: host_capacity(n, pool_ms, consumer_at.get(n, consumer_ms)) for n in HOST_CORES}
+        result["host_capacity_images_per_s"] = {str(n): round(c, 1) for n, c in capacity.items()}
         if bare_runs:
             per_core = 1 / bare["cpu_s_per_image"]  # the bare model's images/s on one core
-            result["host_capacity_over_bare"] = {str(n): round(host_capacity(n, pool_ms, consumer_ms) /
-                                                               (n * per_core), 3) for n in HOST_CORES}
+            result["host_capacity_over_bare"] = {str(n): round(c / (n * per_core), 3) for n, c in capacity.items()}
     if irs and "bare_opencv_cpu_ms_per_image" in result:
         result["irs_cpu_over_bare_opencv_cpu"] = round(result["irs_cpu_ms_per_image"] /
                                                        result["bare_opencv_cpu_ms_per_image"], 3)
@@ -371,7 +418,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer images: under two minutes")
-    parser.add_argument("--legs", default="bare,irs,latency,cold",
+    parser.add_argument("--legs", default="bare,irs,host,latency,cold",
                         help="comma-separated legs to run (default: all); ratios need their legs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
