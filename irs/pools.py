@@ -10,10 +10,11 @@ from __future__ import annotations
 CLOUD = "cloud"
 EDGE = "edge"
 POOLS = (CLOUD, EDGE)
-#: Seconds a cloud worker process spends on one image: the IRS worker CPU per image of the throughput
-#: benchmark's run of record (bench/throughput.py, BENCHMARKS.md), on ONNX Runtime. The router assumes it
-#: until the cloud reports its own; the autoscaler sizes the fleet by it; the simulators run with it.
-CLOUD_SERVICE_S = 0.039
+#: Seconds a cloud worker process spends on one image: the IRS worker CPU per image (its pool process and
+#: its share of the consumer) of the throughput benchmark's run of record (bench/throughput.py,
+#: BENCHMARKS.md: 24.5 ms on ONNX Runtime, 2026-12-04). The router assumes it until the cloud reports its own;
+#: the autoscaler sizes the fleet by it; the simulators run with it.
+CLOUD_SERVICE_S = 0.025
 DEVICE_QUEUE_PREFIX = "device-"
 #: Every pool name: the two pools, or a device's own queue (device names as SQS queue names allow them).
 POOL_PATTERN = r"^(cloud|edge|device-[A-Za-z0-9_-]{1,64})$"
