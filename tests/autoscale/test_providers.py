@@ -55,10 +55,12 @@ def test_ec2_user_data_starts_a_worker_and_only_ephemeral_hosts_power_off(tmp_pa
     always_on = render({"IRS_REGION": "eu-west-1"}, always_on=True)
     assert "ExecStart=/opt/irs/.venv/bin/irs worker" in ephemeral and "IRS_REGION=eu-west-1" in ephemeral
     assert "IRS_POOL_NAME=cloud" in ephemeral and "IRS_CONCURRENCY=2" in ephemeral  # what `irs worker` reads
+    assert "IRS_CONCURRENCY=$(nproc)" in always_on  # unless told, a process per vCPU of whatever instance boots
     assert "systemctl poweroff" in ephemeral and "systemctl poweroff" not in always_on
-    script = tmp_path / "user-data.sh"
-    script.write_text(ephemeral)
-    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    for text in (ephemeral, always_on):
+        script = tmp_path / "user-data.sh"
+        script.write_text(text)
+        assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
 
 
 def test_local_hosts_boot_after_their_delay_drain_and_are_adopted(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

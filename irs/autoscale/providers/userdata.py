@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 
 from irs.pools import CLOUD
+from irs.settings import default_visibility_timeout
 from irs.worker.command import SANDBOX
 
 TEMPLATE = """#!/bin/bash
@@ -20,6 +21,7 @@ INSTANCE_ID=$(curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-
 mkdir -p /etc/irs
 cat > /etc/irs/irs.env <<ENV
 {env}
+IRS_CONCURRENCY={concurrency}
 IRS_INSTANCE_ID=$INSTANCE_ID
 IRS_IMDS_URL=$IMDS
 ENV
@@ -55,10 +57,15 @@ systemctl enable --now irs-worker.service
 POWER_OFF = "ExecStopPost=+/bin/sh -c 'if [ \"\\$SERVICE_RESULT\" = success ]; then systemctl poweroff; fi'\n"
 
 
-def render(env: dict[str, str], pool: str = CLOUD, concurrency: int = 2, always_on: bool = False,
-           irs: str = "/opt/irs/.venv/bin/irs", user: str = "irs", stop_timeout: int = 120) -> str:
-    values = {**env, "IRS_POOL_NAME": pool, "IRS_CONCURRENCY": str(concurrency)}
+def render(env: dict[str, str], pool: str = CLOUD, concurrency: int | None = None, always_on: bool = False,
+           irs: str = "/opt/irs/.venv/bin/irs", user: str = "irs") -> str:
+    """The boot script; a worker process per vCPU of the host (``nproc`` at boot) unless ``concurrency`` says.
+
+    systemd waits for a drain as long as a message may stay in a worker (the visibility timeout), then kills it.
+    """
+    values = {**env, "IRS_POOL_NAME": pool}
     lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in sorted(values.items()))
     role = "always-on" if always_on else "ephemeral"
-    return TEMPLATE.format(env=lines, role=role, user=user, irs=irs, stop_timeout=stop_timeout, sandbox=SANDBOX,
+    return TEMPLATE.format(env=lines, concurrency="$(nproc)" if concurrency is None else concurrency, role=role,
+                           user=user, irs=irs, stop_timeout=default_visibility_timeout(), sandbox=SANDBOX,
                            stop_post="" if always_on else POWER_OFF)
