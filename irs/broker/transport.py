@@ -96,11 +96,12 @@ def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict
     return body, attributes
 
 
-def receive_now(held: int, prefetch: int) -> bool:
-    """Whether a consumer holding ``held`` unacknowledged messages, of at most ``prefetch``, receives now: once
-    it holds no more than its processes run (``prefetch // PREFETCH_MULTIPLIER``), so none waits for a process.
-    An unlimited prefetch (0) always receives."""
-    return not prefetch or held <= prefetch // PREFETCH_MULTIPLIER
+def receive_now(free: int, processes: int | None) -> bool:
+    """Whether a consumer with ``free`` prefetch slots, feeding ``processes`` processes, receives now: once every
+    message it holds is running, none waiting (``free >= processes``, since it holds up to PREFETCH_MULTIPLIER
+    per process). Counting free slots leaves out messages held for a later time (a retry's countdown): Celery
+    raises the prefetch by one for each. With no prefetch limit (``processes`` None) it always receives."""
+    return processes is None or free >= processes
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Channel(SQS.Channel):
         self.receiving = 0  # receives in flight; a draining worker waits for them (irs.worker.lifecycle)
         self._failed_receives: defaultdict[str, int] = defaultdict(int)  # by queue, in a row
         self._outage_since: float | None = None
+        self.processes: int | None = None  # the worker processes this channel feeds, once Celery sets its prefetch
 
     def asynsqs(self, queue: str | None = None) -> Any:
         """kombu's asynchronous client, as :class:`Receiver` (IRS predefines no queues)."""
@@ -177,12 +179,19 @@ class Channel(SQS.Channel):
             logger.warning("SQS out of reach (%s); receiving and acknowledging again with backoff until it answers",
                            what[:300])
 
+    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False) -> None:
+        """kombu's; the first prefetch Celery sets is its processes x PREFETCH_MULTIPLIER, which tells how many
+        processes this channel feeds (later changes are a countdown's messages, held for later)."""
+        if self.processes is None and prefetch_count:
+            self.processes = max(1, prefetch_count // PREFETCH_MULTIPLIER)
+        super().basic_qos(prefetch_size, prefetch_count, apply_global)
+
     def _schedule_queue(self, queue: str) -> None:
         """kombu's, except that a worker whose processes still have work waiting looks again after the next event
         on its loop (a task finished) instead of receiving for the one slot just freed."""
-        prefetch = self.qos.prefetch_count or 0
-        held = prefetch - (self.qos.can_consume_max_estimate() or 0)
-        if queue in self._active_queues and not receive_now(held, prefetch):
+        limited = bool(self.qos.prefetch_count)
+        free = self.qos.can_consume_max_estimate() or 0
+        if queue in self._active_queues and not receive_now(free, self.processes if limited else None):
             self._loop1(queue)
         else:
             super()._schedule_queue(queue)

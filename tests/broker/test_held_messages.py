@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from irs.aws import clients, documents
-from irs.broker.transport import receive_now
+from irs.broker.transport import Channel, receive_now
 from irs.fleet.schemas import REPORTS_PREFIX
 from irs.settings import PREFETCH_MULTIPLIER, Settings, get_settings
 from irs.tasks import classify
@@ -19,9 +19,26 @@ from tests.conftest import Worker, wait_until
 @pytest.mark.parametrize("processes", [1, 2, 16])
 def test_a_worker_receives_only_once_none_of_its_messages_waits_for_a_process(processes: int) -> None:
     prefetch = processes * PREFETCH_MULTIPLIER
-    assert receive_now(0, prefetch)  # idle: at once
-    assert receive_now(processes, prefetch)  # every process busy, none waiting: the next batch is due
-    assert not receive_now(processes + 1, prefetch)  # one waits: no receive for the slot just freed
+    assert receive_now(prefetch, processes)  # idle: at once
+    assert receive_now(prefetch - processes, processes)  # every process busy, none waiting: the next batch is due
+    assert not receive_now(prefetch - processes - 1, processes)  # one waits: no receive for the slot just freed
+
+
+def test_messages_held_for_a_countdown_do_not_stop_a_worker_receiving() -> None:
+    processes, later = 2, 6  # six retries wait for their countdown; Celery raised the prefetch by six
+    prefetch = processes * PREFETCH_MULTIPLIER + later
+    assert receive_now(prefetch - later, processes)  # nothing runs: receive, however many wait for later
+    assert not receive_now(prefetch - later - processes - 1, processes)
+
+
+def test_a_channel_learns_how_many_processes_it_feeds_from_celerys_first_prefetch() -> None:
+    channel = Channel.__new__(Channel)  # no connection needed: basic_qos only records
+    channel.processes = None
+    channel._qos = None
+    channel.QoS = lambda owner: type("QoS", (), {"prefetch_count": 0})()
+    channel.basic_qos(prefetch_count=16 * PREFETCH_MULTIPLIER)
+    channel.basic_qos(prefetch_count=16 * PREFETCH_MULTIPLIER + 3)  # three held for a countdown
+    assert channel.processes == 16 and channel.qos.prefetch_count == 16 * PREFETCH_MULTIPLIER + 3
 
 
 def test_the_visibility_timeout_outlasts_a_message_waiting_behind_a_task_then_running() -> None:
