@@ -31,6 +31,7 @@ def _edge_depth() -> int:
 def test_the_edge_queue_receives_nothing_when_no_edge_worker_lives(cloud_worker, fresh_observer, upload, photo
                                                                    ) -> None:  # type: ignore[no-untyped-def]
     assert not reports.read("edge")
+    wait_until(lambda: reports.read("cloud"), 30, "the cloud worker's first report")  # the router's view of it
     key = upload(photo("dog.jpg"), "dog.jpg")
     results = []
     for _ in range(40):
