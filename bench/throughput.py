@@ -19,7 +19,8 @@ Legs, all on the same photos and model:
            worker path costs per image at each size, and what its one consumer costs when it
            feeds that many processes (past this machine's cores the processes share them)
 
-AWS requests are counted at the emulator, so every request of every process is seen.
+AWS requests are counted at the emulator, so every request of every process is seen. `this_host` is what
+a host like this machine (its cores, --usd-per-hour) serves, and what a million images cost on it.
 The JSON goes to stdout with --json; a table goes to stdout otherwise; progress to stderr.
 """
 
@@ -286,7 +287,7 @@ def host_leg(stack: Any, paths: list[Path], payloads: list[bytes], count: int, e
     return rows
 
 
-def run(quick: bool, legs: set[str]) -> dict[str, Any]:
+def run(quick: bool, legs: set[str], usd_per_hour: float) -> dict[str, Any]:
     from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
@@ -390,6 +391,12 @@ def run(quick: bool, legs: set[str]) -> dict[str, Any]:
         if bare_runs:
             per_core = 1 / bare["cpu_s_per_image"]  # the bare model's images/s on one core
             result["host_capacity_over_bare"] = {str(n): round(c / (n * per_core), 3) for n, c in capacity.items()}
+        cores = os.cpu_count() or 1
+        here = host_capacity(cores, pool_ms, consumer_at.get(cores, consumer_ms))
+        result["this_host"] = {  # what a host like this machine serves, and what a million images cost on it
+            "cores": cores, "model": result["model"], "images_per_s": round(here, 1), "usd_per_hour": usd_per_hour,
+            "instance_usd_per_million_images": round(usd_per_hour * 1e6 / (here * 3600), 3),
+            "requests_usd_per_million_images": round(irs["usd_per_million_images"], 2)}
     if irs and "bare_opencv_cpu_ms_per_image" in result:
         result["irs_cpu_over_bare_opencv_cpu"] = round(result["irs_cpu_ms_per_image"] /
                                                        result["bare_opencv_cpu_ms_per_image"], 3)
@@ -418,12 +425,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer images: under two minutes")
+    parser.add_argument("--usd-per-hour", type=float, default=0.085,
+                        help="this machine's instance price, for this_host's cost per million images "
+                             "(default: a c6i.large, on demand in US East)")
     parser.add_argument("--legs", default="bare,irs,host,latency,cold",
                         help="comma-separated legs to run (default: all); ratios need their legs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         configure_environment(free_port(), Path(scratch))
-        result = run(args.quick, set(args.legs.split(",")))
+        result = run(args.quick, set(args.legs.split(",")), args.usd_per_hour)
     if args.json:
         print(json.dumps(result, indent=2))
         return
