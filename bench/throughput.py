@@ -421,10 +421,41 @@ def host_capacity(cores: int, pool_cpu_ms: float, consumer_cpu_ms: float) -> flo
     return min(cores * 1000 / pool_cpu_ms, 1000 / consumer_cpu_ms)
 
 
+def plot_host(result: dict[str, Any], path: Path) -> None:
+    """Images/s a host serves by its cores: the bare model on every core, IRS's pool processes, and what one
+    consumer can feed, so where the bound lies shows at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cores = list(HOST_CORES)
+    per_core = 1000 / result["bare_cpu_ms_per_image"]
+    consumer_at = {row["processes"]: row["consumer_cpu_ms_per_image"] for row in result["host_model"]}
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    axes.plot(cores, [n * per_core for n in cores], "o--", label="the bare model on every core")
+    axes.plot(cores, [n * 1000 / result["pool_cpu_ms_per_image"] for n in cores], "o-",
+              label="IRS's pool processes, one per core")
+    axes.plot(cores, [1000 / consumer_at[n] for n in cores], "s:", label="what one consumer can feed")
+    axes.plot(cores, [result["host_capacity_images_per_s"][str(n)] for n in cores], "o-", linewidth=3, alpha=0.5,
+              label="the host: the lower of the two")
+    axes.set(xlabel="cores (worker processes)", ylabel="images/s", xticks=cores,
+             title=f"One host: {result['model']} on {result['runtime']}\nderived from CPU per image, {result['date']}")
+    axes.title.set_fontsize(10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer images: under two minutes")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "throughput" / "host.png",
+                        help="where the host model's picture goes, when the bare, irs and host legs ran")
     parser.add_argument("--usd-per-hour", type=float, default=0.085,
                         help="this machine's instance price, for this_host's cost per million images "
                              "(default: a c6i.large, on demand in US East)")
@@ -434,6 +465,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         configure_environment(free_port(), Path(scratch))
         result = run(args.quick, set(args.legs.split(",")), args.usd_per_hour)
+    if {"host_model", "bare_cpu_ms_per_image", "pool_cpu_ms_per_image"} <= result.keys():
+        plot_host(result, args.plot)
     if args.json:
         print(json.dumps(result, indent=2))
         return
