@@ -60,11 +60,13 @@ def upload(path: Path, key: str) -> float:
 
 
 def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None,
-            deadline: float | None = None, model: str | None = None) -> list[Any]:
+            deadline: float | None = None, model: str | None = None, expires: float | None = None) -> list[Any]:
     """One classify request per uploaded key, sent ten to a SendMessageBatch; the router picks each pool
-    unless ``queue`` pins them. Sends are tried again until ``deadline`` (``time.monotonic()``)."""
+    unless ``queue`` pins them. Sends are tried again until ``deadline`` (``time.monotonic()``). A request no
+    worker has started ``expires`` seconds after it is sent is answered with an ``expired`` error instead."""
     with producer.channel.batched_sends(deadline):
-        return [classify.apply_async(arguments(key, model), headers={UPLOAD_MS: ms}, producer=producer, queue=queue)
+        return [classify.apply_async(arguments(key, model), headers={UPLOAD_MS: ms}, producer=producer, queue=queue,
+                                     expires=expires)
                 for key, ms in zip(keys, upload_ms, strict=True)]
 
 
@@ -83,11 +85,11 @@ def new_batch() -> str:
 
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
                  queue: str | None = None, batch: str | None = None, deadline: float | None = None,
-                 model: str | None = None) -> list[Submitted]:
+                 model: str | None = None, expires: float | None = None) -> list[Submitted]:
     """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a
     request, each for ``model`` (the workers' default when None; a repository model is pinned to its latest
     version once, before anything is uploaded: NotFound if there is none). AWS trouble is ridden out until
-    ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now)."""
+    ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now). ``expires``: see :func:`enqueue`."""
     deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
     model = pin(model, get_settings()) if model else None
     prefix = f"uploads/{batch or new_batch()}/"
@@ -102,7 +104,7 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
         uploads = [pool.submit(upload_patiently, path, key) for path, key in zip(paths, keys, strict=True)]
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
-            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model)
+            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model, expires)
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
                 if on_submitted:

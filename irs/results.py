@@ -153,6 +153,7 @@ class ErrorKind(StrEnum):
     FORBIDDEN = "forbidden"  # IRS may not read it
     TASK_FAILED = "task_failed"  # the task raised, or its document did not fit the schema
     MODEL_UNAVAILABLE = "model_unavailable"  # the model asked for cannot be had on this worker
+    EXPIRED = "expired"  # its deadline (Celery's expires) passed before a worker started it
 
 
 STAMP = Field(default=None, max_length=40, description="UTC, ISO 8601, milliseconds")

@@ -17,16 +17,21 @@ from typing import Any
 
 from celery import states
 from celery.backends.base import KeyValueStoreBackend
+from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from irs.aws import documents
 from irs.aws.clients import patiently
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ErrorKind, error_document, image_key_of, result_key
+from irs.settings import get_settings
+from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 #: How long one read or write of a document rides out S3 trouble (a write retried after a lost answer that had
 #: in fact been stored is refused by the conditional write, and so counted as done).
 PATIENCE_S = 60.0
+#: The reason Celery's worker gives when it revokes a request whose ``expires`` has passed.
+EXPIRED_REASON = "expired"
 
 
 class S3DocumentBackend(KeyValueStoreBackend):
@@ -62,6 +67,12 @@ class S3DocumentBackend(KeyValueStoreBackend):
         body: str | None = None
         if state == states.SUCCESS and isinstance(result, dict):
             body = json.dumps(result)  # classify's own document, built as a ResultDocument
+        elif state == states.REVOKED and self._expired(result):
+            # Celery's worker, on receiving (or about to start) a request past its deadline: answered, not run.
+            document = error_document(image_key_of(task_id) or "", task_id, "the request's deadline passed before "
+                                      "a worker started it", ErrorKind.EXPIRED, pool=get_settings().pool_name)
+            metrics.record_result(document)
+            body = json.dumps(document.as_json())
         elif state in states.EXCEPTION_STATES and state != states.RETRY:
             # A lost duplicate cannot overwrite a finished result: the write is conditional (set).
             meta = self._get_result_meta(result=self.prepare_exception(result) if isinstance(result, BaseException)
@@ -74,6 +85,11 @@ class S3DocumentBackend(KeyValueStoreBackend):
         if body is not None:
             self.set(self.get_key_for_task(task_id), body)
         return result
+
+    def _expired(self, result: Any) -> bool:
+        """Whether a revocation is Celery's for a passed deadline (the exception arrives encoded for JSON)."""
+        exception = self.exception_to_python(result) if isinstance(result, dict) else result
+        return isinstance(exception, TaskRevokedError) and str(exception) == EXPIRED_REASON
 
     def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:
         raw = self.get(self.get_key_for_task(task_id))

@@ -17,9 +17,10 @@ import binascii
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC
 from typing import Any, Literal
 
+from celery.utils.time import maybe_iso8601, maybe_make_aware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from irs.contract import MODEL_REF as MODEL_REF_PATTERN
@@ -61,6 +62,7 @@ class Properties(_Closed):
     delivery_mode: int | None = Field(default=None, ge=1, le=2)
     priority: int | None = Field(default=None, ge=0, le=255)
     delivery_tag: str | None = Field(default=None, max_length=200)  # kombu replaces it with the receipt's own
+    expiration: str | None = Field(default=None, pattern=r"^\d{1,15}$")  # a deadline as a TTL in ms, ignored on SQS
 
 
 class Envelope(_Bounded):
@@ -76,10 +78,11 @@ class Envelope(_Bounded):
 class TaskHeaders(_Closed):
     """Celery's task message headers (protocol 2) as IRS's producers send them, and IRS's own.
 
-    The headers that would make Celery expire, revoke or drop a task, or kombu decompress its body, may only
-    carry the values IRS sends (none): ``expires``, ``stamped_headers`` and ``stamps``, ``compression``.
-    ``eta`` (a retry's backoff) and ``timelimit`` may not exceed the workers' time limit, so a task is never
-    held or run past its visibility timeout.
+    The headers that would make Celery revoke or drop a task, or kombu decompress its body, may only carry the
+    values IRS sends (none): ``stamped_headers`` and ``stamps``, ``compression``. ``eta`` (a retry's backoff)
+    and ``timelimit`` may not exceed the workers' time limit, so a task is never held or run past its visibility
+    timeout. ``expires`` (a request's deadline) must be a time Celery reads: past it, the request is answered
+    with an ``expired`` document (:mod:`irs.broker.backend`).
     """
 
     task: str = Field(max_length=200)
@@ -88,7 +91,7 @@ class TaskHeaders(_Closed):
     lang: Literal["py"] = "py"
     shadow: None = None
     eta: str | None = Field(default=None, max_length=64)  # a retry's backoff: ISO 8601, checked below
-    expires: None = None
+    expires: str | None = Field(default=None, max_length=64)  # a deadline: ISO 8601, checked below
     group: None = None
     group_index: None = None
     timelimit: tuple[float | None, float | None] = Field(default=(None, None))
@@ -134,6 +137,15 @@ def refusal(text: str, task_queue: bool, time_limit_s: float, now: float | None 
     return _task_refusal(envelope, body, time_limit_s, now) if task_queue else None
 
 
+def _instant(text: str) -> float | None:
+    """The POSIX time of an ISO 8601 time as Celery's worker reads it (naive: UTC), or None if it cannot."""
+    try:
+        parsed = maybe_iso8601(text)
+        return None if parsed is None else maybe_make_aware(parsed, UTC).timestamp()
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None
+
+
 def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float | None) -> str | None:
     if len(json.dumps(envelope.headers)) > MAX_HEADERS_BYTES:
         return f"headers over the limit of {MAX_HEADERS_BYTES:,} bytes"
@@ -145,13 +157,11 @@ def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float
         return f"unknown task {headers.task[:100]}"
     if any(limit is not None and not 0 < limit <= time_limit_s for limit in headers.timelimit):
         return f"headers.timelimit: each limit must be at most the workers' {time_limit_s:g} s"
-    if headers.eta is not None:
-        try:
-            delay = datetime.fromisoformat(headers.eta).timestamp() - (time.time() if now is None else now)
-        except (ValueError, OverflowError, OSError):
-            return "headers.eta is not an ISO 8601 time"
-        if delay > time_limit_s:
-            return f"headers.eta puts the task off by more than the workers' time limit ({time_limit_s:g} s)"
+    for name in ("eta", "expires"):
+        if getattr(headers, name) is not None and _instant(getattr(headers, name)) is None:
+            return f"headers.{name} is not an ISO 8601 time"
+    if headers.eta is not None and (_instant(headers.eta) or 0) - (time.time() if now is None else now) > time_limit_s:
+        return f"headers.eta puts the task off by more than the workers' time limit ({time_limit_s:g} s)"
     try:
         args, kwargs, embed = body
     except (ValueError, TypeError):

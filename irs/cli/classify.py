@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for all results.")
 @click.option("--model", help="A built-in model installed on the workers, or a repository model: NAME (its latest "
                               "version, fixed when sent) or NAME@VERSION. The workers' default when not given.")
-def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str | None) -> None:
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="An image no worker has started this many seconds after it was sent is not classified: its "
+                   "result is an error of kind expired.")
+def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str | None,
+             deadline: float | None) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.
 
     PATHS are image files or directories of them. Exits 1 if any image could not be classified. If it
@@ -39,7 +43,7 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
     if not files:
         raise click.UsageError("no image files found in the given paths")
     batch = new_batch()
-    deadline = time.monotonic() + timeout  # for the submission; the results then have `timeout` more
+    patience = time.monotonic() + timeout  # for the submission; the results then have `timeout` more
     submitted: list[Submitted] = []
     try:
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -50,7 +54,8 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
                 submitted.append(item)
                 bar.advance(sent)
 
-            requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=deadline, model=model)
+            requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=patience, model=model,
+                                    expires=deadline)
             done = bar.add_task("classifying", total=len(files))
             failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
     except NotFound as error:  # no such model: refused before anything was uploaded

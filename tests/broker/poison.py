@@ -119,12 +119,12 @@ wrong_task = st.one_of(
     st.just(_replace(("headers", "padding"), "x" * 20_000)),
 )
 #: Headers and properties kombu or Celery act on, set to what IRS never sends: each would make the message
-#: vanish (decompressed and dropped, expired, revoked, delayed past its visibility) or run something else.
+#: vanish (decompressed and dropped, revoked, delayed past its visibility, refused by Celery) or run something else.
 ACTED_ON = {
     ("headers", "compression"): st.sampled_from(["gzip", "zlib", "application/x-gzip", "bzip2", "lzma", ""])
     | JSON_VALUES,
     ("headers", "eta"): st.just("2099-01-01T00:00:00+00:00") | JSON_VALUES.filter(lambda v: v is not None),
-    ("headers", "expires"): st.just("2000-01-01T00:00:00+00:00") | JSON_VALUES.filter(lambda v: v is not None),
+    ("headers", "expires"): st.just("at noon") | JSON_VALUES.filter(lambda v: v is not None and not isinstance(v, str)),
     ("headers", "stamped_headers"): st.just(["revoked"]) | JSON_VALUES.filter(lambda v: v is not None),
     ("headers", "stamps"): st.dictionaries(st.text(min_size=1, max_size=8), JSON_VALUES.filter(lambda v: v is not None),
                                           min_size=1, max_size=3),
@@ -179,7 +179,8 @@ def corpus_with_template() -> list[tuple[str, str]]:
         (_replace(("headers", "irs_upload_ms"), "a"), "irs_upload_ms"),
         (_replace(("headers", "compression"), "application/x-gzip"), "compressed body"),
         (_replace(("headers", "compression"), "zlib"), "compressed body"),
-        (_replace(("headers", "expires"), "2000-01-01T00:00:00+00:00"), "headers.expires"),
+        (_replace(("headers", "expires"), "at noon"), "headers.expires is not an ISO 8601 time"),
+        (_replace(("headers", "expires"), 1700000000), "headers.expires"),
         (_replace(("headers", "eta"), "2099-01-01T00:00:00+00:00"), "headers.eta puts the task off"),
         (_replace(("headers", "eta"), "tomorrow"), "headers.eta is not an ISO 8601 time"),
         (_replace(("headers", "stamped_headers"), ["x"]), "headers.stamped_headers"),

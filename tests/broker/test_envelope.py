@@ -54,3 +54,19 @@ def test_a_retry_as_celery_sends_it_is_admitted_and_one_held_past_the_time_limit
         eta = (datetime.now(UTC) + timedelta(seconds=ahead_s)).isoformat()
         message = poison._replace(("headers", "eta"), eta)
         assert (poison.refusal(message) is None) is admitted, poison.refusal(message)
+
+
+def test_a_request_with_a_deadline_as_celery_sends_it_is_admitted() -> None:
+    """``expires`` travels as an ISO 8601 header, and kombu adds the same as a TTL property (SQS ignores it)."""
+    from kombu import Connection
+
+    from irs.tasks import classify
+
+    with Connection("memory://") as connection:
+        with connection.Producer() as producer:
+            classify.apply_async(("uploads/a/dog.jpg",), producer=producer, queue="cloud", expires=90.0)
+        message = connection.default_channel.queues["cloud"].get()
+    assert message["headers"]["expires"] and message["properties"]["expiration"] == "90000"
+    assert poison.refusal(poison.text(message)) is None
+    message["properties"]["expiration"] = "soon"
+    assert "properties.expiration" in (poison.refusal(poison.text(message)) or "")
