@@ -2,7 +2,8 @@
 
 A page asks for a part with a marker on a line of its own: ``<!-- reference: cli -->`` (every command's
 ``--help``), ``settings`` (every ``IRS_*`` variable, from :class:`irs.settings.Settings`), ``rest`` (the
-REST API, from the web app's OpenAPI schema) or ``result`` (the result document, from its schema), or
+REST API, from the web app's OpenAPI schema), ``result`` (the result document, from its schema) or ``table``
+(the columns of an exported table, from :mod:`irs.export`), or
 ``<!-- include: FILE -->`` for a file of the repository's root (BENCHMARKS.md, SECURITY.md).
 """
 
@@ -27,7 +28,7 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 def render(kind: str, name: str) -> str:
     if kind == "include":
         return included(name)
-    return {"cli": cli, "settings": settings, "rest": rest, "result": result}[name]()
+    return {"cli": cli, "settings": settings, "rest": rest, "result": result, "table": table}[name]()
 
 
 def included(name: str) -> str:
@@ -145,6 +146,20 @@ def result() -> str:
         out.extend(f"| `{field}`{' (always)' if field in required else ''} | {_type(spec)} | "
                    f"{_cell(spec.get('description', ''))}{_limits(spec)} |"
                    for field, spec in part.get("properties", {}).items())
+        out.append("")
+    return "\n".join(out)
+
+
+def table() -> str:
+    """The columns of ``irs results --export``, a row per detection and a row per image."""
+    from irs.export import ROWS
+
+    out = []
+    for per, row in ROWS.items():
+        out.append(f"## A row per {per} (`--per {per}`)\n\n{row.__doc__}\n\n| column | type | meaning |\n|---|---|---|")
+        schema = row.model_json_schema()["properties"]
+        out.extend(f"| `{name}` | {_type(schema[name])} | {_cell(field.description or '')} |"
+                   for name, field in row.model_fields.items())
         out.append("")
     return "\n".join(out)
 

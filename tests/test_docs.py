@@ -1,4 +1,5 @@
-"""The documentation site documents every setting, command, endpoint and result field, generated from the code."""
+"""The documentation site documents every setting, command, endpoint, result field and table column, generated from
+the code."""
 
 from __future__ import annotations
 
@@ -46,8 +47,18 @@ def test_every_result_field_is_in_the_result_reference() -> None:
     assert all(f"| `{name}`" in reference for name in ResultDocument.model_fields)
 
 
+def test_every_column_of_an_exported_table_is_in_the_table_reference() -> None:
+    from irs.export import ROWS
+
+    reference = hooks().render("reference", "table")
+    assert all(f"| `{name}` |" in reference and f"`--per {per}`" in reference
+               for per, row in ROWS.items() for name in row.model_fields)
+    assert all(row.model_fields[name].description for row in ROWS.values() for name in row.model_fields)
+
+
 def test_each_reference_page_asks_for_its_part() -> None:
-    for page, part in (("cli", "cli"), ("settings", "settings"), ("rest", "rest"), ("result-document", "result")):
+    for page, part in (("cli", "cli"), ("settings", "settings"), ("rest", "rest"), ("result-document", "result"),
+                       ("table", "table")):
         assert f"<!-- reference: {part} -->" in (ROOT / "docs" / "reference" / f"{page}.md").read_text()
 
 

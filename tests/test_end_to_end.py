@@ -139,3 +139,23 @@ def test_a_client_that_gives_up_says_which_batch_to_collect_and_irs_results_coll
     nothing = subprocess.run([sys.executable, "-m", "irs.cli", "results", "20200101-000000000000"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert nothing.returncode == 1 and "no images in batch" in nothing.stderr
+
+
+def test_irs_results_exports_a_batch_as_a_table_duckdb_reads(cloud_worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import duckdb
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    run = irs("classify", "--json", str(IMAGES / "dog.jpg"), str(IMAGES / "horses.jpg"), str(broken))
+    assert run.returncode == 1, run.stderr  # one image could not be classified
+    (batch,) = {json.loads(line)["image_key"].split("/")[1] for line in run.stdout.splitlines()}
+    table = tmp_path / "batch.parquet"
+    exported = irs("results", batch, "--export", str(table))
+    assert exported.returncode == 1 and f"to {table}" in exported.stderr, exported.stderr
+    labels = dict(duckdb.sql(f"SELECT split_part(image_key, '/', -1), string_agg(label, ',' ORDER BY rank) "
+                             f"FROM '{table}' GROUP BY ALL").fetchall())
+    assert labels["dog.jpg"].split(",")[0] == "dog" and "horse" in labels["horses.jpg"]
+    assert labels["broken.jpg"] is None
+    per_image = tmp_path / "images.csv"
+    assert irs("results", batch, "--export", str(per_image), "--per", "image").returncode == 1
+    assert duckdb.sql(f"SELECT count(*) FROM '{per_image}'").fetchall() == [(3,)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -73,12 +73,25 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
 @click.argument("batch")
 @click.option("--json", "as_json", is_flag=True, help="Print one result document per line on stdout.")
 @click.option("--wait", default=0.0, show_default=True, help="Seconds to wait for results still due.")
-def results(batch: str, as_json: bool, wait: float) -> None:
+@click.option("--export", "export_to", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the results as a table to this file instead of printing them.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
+              help="The table's format (default: the file's suffix).")
+@click.option("--per", type=click.Choice(["detection", "image"]), default="detection", show_default=True,
+              help="A row per detection (an image with none still has one), or per image.")
+def results(batch: str, as_json: bool, wait: float, export_to: Path | None, fmt: str | None, per: str) -> None:
     """The results of BATCH, as `irs classify` names it (for one that stopped before they were all in).
 
-    Exits 1 if any image could not be classified, 3 if some results are still due.
+    With --export, they are written as a table (the columns are in the reference) that DuckDB, pandas or
+    Athena read. Exits 1 if any image could not be classified, 3 if some results are still due.
     """
     from irs.client import BATCH, batch_results
+    from irs.export import format_of
+
+    try:
+        table_format = format_of(export_to, fmt) if export_to else None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
 
     if not BATCH.fullmatch(batch):
         raise click.UsageError(f"{batch!r} is not a batch name (like 20261202-3f2a9c0b1d4e)")
@@ -89,7 +102,17 @@ def results(batch: str, as_json: bool, wait: float) -> None:
         documents, uploaded = batch_results(batch)
     if not uploaded:
         raise click.ClickException(f"no images in batch {batch} (uploads expire after IRS_UPLOAD_TTL_DAYS)")
-    failed = show(documents, as_json, lambda: None)
+    if export_to and table_format:
+        from irs.export import Per, rows, write
+        from irs.results import ResultDocument
+
+        parsed = [ResultDocument.model_validate(document) for document in documents]
+        row_kind = cast(Per, per)  # click allowed only Per's values
+        written = write(rows(parsed, row_kind), export_to, table_format, row_kind)
+        say(f"wrote {written} rows ({len(parsed)} images, a row per {per}) to {export_to}")
+        failed = sum(document.status != "ok" for document in parsed)
+    else:
+        failed = show(documents, as_json, lambda: None)
     if len(documents) < uploaded:
         say(f"{len(documents)} of {uploaded} results are in; ask again later, or with --wait")
         sys.exit(3)
