@@ -32,7 +32,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, process_tree, rss_mb, say  # noqa: E402
+from localstack import (  # noqa: E402
+    configure_environment,
+    cpu_model,
+    free_port,
+    process_tree,
+    rss_mb,
+    say,
+    wait_for_reports,
+)
 from report import emit  # noqa: E402
 
 
@@ -68,7 +76,6 @@ def leg(name: str, images: int, edge: bool, max_hosts: int, boot_delay_s: float,
     from irs.autoscale.providers.local import LocalProvider
     from irs.aws.provision import provision
     from irs.client import collect, submit_files
-    from irs.fleet import reports
     from irs.local.stack import Stack, start_emulator
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
@@ -92,11 +99,7 @@ def leg(name: str, images: int, edge: bool, max_hosts: int, boot_delay_s: float,
             roots["edge worker"] = stack.start("worker-edge", worker_argv(["edge"], 1, "edge"), {
                 **os.environ, "IRS_INSTANCE_ID": "edge-emulated", "IRS_POOL_NAME": "edge",
                 "IRS_MODEL": "yolo-fastest-1.1", "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms)}).pid
-        wanted = {"cloud", "edge"} if edge else {"cloud"}
-        deadline = time.monotonic() + 180
-        while {pool for pool in ("cloud", "edge") if reports.read(pool)} != wanted:
-            assert time.monotonic() < deadline, "the workers never reported"
-            time.sleep(1)
+        wait_for_reports({"cloud", "edge"} if edge else {"cloud"})
         peaks = PeakRss(roots)
         say(f"{name}: submitting {images} images through the router at once")
         begin = time.time()

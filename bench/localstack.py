@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def aws_requests(endpoint: str, reset: bool = False) -> dict[str, int]:
     with urllib.request.urlopen(request, timeout=10) as response:
         counts: dict[str, int] = json.loads(response.read())
     return counts
+
+
+def wait_for_reports(pools: set[str], timeout: float = 180) -> None:
+    """Wait until a live worker of each pool has written its fleet report (its consumer's S3 client made)."""
+    from irs.fleet import reports
+
+    deadline = time.monotonic() + timeout
+    while {pool for pool in pools if reports.read(pool)} != pools:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no fleet report from {', '.join(sorted(pools))} within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def cpu_model() -> str:

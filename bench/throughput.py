@@ -52,6 +52,7 @@ from localstack import (  # noqa: E402
     process_tree,
     rss_mb,
     say,
+    wait_for_reports,
 )
 from report import emit  # noqa: E402
 
@@ -163,12 +164,10 @@ def _usd_per_million(per_image: dict[str, float]) -> float:
 
 def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emulator_pid: int) -> dict[str, Any]:
     from irs.client import collect, submit_files
-    from irs.fleet import reports
 
     files = [paths[n % len(paths)] for n in range(count)]
     list(collect(submit_files(files[:4]), 120))  # warm: connections, model, first-request paths
-    while not reports.read("cloud"):  # and its first fleet report, which makes the consumer's S3 client
-        time.sleep(0.1)
+    wait_for_reports({"cloud"})  # and its first fleet report, which makes the consumer's S3 client
     aws_requests(endpoint, reset=True)
     pids = process_tree(worker_pid)
     cpu0, main0 = cpu_seconds(pids), cpu_seconds([worker_pid])
@@ -384,8 +383,7 @@ def run(quick: bool, legs: set[str], usd_per_hour: float) -> dict[str, Any]:
         pool_ms = irs["cpu_s_per_image"] * 1000 - consumer_ms
         result["consumer_cpu_ms_per_image"] = round(consumer_ms, 2)
         result["pool_cpu_ms_per_image"] = round(pool_ms, 2)
-        # A host of n cores runs n processes: its consumer's cost is the host leg's at that size, where it ran.
-        consumer_at = {row["processes"]: row["consumer_cpu_ms_per_image"] for row in result.get("host_model", [])}
+        consumer_at = consumer_by_size(result)
         capacity = {n: host_capacity(n, pool_ms, consumer_at.get(n, consumer_ms)) for n in HOST_CORES}
         result["host_capacity_images_per_s"] = {str(n): round(c, 1) for n, c in capacity.items()}
         if bare_runs:
@@ -414,6 +412,12 @@ def run(quick: bool, legs: set[str], usd_per_hour: float) -> dict[str, Any]:
     return result
 
 
+def consumer_by_size(result: dict[str, Any]) -> dict[int, float]:
+    """The consumer's CPU ms per image by worker processes, from the host leg: a host of n cores runs n
+    processes, so its consumer costs what the leg measured at that size."""
+    return {row["processes"]: row["consumer_cpu_ms_per_image"] for row in result.get("host_model", [])}
+
+
 def host_capacity(cores: int, pool_cpu_ms: float, consumer_cpu_ms: float) -> float:
     """Images a second one host of ``cores`` cores serves, from CPU per image: its pool processes (a process per
     core), or its one consumer, whichever is the bottleneck. Derived, not measured: the emulator cannot serve
@@ -431,7 +435,7 @@ def plot_host(result: dict[str, Any], path: Path) -> None:
 
     cores = list(HOST_CORES)
     per_core = 1000 / result["bare_cpu_ms_per_image"]
-    consumer_at = {row["processes"]: row["consumer_cpu_ms_per_image"] for row in result["host_model"]}
+    consumer_at = consumer_by_size(result)
     figure, axes = plt.subplots(figsize=(7, 4.2))
     axes.plot(cores, [n * per_core for n in cores], "o--", label="the bare model on every core")
     axes.plot(cores, [n * 1000 / result["pool_cpu_ms_per_image"] for n in cores], "o-",

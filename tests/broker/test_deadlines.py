@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 from irs.aws import clients, documents
+from irs.aws.queues import pool_depth
 from irs.fleet.schemas import REPORTS_PREFIX
+from irs.pools import EDGE
 from irs.results import ErrorKind, result_key, result_prefix
 from irs.settings import get_settings
 from irs.tasks import classify
@@ -15,12 +17,10 @@ from tests.conftest import Worker, wait_until
 
 def test_a_request_past_its_deadline_is_answered_expired_and_one_within_it_is_classified(
         emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
-    sqs = clients.client("sqs")
-    edge_url = sqs.get_queue_url(QueueName=f"{get_settings().queue_prefix}edge")["QueueUrl"]
     late, on_time = upload(photo("dog.jpg"), "late.jpg"), upload(photo("dog.jpg"), "on-time.jpg")
     sent = time.monotonic()
-    expiring = classify.apply_async((late,), queue="edge", expires=1.0)  # nobody serves the edge queue yet
-    lasting = classify.apply_async((on_time,), queue="edge", expires=600.0)
+    expiring = classify.apply_async((late,), queue=EDGE, expires=1.0)  # nobody serves the edge queue yet
+    lasting = classify.apply_async((on_time,), queue=EDGE, expires=600.0)
     wait_until(lambda: time.monotonic() - sent > 1.5, 5, "the first deadline to pass")
     worker = Worker("edge-deadline", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-deadline"})
     try:
@@ -37,6 +37,4 @@ def test_a_request_past_its_deadline_is_answered_expired_and_one_within_it_is_cl
     finally:
         worker.stop()  # drained: its acknowledgements sent
         documents.remove(f"{REPORTS_PREFIX}edge/edge-deadline.json")  # others' premise: no edge worker lives
-    attributes = sqs.get_queue_attributes(QueueUrl=edge_url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    assert pool_depth(EDGE).total == 0

@@ -9,9 +9,11 @@ import signal
 import pytest
 
 from irs.aws import clients, documents
+from irs.aws.queues import names, pool_depth, url
 from irs.broker.transport import Channel, receive_now
 from irs.fleet.schemas import REPORTS_PREFIX
-from irs.settings import PREFETCH_MULTIPLIER, Settings, get_settings
+from irs.pools import EDGE
+from irs.settings import PREFETCH_MULTIPLIER, Settings
 from irs.tasks import classify
 from tests.conftest import Worker, wait_until
 
@@ -46,15 +48,15 @@ def test_the_visibility_timeout_outlasts_a_message_waiting_behind_a_task_then_ru
     assert settings.visibility_timeout > PREFETCH_MULTIPLIER * settings.task_time_limit
 
 
-def queue_counts(url: str) -> tuple[int, int]:
-    attributes = clients.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+def edge_counts() -> tuple[int, int]:
+    """The edge queue's messages: waiting, and held by a worker."""
+    depth = pool_depth(EDGE)
+    return depth.waiting, depth.in_flight
 
 
 def test_a_second_worker_gets_the_work_a_full_worker_leaves_in_the_queue(emulator, upload, photo) -> None:  # type: ignore[no-untyped-def]
     sqs = clients.client("sqs")
-    edge_url = sqs.get_queue_url(QueueName=f"{get_settings().queue_prefix}edge")["QueueUrl"]
+    edge_url = url(names(EDGE).queue)
     visibility = sqs.get_queue_attributes(QueueUrl=edge_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
     # The full worker is killed at the end: what it held comes back in 10 s, for the second worker to answer.
     sqs.set_queue_attributes(QueueUrl=edge_url, Attributes={"VisibilityTimeout": "10"})
@@ -65,7 +67,7 @@ def test_a_second_worker_gets_the_work_a_full_worker_leaves_in_the_queue(emulato
     full = workers[0]
     try:
         held = PREFETCH_MULTIPLIER  # one process: the task it runs, and one waiting
-        wait_until(lambda: queue_counts(edge_url) == (len(keys) - held, held), 30, "the first worker to fill up")
+        wait_until(lambda: edge_counts() == (len(keys) - held, held), 30, "the first worker to fill up")
         wait_until(lambda: sum(result.id in full.text() for result in results) == held, 30, "its log of them")
         workers.append(Worker("edge-second", "edge", concurrency=1, extra_env={"IRS_INSTANCE_ID": "edge-second"}))
         left = [result for result in results if result.id not in full.text()]
@@ -76,7 +78,7 @@ def test_a_second_worker_gets_the_work_a_full_worker_leaves_in_the_queue(emulato
         full.process.wait()
         assert all(result.get(timeout=60)["status"] == "ok" for result in results)
         workers[1].stop()  # drained: its last acknowledgements sent
-        assert queue_counts(edge_url) == (0, 0)
+        assert edge_counts() == (0, 0)
     finally:
         if full.alive():
             os.killpg(full.process.pid, signal.SIGKILL)
