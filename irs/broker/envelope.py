@@ -104,8 +104,8 @@ class TaskHeaders(_Closed):
     replaced_task_nesting: Literal[0] = 0
     stamped_headers: None = None
     stamps: dict[str, None] = Field(default_factory=dict, max_length=0)
-    sent_at: float | None = Field(default=None, validation_alias=SENT_AT, ge=0, le=1e11)
-    upload_ms: float | None = Field(default=None, validation_alias=UPLOAD_MS, ge=0, le=3.6e6)
+    sent_at: float | None = Field(default=None, validation_alias=SENT_AT, ge=0, le=1e11, strict=True)
+    upload_ms: float | None = Field(default=None, validation_alias=UPLOAD_MS, ge=0, le=3.6e6, strict=True)
     route: Route | None = Field(default=None, validation_alias=ROUTE)
 
 
