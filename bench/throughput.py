@@ -56,13 +56,7 @@ from localstack import (  # noqa: E402
 )
 from report import emit  # noqa: E402
 
-# Public request prices, US East (N. Virginia), per million requests.
-PRICE_PER_MILLION = {
-    "sqs": 0.40,  # standard queue, per 64 KiB chunk
-    "s3 PUT": 5.00, "s3 POST": 5.00, "s3 LIST": 5.00,  # PUT, COPY, POST, LIST
-    "s3 GET": 0.40, "s3 HEAD": 0.40,  # GET, SELECT and all other requests
-}
-
+from irs.jobs.cost import usd_per_million  # noqa: E402
 
 # --- bare ----------------------------------------------------------------------------------------
 RUNTIMES = ("onnxruntime", "openvino", "opencv")  # IRS_RUNTIME values with a bare leg of their own
@@ -154,14 +148,6 @@ def _children_cpu() -> float:
 # --- the local stack ---------------------------------------------------------------------------------
 
 
-def _usd_per_million(per_image: dict[str, float]) -> float:
-    total = 0.0
-    for operation, count in per_image.items():
-        price = PRICE_PER_MILLION.get(operation) or PRICE_PER_MILLION.get(operation.split()[0], 0.0)
-        total += count * price
-    return total
-
-
 def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emulator_pid: int) -> dict[str, Any]:
     from irs.client import collect, submit_files
 
@@ -188,7 +174,7 @@ def irs_leg(paths: list[Path], count: int, endpoint: str, worker_pid: int, emula
         "client_cpu_s_per_image": client / count,
         "aws_requests_per_image": sum(per_image.values()),
         "aws_requests_by_operation": per_image,
-        "usd_per_million_images": _usd_per_million(per_image),
+        "usd_per_million_images": usd_per_million(per_image),
         "worker_rss_mb": max(rss_mb(pid) for pid in process_tree(worker_pid)),
         "worker_rss_mb_by_process": [round(rss_mb(pid), 1) for pid in process_tree(worker_pid)],
         "worker_pids": len(pids),

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from irs.pools import CLOUD, device_queue
+from irs.sources import Location, rules
 
 DEFAULT_ENV_FILE = "irs.env"
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
     input_bucket: str = Field(default="irs-uploads", description="Bucket that holds uploaded images.")
     results_bucket: str = Field(default="irs-results", description="Bucket that holds result documents.")
     results_prefix: str = Field(default="results/", description="Key prefix of result documents.")
+    source_buckets: str = Field(default="", description="Buckets (or BUCKET/PREFIX) the workers may read images "
+                                "from besides the input bucket: requests for s3://BUCKET/KEY, as jobs and watches "
+                                "send. Comma-separated; the template's SourceBuckets grants the same reads.")
+    job_page_size: int = Field(default=1000, ge=1, le=1000, description="Objects a job lists, sends and records "
+                               "at a time: a job resumed after a crash sends at most this many again.")
     result_ttl_days: int = Field(default=30, description="Result documents expire after this many days.")
     upload_ttl_days: int = Field(default=7, description="Uploaded images expire after this many days.")
 
@@ -141,6 +147,9 @@ class Settings(BaseSettings):
                                                 "with IRS installed in /opt/irs/.venv), or use a launch template.")
     ec2_launch_template: str | None = Field(default=None, description="Launch template name for worker hosts.")
     ec2_instance_type: str = Field(default="c6i.large", description="Instance type of worker hosts.")
+    ec2_usd_per_hour: float = Field(default=0.085, ge=0, description="On-demand price of one worker host, in USD "
+                                    "an hour (c6i.large in US East): what `irs job start` estimates a job's cost "
+                                    "from.")
     ec2_subnet_id: str | None = Field(default=None, description="Subnet worker hosts are launched in.")
     ec2_security_group_ids: str = Field(default="", description="Comma-separated security groups of worker hosts.")
     ec2_instance_profile: str | None = Field(default=None, description="Instance profile (role) of worker hosts.")
@@ -183,6 +192,17 @@ class Settings(BaseSettings):
     @property
     def visibility_timeout(self) -> int:
         return visibility_timeout(self.task_time_limit)
+
+    @field_validator("source_buckets")
+    @classmethod
+    def _valid_sources(cls, value: str) -> str:
+        rules(value)  # a bad entry stops the process at start, with its reason
+        return value
+
+    @property
+    def sources(self) -> tuple[Location, ...]:
+        """The buckets and prefixes of ``source_buckets``."""
+        return rules(self.source_buckets)
 
     @property
     def device_queue(self) -> str | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from irs.pools import served_by
 from irs.worker import command
 from tests.helpers.ports import free_port
 
@@ -38,6 +39,7 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 ARTIFACTS = ROOT / "artifacts" / XDIST_WORKER if XDIST_WORKER else ROOT / "artifacts"
 
 
+SOURCE_BUCKET = "irs-test-camera"
 PORT = free_port()
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 EMULATOR_TOKEN = uuid.uuid4().hex  # what IRS's own tooling shows the emulator to use /moto-api
@@ -47,6 +49,7 @@ os.environ.update({
     "IRS_MODEL_DIR": str(MODELS),
     "IRS_CACHE_DIR": str(ROOT / ".irs" / "test-cache" / (XDIST_WORKER or "main")),
     "IRS_QUEUE_PREFIX": f"irs-test-{uuid.uuid4().hex[:6]}-",
+    "IRS_SOURCE_BUCKETS": f"{SOURCE_BUCKET}/",  # a bucket of the user's own, made in the emulator by the tests
     # Workers stop (drain) within one receive: a short one ends every test's workers sooner.
     "IRS_SQS_WAIT_TIME_S": "2",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -168,7 +171,7 @@ class Worker:
                  queues: str | None = None) -> None:
         self.log = ARTIFACTS / f"worker-{name}.log"
         env = {**os.environ, "IRS_POOL_NAME": pool, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        argv = command.argv((queues or pool).split(","), concurrency, name,
+        argv = command.argv(queues.split(",") if queues else served_by(pool), concurrency, name,
                             extra=("--without-heartbeat", "--without-gossip", "--without-mingle"))
         self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
                                         start_new_session=True)

@@ -41,7 +41,6 @@ class Controller:
                  clock: Callable[[], float] = time.time, say: Callable[[str], None] = logger.info) -> None:
         self.provider, self.cfg, self.pool, self.interval_s = provider, cfg, pool, interval_s
         self.clock, self.say = clock, say
-        self.queue = queues.names(pool).queue
         self.started = clock()
         self.history: deque[tuple[float, int, int]] = deque()  # (time, backlog, images completed so far)
         self.completed = 0  # completions counted so far, across workers that came and went
@@ -51,7 +50,7 @@ class Controller:
     # -- observe ------------------------------------------------------------------------------------
     def observe(self) -> Observation:
         now = self.clock()
-        depth = queues.depth(self.queue)
+        depth = queues.served_depth(self.pool)
         found = reports.read(self.pool, now)
         hosts = self.provider.hosts()
         for seen in found.values():  # completions: what each worker finished since we last looked
@@ -132,7 +131,7 @@ class Controller:
         self.say(json.dumps(entry))
 
     def run(self, stop: threading.Event) -> None:
-        self.say(f"autoscaling {self.queue} with the {self.provider.name} provider: "
+        self.say(f"autoscaling the {self.pool} pool's queues with the {self.provider.name} provider: "
                  f"{self.cfg.min_instances} to {self.cfg.max_instances} instances, every {self.interval_s:.0f} s")
         while not stop.is_set():
             try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from irs.aws import feeds, queues
+from irs.aws import events, feeds, queues
 from irs.aws.clients import client, error_code
 from irs.aws.queues import queue_names
 from irs.settings import Settings, get_settings
@@ -54,6 +54,25 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
     say(f"bucket {settings.results_bucket} (results expire after {settings.result_ttl_days} days)")
     _results_topic(settings)
     say(f"topic {feeds.topic_name()} <- a notice of every new result document")
+    events.topic_arn()
+    say(f"topic {events.topic_name()} <- jobs' notices (started, finished, failed)")
+    say(f"queue {_watch_queue(settings)} <- the watched buckets' notices (irs watch)")
+
+
+def _watch_queue(settings: Settings) -> str:
+    """The watch queue (and its dead-letter queue), which S3 of this account may send to; its name."""
+    sqs, names = client("sqs"), queues.named(queues.WATCH, settings.queue_prefix)
+    dead = sqs.create_queue(QueueName=names.dead_letter, Attributes={
+        "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
+    url = sqs.create_queue(QueueName=names.queue)["QueueUrl"]
+    account = client("sts").get_caller_identity()["Account"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": queues.arn(dead), "maxReceiveCount": str(
+            settings.max_receives)}),
+        "Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": queues.arn(url), "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]})})
+    return names.queue
 
 
 class BucketTaken(Exception):

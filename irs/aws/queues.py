@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from irs.aws.clients import client
-from irs.pools import POOLS, device_queue
+from irs.pools import JOBS, POOLS, device_queue, served_by
 from irs.settings import Settings, get_settings
 
 DEAD_LETTER_SUFFIX = "-dlq"
+#: The queue S3 sends the watched buckets' notices to (:mod:`irs.jobs.watch`); not a queue of requests.
+WATCH = "watch"
 SQS_BATCH = 10  # the most entries one SQS batch request (send, delete, receive) takes
 #: The most one message may hold, body and attributes together; one batch of sends may hold no more in all.
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
@@ -44,6 +46,9 @@ class Depth:
     def total(self) -> int:
         return self.waiting + self.in_flight + self.delayed
 
+    def __add__(self, other: Depth) -> Depth:
+        return Depth(self.waiting + other.waiting, self.in_flight + other.in_flight, self.delayed + other.delayed)
+
 
 def message_attribute_bytes(attributes: dict[str, dict[str, str]]) -> int:
     """What message attributes count towards a message's size: each name, data type and value."""
@@ -57,9 +62,9 @@ def message_bytes(body: str, attributes: dict[str, dict[str, str]] | None = None
 
 
 def celery_queues(settings: Settings) -> tuple[str, ...]:
-    """The Celery queues this process knows: the pools, plus an edge device's own."""
+    """The Celery queues this process knows: the pools and the jobs queue, plus an edge device's own."""
     own = device_queue(settings.device_id)
-    return (*POOLS, own) if own else POOLS
+    return (*POOLS, JOBS, own) if own else (*POOLS, JOBS)
 
 
 def queue_names(settings: Settings | None = None) -> list[QueueNames]:
@@ -98,3 +103,9 @@ def depth(name: str) -> Depth:
 
 def pool_depth(pool: str) -> Depth:
     return depth(names(pool).queue)
+
+
+def served_depth(pool: str) -> Depth:
+    """The work waiting for ``pool``'s workers: its own queue and the others it serves (the cloud's, the jobs')."""
+    found = [depth(names(queue).queue) for queue in served_by(pool)]
+    return sum(found[1:], found[0])

@@ -31,6 +31,10 @@
    process (:func:`receive_now`): a deep queue is read up to ten at a time, an
    idle worker still receives at once, and no message waits in a worker for
    longer than one task (the visibility timeout allows for it).
+   **Interactive requests first**: the jobs queue (:data:`irs.pools.JOBS`)
+   is received from only while the worker holds no other request, so a
+   job fills the processes the interactive queue leaves idle, and an
+   interactive request waits behind at most the job requests already held.
 6. **An outage is ridden out, not fatal.** kombu raises a bare ``Exception``
    in the event loop for a ReceiveMessage answered with an error status
    (throttling: the worker stops, "Unrecoverable error"), and hands on a list
@@ -67,6 +71,7 @@ from vine import promise
 from irs.aws.clients import AWS_ERRORS, backoff, patiently, transient
 from irs.aws.queues import SQS_BATCH, SQS_MAX_MESSAGE_BYTES, message_attribute_bytes
 from irs.broker import envelope
+from irs.pools import JOBS
 from irs.settings import PREFETCH_MULTIPLIER, get_settings
 from irs.worker import metrics
 
@@ -96,11 +101,16 @@ def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict
     return body, attributes
 
 
-def receive_now(free: int, processes: int | None) -> bool:
+def receive_now(free: int, processes: int | None, background: bool = False, foreground_held: int = 0) -> bool:
     """Whether a consumer with ``free`` prefetch slots, feeding ``processes`` processes, receives now: once every
     message it holds is running, none waiting (``free >= processes``, since it holds up to PREFETCH_MULTIPLIER
     per process). Counting free slots leaves out messages held for a later time (a retry's countdown): Celery
-    raises the prefetch by one for each. With no prefetch limit (``processes`` None) it always receives."""
+    raises the prefetch by one for each. With no prefetch limit (``processes`` None) it always receives.
+
+    A ``background`` queue (the jobs') is received from only while the consumer holds none of the other
+    queues' messages (``foreground_held``): interactive requests first."""
+    if background and foreground_held:
+        return False
     return processes is None or free >= processes
 
 
@@ -191,10 +201,19 @@ class Channel(SQS.Channel):
         on its loop (a task finished) instead of receiving for the one slot just freed."""
         limited = bool(self.qos.prefetch_count)
         free = self.qos.can_consume_max_estimate() or 0
-        if queue in self._active_queues and not receive_now(free, self.processes if limited else None):
+        background = queue == JOBS
+        held = self._foreground_held() if background else 0
+        if queue in self._active_queues and not receive_now(free, self.processes if limited else None,
+                                                             background, held):
             self._loop1(queue)
         else:
             super()._schedule_queue(queue)
+
+    def _foreground_held(self) -> int:
+        """Messages this consumer holds from queues other than the jobs'."""
+        qos = self.qos  # kombu keeps what is held nowhere else; an acked message stays there until flushed
+        return sum(1 for tag, message in qos._delivered.items()  # noqa: SLF001
+                   if tag not in qos._dirty and message.delivery_info.get("routing_key") != JOBS)  # noqa: SLF001
 
     def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
         if self.connection is not None:  # a receive that returns after the channel closed polls no more

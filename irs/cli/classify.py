@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from irs.cli.job import DURATION
 from irs.cli.output import err, say, show
 from irs.image_files import expand
 
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for all results.")
 @click.option("--model", help="A built-in model installed on the workers, or a repository model: NAME (its latest "
                               "version, fixed when sent) or NAME@VERSION. The workers' default when not given.")
-@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="An image no worker has started this many seconds after it was sent is not classified: its "
-                   "result is an error of kind expired.")
+@click.option("--deadline", type=DURATION,
+              help="An image no worker has started this long after it was sent (90, 30m, 2h) is not classified: "
+                   "its result is an error of kind expired.")
 def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str | None,
              deadline: float | None) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.

@@ -28,8 +28,10 @@ def provision() -> None:
 @click.option("--image-id", default="", help="AMI of worker hosts, made with deploy/worker-image.sh.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path("irs.env"),
               show_default=True, help="Where the stack's outputs are written, as IRS settings.")
+@click.option("--source-buckets", default="", help="Buckets the workers may read images from, for jobs and "
+              "watches: BUCKET/ (a whole bucket) or BUCKET/PREFIX, comma-separated.")
 @click.option("--print-template", is_flag=True, help="Only print the CloudFormation template.")
-def deploy(stack_name: str, prefix: str, vpc_id: str | None, image_id: str, env_file: Path,
+def deploy(stack_name: str, prefix: str, vpc_id: str | None, image_id: str, env_file: Path, source_buckets: str,
            print_template: bool) -> None:
     """Create or update everything IRS needs in an AWS account, and write its settings to an env file."""
     from irs.deploy.template import dump
@@ -47,7 +49,8 @@ def deploy(stack_name: str, prefix: str, vpc_id: str | None, image_id: str, env_
             raise click.UsageError("no default VPC: pass --vpc-id")
         vpc_id = vpcs[0]["VpcId"]
     try:
-        values = run_deploy(stack_name, {"Prefix": prefix, "VpcId": vpc_id, "WorkerImageId": image_id},
+        values = run_deploy(stack_name, {"Prefix": prefix, "VpcId": vpc_id, "WorkerImageId": image_id,
+                                         "SourceBuckets": source_buckets},
                             say=lambda line: err.print(line, highlight=False))
     except DeployError as error:
         raise click.ClickException(str(error)) from None

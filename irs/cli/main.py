@@ -8,6 +8,7 @@ from irs.cli.autoscale import autoscale
 from irs.cli.classify import classify, results
 from irs.cli.deploy import deploy, provision, teardown
 from irs.cli.edge import edge
+from irs.cli.job import job, watch
 from irs.cli.local import emulator, up
 from irs.cli.model import model
 from irs.cli.status import status
@@ -26,6 +27,6 @@ def main() -> None:
     """
 
 
-for command in (classify, results, status, provision, model, edge, web, deploy, teardown, autoscale, emulator, up,
-                worker):
+for command in (classify, results, job, watch, status, provision, model, edge, web, deploy, teardown, autoscale,
+                emulator, up, worker):
     main.add_command(command)

@@ -30,6 +30,7 @@ from irs.deploy.template import WORKER_QUEUE_ACTIONS, allow
 from irs.pools import CLOUD, EDGE, POOLS, device_queue
 from irs.repository.manifest import PREFIX as MODELS
 from irs.settings import Settings, get_settings
+from irs.sources import Location
 
 Json = dict[str, Any]
 Say = Callable[[str], None]
@@ -55,6 +56,7 @@ class Place:
     input_bucket: str
     results_bucket: str
     results_prefix: str
+    sources: tuple[Location, ...] = ()  # IRS_SOURCE_BUCKETS: read, as the workers' role reads them
 
     def queue(self, name: str) -> str:
         """A queue by its full name (``<prefix><pool>``, see :func:`irs.aws.queues.named`)."""
@@ -102,6 +104,8 @@ def device_statements(place: Place, device: str) -> list[Json]:
                {"StringLike": {"s3:prefix": [f"{place.results_prefix}*", "fleet/*", f"{MODELS}*"]}}),
         # The model repository, read only: requests it sends or serves may name a repository model.
         allow(["s3:GetObject"], [place.objects(results, f"{MODELS}*")]),
+        *([allow(["s3:GetObject"], [place.objects(s.bucket, f"{s.key}*") for s in place.sources])]
+          if place.sources else []),
     ]
 
 
@@ -115,7 +119,8 @@ def here(settings: Settings | None = None) -> Place:
     caller = client("sts").get_caller_identity()
     return Place(partition=caller["Arn"].split(":")[1], region=settings.region, account=caller["Account"],
                  queue_prefix=settings.queue_prefix, input_bucket=settings.input_bucket,
-                 results_bucket=settings.results_bucket, results_prefix=settings.results_prefix)
+                 results_bucket=settings.results_bucket, results_prefix=settings.results_prefix,
+                 sources=settings.sources)
 
 
 def add(device: str, say: Say = print) -> dict[str, str]:

@@ -5,11 +5,14 @@ a test keeps the two the same. It is built in Python so that the workers' boot
 script is the very one the autoscaler's EC2 provider uses.
 
 Least privilege, by role (a test reads the policies and checks each claim):
-- **worker**: receive, delete, release and re-send on its queues, send to their
-  dead-letter queues; read uploads; write result documents and its fleet report.
+- **worker**: receive, delete, release and re-send on its queues (the jobs'
+  too), send to their dead-letter queues; read uploads and the source buckets
+  (``SourceBuckets``, nothing else); write result documents and its fleet
+  report.
 - **autoscaler**: read queue depth and fleet reports, publish its own state;
   run, tag and terminate only instances tagged with this deployment's fleet;
-  pass only the worker role.
+  pass only the worker role. Its janitor turns the watch queue's S3 notices
+  into requests, follows jobs and publishes their notices on the events topic.
 - **web**: put and read uploads, send tasks, read results, the results feed and
   what the router observes.
 - **edge devices** are not in the template: each Raspberry Pi gets an IAM user
@@ -25,7 +28,7 @@ import yaml
 
 from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
-from irs.pools import POOLS
+from irs.pools import JOBS, POOLS
 from irs.repository.manifest import PREFIX as MODELS
 from irs.settings import default_visibility_timeout
 
@@ -44,6 +47,19 @@ def _arn(logical: str) -> Json:
 
 def _bucket_objects(logical: str, prefix: str = "") -> Json:
     return {"Fn::Sub": f"${{{logical}.Arn}}/{prefix}*"}
+
+
+#: The queues of requests: the pools' and the jobs'.
+TASK_QUEUES = (*POOLS, JOBS)
+#: The queue S3 sends the watched buckets' notices to (``irs watch``), read by the autoscaler's janitor.
+WATCH = "watch"
+#: ARNs of the source buckets' objects, from SourceBuckets (``BUCKET/`` or ``BUCKET/PREFIX`` entries): each entry
+#: becomes ``arn:aws:s3:::ENTRY*``. Fn::Join's delimiter takes no function, so the partition is written out.
+SOURCE_OBJECTS = {"Fn::Split": [",", {"Fn::Sub": ["arn:aws:s3:::${Entries}*", {"Entries": {"Fn::Join": [
+    "*,arn:aws:s3:::", {"Fn::Split": [",", {"Ref": "SourceBuckets"}]}]}}]}]}
+#: Each entry must have its slash (``BUCKET/`` for a whole bucket): ``arn:aws:s3:::BUCKET*`` would match every bucket
+#: whose name begins so.
+SOURCE_PATTERN = r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^,*]*(,[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^,*]*)*$"
 
 
 def _queue(pool: str) -> str:
@@ -98,7 +114,27 @@ def _model_reads() -> list[Json]:
     ]
 
 
-def allow(actions: list[str], resources: list[Any] | str, condition: Json | None = None) -> Json:
+def _source_reads() -> Json:
+    """Read on the source buckets' objects; with none listed, on the uploads alone (which the role reads anyway),
+    since a statement must name something."""
+    return allow(["s3:GetObject"], {"Fn::If": ["HasSources", SOURCE_OBJECTS,
+                                               [_bucket_objects("UploadsBucket", "uploads/")]]})
+
+
+def _job_statements() -> list[Json]:
+    """Following jobs (irs.jobs) and watches: job records read and written, results listed and read, notices
+    published; the watch queue's notices taken, and each sent on as a request to the cloud's queue."""
+    return [
+        allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "jobs/")]),
+        allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": ["jobs/*", "results/*"]}}),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "results/")]),
+        allow(["sns:Publish"], [{"Ref": "EventsTopic"}]),
+        allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+              [_arn(_queue(WATCH))]),
+    ]
+
+
+def allow(actions: list[str], resources: list[Any] | str | Json, condition: Json | None = None) -> Json:
     """One IAM statement that allows ``actions`` on ``resources`` (ARNs, or the template's intrinsics)."""
     statement: Json = {"Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
@@ -157,12 +193,13 @@ WORKER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMe
                         "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
 
 
-def worker_statements(pools: tuple[str, ...] = POOLS) -> list[Json]:
+def worker_statements(pools: tuple[str, ...] = TASK_QUEUES) -> list[Json]:
     return [
         allow(WORKER_QUEUE_ACTIONS, [_arn(_queue(p)) for p in pools]),
         allow(["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in pools]),
         allow(["sqs:ListQueues"], "*"),  # kombu looks its queues up by prefix; ListQueues has no resource
         allow(["s3:GetObject"], [_bucket_objects("UploadsBucket")]),
+        _source_reads(),
         allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "results/")]),
         allow(["s3:PutObject", "s3:DeleteObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
         *_model_reads(),
@@ -173,7 +210,7 @@ def autoscaler_statements() -> list[Json]:
     fleet = _sub(fleet_of(QUEUE_PREFIX))  # the tag the autoscaler gives its hosts
     region_account = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
     return [
-        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(p)) for p in TASK_QUEUES]),
         allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "fleet/*"}}),
         allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "fleet/")]),
         allow(["s3:PutObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
@@ -183,6 +220,7 @@ def autoscaler_statements() -> list[Json]:
         # sized by the capacity the autoscaler is booting (its own state).
         allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
         allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "autoscaler/")]),
+        *_job_statements(),
         allow(["ec2:RunInstances"], [_sub(f"{region_account}:instance/*"), _sub(f"{region_account}:volume/*")],
                    {"StringEquals": {f"aws:RequestTag/{FLEET_TAG}": fleet}}),
         allow(["ec2:RunInstances"], [
@@ -208,15 +246,18 @@ def web_statements() -> list[Json]:
         allow(["sqs:ListQueues"], "*"),
         *_router_reads(),
         allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "web/tokens/")]),  # checks API tokens
-        # The status page and /metrics count each pool's dead letters.
-        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in POOLS]),
+        # The status page and /metrics count each queue's requests and dead letters; the API shows jobs.
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(JOBS))]),
+        allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_dlq(p)) for p in TASK_QUEUES]),
+        allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": "jobs/*"}}),
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "jobs/")]),
     ]
 
 
 def _worker_env() -> dict[str, str]:
     return {"IRS_REGION": "${AWS::Region}", "IRS_QUEUE_PREFIX": QUEUE_PREFIX,
             "IRS_INPUT_BUCKET": "${UploadsBucket}", "IRS_RESULTS_BUCKET": "${ResultsBucket}",
-            "IRS_MODEL": "${Model}"}
+            "IRS_MODEL": "${Model}", "IRS_SOURCE_BUCKETS": "${SourceBuckets}"}
 
 
 def _alerts() -> Json:
@@ -243,15 +284,37 @@ def _alerts() -> Json:
                 "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
                 "Resource": {"Ref": "AlertsTopic"},
                 "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}}
-    for pool in POOLS:
+    for pool in TASK_QUEUES:
         title = pool.capitalize()
         found[f"{title}DeadLetterAlarm"] = _alarm(
             _sub(f"${{Prefix}}-{pool}: requests dead-lettered"), _dlq(pool), "ApproximateNumberOfMessagesVisible", 0,
-            f"A request for the {pool} pool was dead-lettered: its reason is on the message (irs-reason).")
+            f"A request on the {pool} queue was dead-lettered: its reason is on the message (irs-reason).")
+        if pool == JOBS:  # a job's requests wait behind the interactive ones by design
+            continue
         found[f"{title}OldestRequestAlarm"] = _alarm(
             _sub(f"${{Prefix}}-{pool}: a request waits too long"), _queue(pool), "ApproximateAgeOfOldestMessage",
             {"Ref": "AlertOldestRequestSeconds"},
             f"The oldest request on the {pool} queue has waited longer than AlertOldestRequestSeconds.")
+    return found
+
+
+def _watch_and_events() -> Json:
+    """The watch queue, which S3 sends the watched buckets' notices to (SSE-SQS: S3 cannot use the AWS-managed
+    key), and the events topic, where jobs' notices are published for users to subscribe to."""
+    found: Json = {_dlq(WATCH): {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": _sub(f"${{Prefix}}-{WATCH}-dlq"), "MessageRetentionPeriod": 1209600,
+        "SqsManagedSseEnabled": True}}}
+    found[_queue(WATCH)] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": _sub(f"${{Prefix}}-{WATCH}"), "SqsManagedSseEnabled": True, "VisibilityTimeout": 60,
+        "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(WATCH)), "maxReceiveCount": 3}}}
+    found["WatchQueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+        "Queues": [{"Ref": _queue(WATCH)}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": _arn(_queue(WATCH)),
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}
+    found["EventsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": _sub("${Prefix}-events"), "KmsMasterKeyId": "alias/aws/sns"}}
     return found
 
 
@@ -268,7 +331,7 @@ def _alarm(name: Json, queue: str, metric: str, threshold: Any, description: str
 
 def build() -> Json:
     resources: Json = {}
-    for pool in POOLS:
+    for pool in TASK_QUEUES:
         resources[_dlq(pool)] = {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": _sub(f"${{Prefix}}-{pool}-dlq"), "MessageRetentionPeriod": 1209600,
             "KmsMasterKeyId": SQS_KEY}}
@@ -278,6 +341,7 @@ def build() -> Json:
             "ReceiveMessageWaitTimeSeconds": 10,
             "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(pool)), "maxReceiveCount": 3}}}
     resources.update(_alerts())
+    resources.update(_watch_and_events())
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")
     resources["ResultsBucket"] = _bucket("results", "results/", "ResultTtlDays")
     for bucket in ("UploadsBucket", "ResultsBucket"):
@@ -347,11 +411,15 @@ def build() -> Json:
                                                  "(twice IRS_TASK_TIME_LIMIT + 30)"},
             "UploadTtlDays": {"Type": "Number", "Default": 7, "MinValue": 1},
             "ResultTtlDays": {"Type": "Number", "Default": 30, "MinValue": 1},
+            "SourceBuckets": {"Type": "String", "Default": "", "AllowedPattern": SOURCE_PATTERN,
+                              "Description": "Buckets (BUCKET/ or BUCKET/PREFIX, comma-separated) the workers may "
+                                             "read images from, for jobs and watches (IRS_SOURCE_BUCKETS)"},
             "AlertOldestRequestSeconds": {"Type": "Number", "Default": 300, "MinValue": 60,
                                           "Description": "Alarm when a request has waited longer than this"},
         },
         "Conditions": {
             "HasImage": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerImageId"}, ""]}]},
+            "HasSources": {"Fn::Not": [{"Fn::Equals": [{"Ref": "SourceBuckets"}, ""]}]},
         },
         "Resources": resources,
         # Each output is an IRS setting: `irs deploy` writes them to the env file as IRS_<SNAKE_CASE>.
@@ -361,6 +429,7 @@ def build() -> Json:
             "InputBucket": {"Value": {"Ref": "UploadsBucket"}},
             "ResultsBucket": {"Value": {"Ref": "ResultsBucket"}},
             "Model": {"Value": {"Ref": "Model"}},
+            "SourceBuckets": {"Value": {"Ref": "SourceBuckets"}},
             "Ec2LaunchTemplate": {"Value": _sub("${Prefix}-worker")},
             "Ec2InstanceProfile": {"Value": {"Ref": "WorkerInstanceProfile"}},
             "Ec2SecurityGroupIds": {"Value": {"Fn::GetAtt": ["WorkerSecurityGroup", "GroupId"]}},

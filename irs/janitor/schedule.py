@@ -42,14 +42,17 @@ def _metrics() -> tuple[Any, Any]:
 
 
 def jobs(settings: Settings) -> list[Job]:
-    """The upkeep IRS needs: queued requests where they are answered sooner, and the queues of consumers that
-    died."""
+    """The upkeep IRS needs: queued requests where they are answered sooner, the queues of consumers that died
+    removed, watched buckets' new objects sent to classify, and jobs followed to their end."""
     from irs.aws import feeds
     from irs.janitor import orphans, rebalance
+    from irs.jobs import progress, watch
 
     found = [Job("rebalance", rebalance.EVERY_S, rebalance.Rebalancer().turn,
                  "queued request(s) moved to the pool that answers them sooner"),
-             Job("sweep_feeds", 60.0, feeds.sweep, "result-feed queue(s) of web processes that are gone removed")]
+             Job("sweep_feeds", 60.0, feeds.sweep, "result-feed queue(s) of web processes that are gone removed"),
+             Job("watch", watch.EVERY_S, watch.Watcher().turn, "new object(s) in watched buckets sent to classify"),
+             Job("follow_jobs", progress.EVERY_S, progress.follow_all, "job(s) finished, their notices published")]
     if settings.monitoring:
         sweeper = orphans.Sweeper()
         found.append(Job("sweep_monitoring", 60.0, lambda: len(sweeper.sweep()),

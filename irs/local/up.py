@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from irs.local import stack
-from irs.pools import CLOUD, EDGE
+from irs.pools import CLOUD, EDGE, served_by
 from irs.settings import LOCAL_ENDPOINT, Settings, env_file, get_settings
 from irs.worker import command
 
@@ -81,11 +81,12 @@ def run(options: Options, say: stack.Say, show: Show) -> None:
         written = stack.write_env_file(values)
         # The always-on worker is a host of the autoscaler's fleet: if it dies, the autoscaler launches another
         # always-on one, as it does on EC2; restarting it here too would make two.
-        worker = procs.start("worker-cloud", command.argv([CLOUD], options.concurrency or settings.concurrency, CLOUD),
+        processes = options.concurrency or settings.concurrency
+        worker = procs.start("worker-cloud", command.argv(served_by(CLOUD), processes, CLOUD),
                              {**env, "IRS_INSTANCE_ID": ALWAYS_ON_ID, "IRS_ALWAYS_ON": "true"},
                              replaced_by="the autoscaler")
         fleet.register(ALWAYS_ON_ID, worker.pid, always_on=True)
-        procs.start("worker-edge", command.argv([EDGE], 1, EDGE),
+        procs.start("worker-edge", command.argv(served_by(EDGE), 1, EDGE),
                     {**env, "IRS_INSTANCE_ID": EMULATED_EDGE_ID, "IRS_POOL_NAME": EDGE,
                      "IRS_SERVICE_FLOOR_MS": str(options.edge_floor_ms), "IRS_MODEL": EMULATED_EDGE_MODEL})
         procs.start("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "local",

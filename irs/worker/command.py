@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from irs.pools import served_by
 from irs.settings import Settings
 
 #: What a worker's systemd unit allows it (``systemd-analyze security`` rates it 1.4, "OK"): it writes only
@@ -54,9 +55,9 @@ def argv(queues: Sequence[str], concurrency: int, name: str, extra: Sequence[str
 
 
 def queues_of(settings: Settings) -> list[str]:
-    """What a worker with these settings consumes: its pool, and on an edge device the device's own queue."""
+    """What a worker with these settings consumes: its pool's queues, and on an edge device the device's own."""
     own = settings.device_queue
-    return [settings.pool_name, own] if own else [settings.pool_name]
+    return [*served_by(settings.pool_name), *([own] if own else [])]
 
 
 def from_settings(settings: Settings, extra: Sequence[str] = ()) -> list[str]:

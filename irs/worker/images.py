@@ -1,4 +1,5 @@
-"""Where the task reads an image from: the input bucket, or, on an edge device, the device's own disk."""
+"""Where the task reads an image from: the input bucket, a source bucket the deployment allows (an
+``s3://BUCKET/KEY`` key), or, on an edge device, the device's own disk."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from irs.aws.clients import client, error_code
 from irs.inference.imaging import BadImage
 from irs.results import ErrorKind
 from irs.settings import get_settings
+from irs.sources import BadLocation, Location, allowed, is_url, parse
 
 
 def device_prefix() -> str | None:
@@ -19,8 +21,20 @@ def read_image(image_key: str) -> tuple[bytes, str]:
     prefix = device_prefix()
     if prefix and image_key.startswith(prefix):
         return read_local(image_key.removeprefix(prefix))
-    settings = get_settings()
-    return download(image_key), f"s3://{settings.input_bucket}/{image_key}"
+    location = source(image_key) if is_url(image_key) else Location(get_settings().input_bucket, image_key)
+    return download(location), str(location)
+
+
+def source(url: str) -> Location:
+    """The object an ``s3://`` key names, if this deployment may read it (``IRS_SOURCE_BUCKETS``)."""
+    try:
+        location = parse(url)
+    except BadLocation as error:
+        raise BadImage(str(error), ErrorKind.MISSING) from None
+    if not allowed(location, get_settings().sources):
+        raise BadImage(f"{location} is not in a source this deployment may read (IRS_SOURCE_BUCKETS)",
+                       ErrorKind.FORBIDDEN)
+    return location
 
 
 def read_local(relative: str) -> tuple[bytes, str]:
@@ -38,12 +52,11 @@ def read_local(relative: str) -> tuple[bytes, str]:
     return path.read_bytes(), f"file://{path} on device {settings.device_id}"
 
 
-def download(image_key: str) -> bytes:
-    """The image from the input bucket; BadImage when it is missing, forbidden or too large."""
+def download(location: Location) -> bytes:
+    """The image from S3; BadImage when it is missing, forbidden or too large."""
     settings = get_settings()
-    location = f"s3://{settings.input_bucket}/{image_key}"
     try:
-        response = client("s3").get_object(Bucket=settings.input_bucket, Key=image_key)
+        response = client("s3").get_object(Bucket=location.bucket, Key=location.key)
     except Exception as error:
         code = error_code(error)
         if code in ("NoSuchKey", "404", "NoSuchBucket"):

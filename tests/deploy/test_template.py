@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from irs.deploy import template
 from irs.deploy.template import build, dump
 from tests.conftest import ROOT
 
@@ -54,9 +57,46 @@ def test_workers_touch_only_their_queues_and_buckets() -> None:
     for statement in statements("WorkerRole"):
         if statement["Resource"] == "*":
             assert statement["Action"] == ["sqs:ListQueues"]  # the one action with no resource to name
+        elif isinstance(statement["Resource"], dict):  # the source buckets, or with none listed the uploads
+            assert statement["Action"] == ["s3:GetObject"]
+            assert statement["Resource"]["Fn::If"][1:] == [template.SOURCE_OBJECTS,
+                                                           [{"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}]]
         else:
             assert all("Queue" in json.dumps(r) or "Bucket" in json.dumps(r) for r in statement["Resource"])
     assert not {a for a in actions("WorkerRole") if a.startswith(("ec2:", "iam:"))}
+
+
+def _intrinsics(value: Any, parameters: dict[str, str]) -> Any:
+    """What CloudFormation makes of Ref, Fn::Split, Fn::Join and Fn::Sub with a map (the source reads use them)."""
+    if isinstance(value, list):
+        return [_intrinsics(item, parameters) for item in value]
+    if not isinstance(value, dict):
+        return value
+    ((function, arguments),) = value.items()
+    if function == "Ref":
+        return parameters[arguments]
+    if function == "Fn::Sub":
+        text, names = arguments
+        values = {name: _intrinsics(given, parameters) for name, given in names.items()}
+        return re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], text)
+    arguments = _intrinsics(arguments, parameters)
+    assert function in ("Fn::Split", "Fn::Join"), function
+    return arguments[1].split(arguments[0]) if function == "Fn::Split" else arguments[0].join(arguments[1])
+
+
+@pytest.mark.parametrize(("entries", "arns"), [
+    ("camera-archive/2026/", ["arn:aws:s3:::camera-archive/2026/*"]),
+    ("camera-archive/,inbox/cam-7/", ["arn:aws:s3:::camera-archive/*", "arn:aws:s3:::inbox/cam-7/*"]),
+])
+def test_the_workers_read_exactly_the_source_buckets_the_stack_lists(entries: str, arns: list[str]) -> None:
+    assert re.fullmatch(TEMPLATE["Parameters"]["SourceBuckets"]["AllowedPattern"], entries)
+    assert _intrinsics(template.SOURCE_OBJECTS, {"SourceBuckets": entries}) == arns
+
+
+@pytest.mark.parametrize("entries", ["camera-archive", "camera-archive/,other", "bucket/*", "Bad_Name/", "a/,"])
+def test_a_source_that_would_name_more_than_it_says_is_refused(entries: str) -> None:
+    """Without its slash, arn:aws:s3:::camera-archive* would match every bucket whose name begins so."""
+    assert not re.fullmatch(TEMPLATE["Parameters"]["SourceBuckets"]["AllowedPattern"], entries)
     assert "s3:DeleteObject" not in {a for s in statements("WorkerRole") for a in s["Action"]
                                      if "results/" in json.dumps(s["Resource"])}
 
@@ -135,7 +175,8 @@ def test_a_dead_letter_or_a_request_waiting_too_long_raises_an_alarm_on_the_aler
     watched = {(a["MetricName"], a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]) for a in alarms.values()}
     assert watched == {(metric, queue) for pool in ("cloud", "edge") for metric, queue in (
         ("ApproximateNumberOfMessagesVisible", f"{pool.capitalize()}DeadLetterQueue"),
-        ("ApproximateAgeOfOldestMessage", f"{pool.capitalize()}Queue"))}
+        ("ApproximateAgeOfOldestMessage", f"{pool.capitalize()}Queue"))} | {
+        ("ApproximateNumberOfMessagesVisible", "JobsDeadLetterQueue")}  # a job's requests wait by design
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -150,7 +191,10 @@ def test_a_dead_letter_or_a_request_waiting_too_long_raises_an_alarm_on_the_aler
 
 def test_no_topic_is_declared_that_nothing_publishes_to() -> None:
     topics = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::SNS::Topic"}
-    assert topics == {"ResultsTopic", "AlertsTopic"}  # S3 announces results; CloudWatch raises alarms
+    # S3 announces results; CloudWatch raises alarms; the autoscaler's janitor announces jobs' ends.
+    assert topics == {"ResultsTopic", "AlertsTopic", "EventsTopic"}
+    assert any(s["Action"] == ["sns:Publish"] and s["Resource"] == [{"Ref": "EventsTopic"}]
+               for s in statements("AutoscalerRole"))
 
 
 def test_both_buckets_refuse_every_request_not_made_over_tls() -> None:
@@ -165,7 +209,12 @@ def test_both_buckets_refuse_every_request_not_made_over_tls() -> None:
 
 def test_every_queue_is_encrypted_at_rest() -> None:
     queues = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::SQS::Queue"]
-    assert len(queues) == 4 and all(q["KmsMasterKeyId"] == "alias/aws/sqs" for q in queues)
+    watch = {RESOURCES[name]["Properties"]["QueueName"]["Fn::Sub"] for name in ("WatchQueue", "WatchDeadLetterQueue")}
+    requests = [q for q in queues if q["QueueName"]["Fn::Sub"] not in watch]
+    assert len(requests) == 6 and all(q["KmsMasterKeyId"] == "alias/aws/sqs" for q in requests)
+    # S3 sends the watched buckets' notices: it cannot use the AWS-managed key, so SQS's own encryption.
+    assert all(q["SqsManagedSseEnabled"] for q in queues if q["QueueName"]["Fn::Sub"] in watch)
+    assert len(queues) == 8
 
 
 def test_each_static_analysis_check_a_bucket_skips_says_why() -> None:

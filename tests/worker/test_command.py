@@ -11,9 +11,9 @@ from irs.settings import Settings
 from irs.worker import command
 
 
-def test_a_cloud_host_runs_celery_on_the_cloud_queue_with_its_concurrency() -> None:
+def test_a_cloud_host_runs_celery_on_the_cloud_and_jobs_queues_with_its_concurrency() -> None:
     argv = command.from_settings(Settings(pool_name="cloud", concurrency=2, instance_id="i-123"))
-    assert "celery -A irs worker -Q cloud -c 2 -n i-123@%h" in shlex.join(argv)
+    assert "celery -A irs worker -Q cloud,jobs -c 2 -n i-123@%h" in shlex.join(argv)
 
 
 def test_a_pi_serves_the_shared_edge_queue_and_its_own() -> None:

@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 from irs.autoscale.providers import Host
-from irs.pools import CLOUD
+from irs.pools import CLOUD, served_by
 from irs.worker import command
 
 LAUNCH_GRACE_S = 10.0  # how long an entry may wait for its process to appear
@@ -102,7 +102,7 @@ class LocalProvider:
                    "IRS_ALWAYS_ON": str(always_on).lower(),
                    "IRS_IDLE_SHUTDOWN_S": "0" if always_on else str(self.idle_shutdown_s), "PYTHONUNBUFFERED": "1"}
             argv = [sys.executable, "-c", BOOT, str(self.boot_delay_s),
-                    *command.argv([self.pool], self.concurrency, host_id)]
+                    *command.argv(served_by(self.pool), self.concurrency, host_id)]
             log = (self.logs / f"{host_id}.log").open("ab")
             now = time.time()
             entry: dict[str, object] = {"id": host_id, "pid": None, "started": None, "launched_at": now,

@@ -1,0 +1,234 @@
+"""``irs job``: classify what is already in S3, a whole prefix, with progress, a deadline, notices and a table
+of results; ``irs watch``: classify every new object under a prefix as it lands."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from irs.cli.output import err, out, say
+
+if TYPE_CHECKING:
+    from irs.jobs.progress import Progress as JobProgress
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(click.ParamType):
+    """Seconds, or a number with a unit: 90, 90s, 30m, 2h, 1d."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
+            if not found:
+                self.fail(f"{value!r} is not a duration: seconds, or a number with s, m, h or d (2h)", param, ctx)
+            seconds = float(found[1]) * _UNITS[found[2]]
+        if seconds <= 0:
+            self.fail("a duration must be above zero", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
+def _problems() -> tuple[type[Exception], ...]:
+    from irs.jobs.record import BadJob
+    from irs.repository.store import NotFound
+
+    return BadJob, NotFound
+
+
+@click.group()
+def job() -> None:
+    """Classify every image under an S3 prefix, and follow it: start, status, wait, export, list."""
+
+
+@job.command()
+@click.argument("source")
+@click.option("--name", help="The job's name (lower-case letters, digits, dashes); by default one made from the "
+                             "source, so the same command resumes it.")
+@click.option("--model", help="A built-in model, or a repository model NAME[@VERSION]; the workers' default when "
+                              "not given.")
+@click.option("--deadline", type=DURATION, help="An image no worker has started this long after the job began "
+                                                "(90, 30m, 2h, 1d) is not classified: its result is an error of "
+                                                "kind expired.")
+@click.option("--suffix", "suffixes", multiple=True, help="Only keys ending so (repeatable) [default: the image "
+                                                          "suffixes IRS reads, any case].")
+@click.option("--max-bytes", type=click.IntRange(min=1), help="Skip objects larger than this [default: "
+                                                              "IRS_MAX_IMAGE_BYTES].")
+@click.option("--yes", is_flag=True, help="Start without listing first to say what it will cost.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's record as JSON when it has been sent.")
+def start(source: str, name: str | None, model: str | None, deadline: float | None, suffixes: tuple[str, ...],
+          max_bytes: int | None, yes: bool, as_json: bool) -> None:
+    """Classify every image under SOURCE (s3://BUCKET/PREFIX): list it, say how many images and what they will
+    cost, then send them. Run again after an interruption, it resumes where it stopped."""
+    from irs.jobs import run
+    from irs.jobs.listing import DEFAULT_SUFFIXES
+
+    chosen = tuple(s.lower() for s in suffixes) or DEFAULT_SUFFIXES
+    try:
+        if not yes:
+            _confirm(source, chosen, max_bytes)
+        with Progress(TextColumn("{task.description}"), TextColumn("{task.completed:,} sent"), console=err,
+                      transient=True) as bar:
+            sending = bar.add_task("listing and sending", total=None)
+            job = run.start(source, name, model, deadline, chosen, max_bytes,
+                            on_page=lambda record: bar.update(sending, completed=record.enqueued))
+    except _problems() as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        out.print_json(job.model_dump_json())
+    skipped = ", ".join(f"{count} {why}" for why, count in job.skipped.items()) or "none"
+    say(f"job {job.name}: {job.enqueued:,} images sent of {job.listed:,} objects listed (skipped: {skipped}). "
+        f"Follow it with `irs job status {job.name}` or `irs job wait {job.name}`")
+
+
+def _confirm(source: str, suffixes: tuple[str, ...], max_bytes: int | None) -> None:
+    from irs.jobs import cost, run
+    from irs.settings import get_settings
+
+    with Progress(TextColumn("listing {task.fields[listed]:,} objects, {task.fields[images]:,} images"),
+                  console=err, transient=True) as bar:
+        counting = bar.add_task("", total=None, listed=0, images=0)
+        listed, images = run.count(source, suffixes, max_bytes,
+                                   on_page=lambda n, i: bar.update(counting, listed=n, images=i))
+    settings = get_settings()
+    guess = cost.estimate(images, settings, max_hosts=20)
+    say(f"{source}: {listed:,} objects, {images:,} of them images to classify.")
+    say(f"Estimated cost: ${guess.total_usd:,.2f} (requests ${guess.requests_usd:,.2f}; "
+        f"{guess.instance_hours:,.2f} host-hours at ${settings.ec2_usd_per_hour}/h, ${guess.instance_usd:,.2f}); "
+        f"about {_span(guess.hours_at_cap * 3600)} on 20 hosts once booted.")
+    if not images:
+        raise click.ClickException("nothing to classify")
+    if not click.confirm("Start?", err=True):
+        raise click.Abort
+
+
+def _span(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _measure(name: str) -> JobProgress:
+    from irs.jobs.progress import measure
+
+    try:
+        return measure(name)
+    except _problems() as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _line(progress: JobProgress) -> str:
+    errors = ", ".join(f"{n} {kind}" for kind, n in sorted(progress.errors.items())) or "none"
+    job = progress.job
+    left = progress.remaining / progress.rate() if progress.rate() > 0 else None
+    return (f"job {job.name} ({job.state}): {progress.done:,} of {job.enqueued:,} done ({progress.ok:,} ok; errors: "
+            f"{errors}); {progress.remaining:,} waiting or in flight; {progress.rate():.1f} images/s"
+            + (f", about {_span(left)} left" if left is not None and progress.remaining else ""))
+
+
+@job.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the progress as JSON.")
+def status(name: str, as_json: bool) -> None:
+    """How far job NAME has got: done, errors, waiting or in flight; its rate and the time left."""
+    progress = _measure(name)
+    if as_json:
+        out.print_json(json.dumps(progress.as_json()))
+    else:
+        out.print(_line(progress), highlight=False, markup=False)
+
+
+@job.command()
+@click.argument("name")
+@click.option("--timeout", type=DURATION, help="Give up after this long (exit 3) [default: never].")
+def wait(name: str, timeout: float | None) -> None:
+    """Wait until every image of job NAME has its document, with a progress bar. Exits 1 if any is an error."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = _measure(name)
+    with Progress(TextColumn(f"job {name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errors]}"),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("", total=progress.job.enqueued or None, errors="")
+        while not progress.complete and progress.job.state != "failed":
+            if deadline is not None and time.monotonic() > deadline:
+                say(_line(progress))
+                sys.exit(3)
+            time.sleep(2)
+            progress = _measure(name)
+            bar.update(task, total=progress.job.enqueued, completed=progress.done,
+                       errors=f"{sum(progress.errors.values())} errors" if progress.errors else "")
+    out.print(_line(progress), highlight=False, markup=False)
+    if progress.errors or progress.job.state == "failed":
+        sys.exit(1)
+
+
+@job.command()
+@click.argument("name")
+@click.option("-o", "--output", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
+              help="The table's format (default: the file's suffix).")
+@click.option("--per", type=click.Choice(["detection", "image"]), default="detection", show_default=True,
+              help="A row per detection (an image with none still has one), or per image.")
+def export(name: str, path: Path, fmt: str | None, per: str) -> None:
+    """Write job NAME's results as a table (the columns are in the reference) that DuckDB, pandas or Athena read."""
+    from irs.export import Per, format_of, rows, write
+    from irs.jobs.progress import results
+
+    try:
+        written = write(rows(results(name), cast(Per, per)), path, format_of(path, fmt), cast(Per, per))
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    say(f"wrote {written:,} rows (a row per {per}) to {path}")
+
+
+@job.command(name="list")
+def list_jobs() -> None:
+    """Every job, with its progress."""
+    from irs.jobs.record import names
+
+    for name in names():
+        out.print(_line(_measure(name)), highlight=False, markup=False)
+
+
+@click.command()
+@click.argument("source", required=False)
+@click.option("--suffix", default="", help="Only keys ending so (.jpg), as S3's filter matches: case counts.")
+@click.option("--stop", is_flag=True, help="Stop watching SOURCE (with the same --suffix).")
+@click.option("--list", "listing", is_flag=True, help="List IRS's watches on the source buckets.")
+def watch(source: str | None, suffix: str, stop: bool, listing: bool) -> None:
+    """Classify every new object under SOURCE (s3://BUCKET/PREFIX) as it lands, until stopped with --stop.
+
+    S3 announces each new object to IRS's watch queue; the janitor, beside the autoscaler, sends it on. The
+    bucket's other notifications are kept; where S3 cannot take one more, the watch is refused with its reason.
+    """
+    from irs.jobs import watch as watches
+    from irs.jobs.record import BadJob
+
+    if listing:
+        for found, _ in watches.watches():
+            out.print(str(found), highlight=False, markup=False)
+        return
+    if not source:
+        raise click.UsageError("say which s3://BUCKET/PREFIX to watch (or --list)")
+    try:
+        if stop:
+            say(f"stopped watching {source}" if watches.remove(source, suffix) else f"{source} was not watched")
+            return
+        found, new = watches.add(source, suffix)
+    except BadJob as error:
+        raise click.ClickException(str(error)) from None
+    say(f"watching {found}: each new object is classified, its result under results/s3://{found.bucket}/{found.prefix}..."
+        if new else f"already watching {found}")

@@ -1,0 +1,152 @@
+"""How far a job has got: its result documents counted (ok, and errors by kind) against what it sent.
+
+A job's documents are found by listing the results under its prefix and keeping those whose task id is the
+job's (:func:`irs.jobs.record.task_id`); each is read once, and what was read is kept in the job's tally
+(``jobs/NAME/tally.json``), so following a job costs a LIST per thousand documents and a GET per new one.
+The first to see a job complete publishes its ``job-finished`` notice, once (a conditional write decides who).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from irs.aws import documents
+from irs.jobs import notices, record
+from irs.jobs.record import PREFIX, Record
+from irs.results import TASK_ID_HEX, ResultDocument, iso, task_id_of
+from irs.settings import get_settings
+
+READERS = 16  # documents read at once
+EVERY_S = 30.0  # how often the janitor follows the jobs not known to be finished
+
+
+class Tally(BaseModel):
+    """What has been read of a job's documents: each request's outcome, by its task id's head."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcomes: dict[str, str] = Field(default_factory=dict, max_length=10_000_000)  # head -> "ok" or error kind
+    finished_at: str | None = Field(default=None, max_length=40)
+
+
+@dataclass(frozen=True)
+class Progress:
+    job: Record
+    ok: int
+    errors: dict[str, int] = field(default_factory=dict)
+    finished_at: str | None = None
+
+    @property
+    def done(self) -> int:
+        return self.ok + sum(self.errors.values())
+
+    @property
+    def remaining(self) -> int:
+        """Requests sent and not answered yet: waiting in the jobs queue or being served."""
+        return max(0, self.job.enqueued - self.done)
+
+    @property
+    def complete(self) -> bool:
+        return self.job.state == "enqueued" and self.remaining == 0
+
+    def rate(self, now: float | None = None) -> float:
+        """Documents a second since the job began."""
+        began = datetime.fromisoformat(self.job.created_at).astimezone(UTC).timestamp()
+        return self.done / max(1e-3, (now or time.time()) - began)
+
+    def as_json(self) -> dict[str, object]:
+        job = self.job
+        return {"name": job.name, "source": job.spec.source, "model": job.spec.model, "state": job.state,
+                "created_at": job.created_at, "finished_at": self.finished_at, "listed": job.listed,
+                "enqueued": job.enqueued, "skipped": job.skipped, "done": self.done, "ok": self.ok,
+                "errors": self.errors, "remaining": self.remaining, "failure": job.failure,
+                "results": f"s3://{get_settings().results_bucket}/{get_settings().results_prefix}{job.spec.source}"}
+
+
+def tally_key(name: str) -> str:
+    return f"{PREFIX}{name}/tally.json"
+
+
+def finished_key(name: str) -> str:
+    return f"{PREFIX}{name}/finished.json"
+
+
+def document_keys(job: Record) -> list[str]:
+    """The keys of the job's result documents, from a listing of the results under its prefix."""
+    found = []
+    for key, _ in documents.listing(f"{get_settings().results_prefix}{job.spec.source}"):
+        request = task_id_of(key)
+        if request and request == record.task_id(job.name, request[TASK_ID_HEX + 1:]):
+            found.append(key)
+    return found
+
+
+def measure(name: str) -> Progress:
+    """The job's progress now; a complete job's ``job-finished`` notice is published on the way, once."""
+    job = record.read(name)
+    if job is None:
+        raise record.BadJob(f"no job named {name}")
+    tally = documents.read(tally_key(name), Tally) or Tally()
+    if tally.finished_at is None and job.state != "failed":
+        tally = _read_new(job, tally)
+    errors: dict[str, int] = {}
+    for outcome in tally.outcomes.values():
+        if outcome != "ok":
+            errors[outcome] = errors.get(outcome, 0) + 1
+    progress = Progress(job, ok=len(tally.outcomes) - sum(errors.values()), errors=errors,
+                        finished_at=tally.finished_at)
+    if progress.complete and tally.finished_at is None:
+        progress = Progress(job, progress.ok, errors, finished_at=iso())
+        documents.put_body(tally_key(name), tally.model_copy(update={"finished_at": progress.finished_at})
+                           .model_dump_json())
+        if documents.create(finished_key(name), b"{}"):
+            notices.publish("job-finished", name, **{k: v for k, v in progress.as_json().items() if k != "name"})
+    return progress
+
+
+def _read_new(job: Record, tally: Tally) -> Tally:
+    heads = {key.rsplit("/", 1)[1][:TASK_ID_HEX]: key for key in document_keys(job)}
+    new = [key for head, key in heads.items() if head not in tally.outcomes]
+    if not new:
+        return tally
+    with ThreadPoolExecutor(READERS) as readers:
+        found = list(readers.map(lambda key: documents.read(key, ResultDocument), new))
+    outcomes = dict(tally.outcomes)
+    for key, document in zip(new, found, strict=True):
+        if document is not None:
+            kind = document.error_kind
+            outcomes[key.rsplit("/", 1)[1][:TASK_ID_HEX]] = "ok" if document.status == "ok" else str(
+                getattr(kind, "value", kind) or "error")
+    tally = tally.model_copy(update={"outcomes": outcomes})
+    documents.put_body(tally_key(job.name), tally.model_dump_json())
+    return tally
+
+
+def follow_all() -> int:
+    """The janitor's job: measure every job not known to be finished, so each one's notice goes out even when
+    nobody waits for it. Returns how many finished since the last turn."""
+    finished = 0
+    for name in record.names():
+        if documents.get_bytes(finished_key(name)) is None and measure(name).complete:
+            finished += 1
+    return finished
+
+
+def results(name: str) -> Iterator[ResultDocument]:
+    """The job's result documents, read a few at a time, in key order (what ``irs job export`` writes)."""
+    job = record.read(name)
+    if job is None:
+        raise record.BadJob(f"no job named {name}")
+    keys = document_keys(job)
+    with ThreadPoolExecutor(READERS) as readers:
+        for start in range(0, len(keys), READERS * 8):
+            for document in readers.map(lambda key: documents.read(key, ResultDocument),
+                                        keys[start: start + READERS * 8]):
+                if document is not None:
+                    yield document

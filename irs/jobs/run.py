@@ -1,0 +1,123 @@
+"""Starting a job, and resuming one: list the prefix a page at a time, send each page's images to the jobs
+queue, then record the page (its manifest part, the listing cursor, the counts).
+
+A page is recorded only once it has been sent, so a client killed at any point resumes from the last recorded
+page: at most the page it was sending is sent again, with the same task ids, and the results' conditional write
+keeps one document per image.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from irs.aws.clients import error_code
+from irs.contract import arguments, split_ref
+from irs.jobs import notices, record
+from irs.jobs.listing import DEFAULT_SUFFIXES, pages, sort
+from irs.jobs.record import BadJob, Record, Spec
+from irs.pools import JOBS
+from irs.settings import get_settings
+from irs.sources import BadLocation, Location, allowed, parse
+
+PATIENCE_S = 300.0  # how long each page's sends ride out SQS trouble
+#: Errors that no retry mends: the source cannot be listed at all.
+PERMANENT = ("NoSuchBucket", "AccessDenied", "403", "404", "AllAccessDisabled")
+
+
+def source_of(url: str) -> Location:
+    """The prefix a job lists, if this deployment may read it."""
+    try:
+        location = parse(url, prefix=True)
+    except BadLocation as error:
+        raise BadJob(str(error)) from None
+    if not allowed(location, get_settings().sources):
+        raise BadJob(f"{location} is not in a source this deployment may read: add it to IRS_SOURCE_BUCKETS (and to "
+                     "the stack's SourceBuckets, which lets the workers read it)")
+    return location
+
+
+def spec_of(url: str, model: str | None = None, deadline_s: float | None = None,
+            suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int | None = None) -> Spec:
+    from irs.repository.store import pin
+
+    settings = get_settings()
+    return Spec(source=str(source_of(url)), model=pin(model, settings) if model else None, deadline_s=deadline_s,
+                suffixes=tuple(s.lower() for s in suffixes), max_bytes=max_bytes or settings.max_image_bytes)
+
+
+def count(url: str, suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int | None = None,
+          on_page: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    """How many objects the prefix holds, and how many of them the job would send (listing only)."""
+    source, limit = source_of(url), max_bytes or get_settings().max_image_bytes
+    listed = images = 0
+    for objects in pages(source):
+        listed += len(objects)
+        images += len(sort("count", source, objects, suffixes, limit).images)
+        if on_page:
+            on_page(listed, images)
+    return listed, images
+
+
+def start(url: str, name: str | None = None, model: str | None = None, deadline_s: float | None = None,
+          suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int | None = None,
+          on_page: Callable[[Record], None] | None = None) -> Record:
+    """Start the job over ``s3://BUCKET/PREFIX``, or resume the one of that name; returns its record once every
+    image has been sent. A request not started ``deadline_s`` after the job began is answered ``expired``."""
+    spec = spec_of(url, model, deadline_s, suffixes, max_bytes)
+    name = record.check_name(name or record.default_name(spec.source))
+    job = record.read(name)
+    if job is None:
+        job = record.new(name, spec)
+        record.write(job)
+        notices.publish("job-started", name, source=spec.source, model=spec.model, deadline_s=spec.deadline_s)
+    elif not _same(job.spec, spec):
+        raise BadJob(f"a job named {name} exists for {job.spec.source} (model {job.spec.model}, deadline "
+                     f"{job.spec.deadline_s}); give this one another --name")
+    if job.state != "listing":
+        return job
+    try:
+        return _send(job, on_page)
+    except Exception as error:
+        if error_code(error) in PERMANENT:
+            failed = job.model_copy(update={"state": "failed", "failure": str(error)[:2000]})
+            record.write(failed)
+            notices.publish("job-failed", name, source=spec.source, reason=str(error)[:1000])
+            raise BadJob(f"job {name} failed: {error}") from None
+        raise
+
+
+def _same(old: Spec, new: Spec) -> bool:
+    """The same job asked again: a repository model's latest version may have moved on since; its name may not."""
+    model_names = [split_ref(m)[0] if m else None for m in (old.model, new.model)]
+    return model_names[0] == model_names[1] and old.model_copy(update={"model": None}) == \
+        new.model_copy(update={"model": None})
+
+
+def _send(job: Record, on_page: Callable[[Record], None] | None) -> Record:
+    from irs.broker.app import app
+    from irs.tasks import classify
+
+    source = parse(job.spec.source, prefix=True)
+    with app.producer_or_acquire() as producer:
+        for objects in pages(source, after=job.cursor):
+            page = sort(job.name, source, objects, job.spec.suffixes, job.spec.max_bytes)
+            with producer.channel.batched_sends(time.monotonic() + PATIENCE_S):
+                for entry in page.images:
+                    classify.apply_async(arguments(str(Location(source.bucket, entry.key)), job.spec.model),
+                                         task_id=entry.task_id, producer=producer, queue=JOBS,
+                                         expires=job.deadline)
+            record.write_part(job.name, job.parts, page.entries)
+            skipped: Counter[Any] = Counter(job.skipped)
+            skipped.update(entry.skipped for entry in page.entries if entry.skipped)
+            job = job.model_copy(update={"cursor": page.last_key, "parts": job.parts + 1,
+                                         "listed": job.listed + len(page.entries),
+                                         "enqueued": job.enqueued + len(page.images), "skipped": dict(skipped)})
+            record.write(job)
+            if on_page:
+                on_page(job)
+    job = job.model_copy(update={"state": "enqueued"})
+    record.write(job)
+    return job

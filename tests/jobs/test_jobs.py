@@ -1,0 +1,144 @@
+"""Jobs over S3 on the local stack, with real workers: a prefix of a user's bucket classified, resumed after its
+client is killed, followed to its end, announced on the events topic, and exported as a table."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from irs.aws import clients, documents, events
+from irs.jobs import progress, record
+from irs.jobs.run import start
+from irs.settings import get_settings
+from tests.conftest import IMAGES, ROOT, SOURCE_BUCKET, Worker, wait_until
+
+PHOTOS = sorted(p.name for p in IMAGES.glob("*.jpg"))
+LIMIT = 400_000  # the job's --max-bytes: the padded copies are over it
+
+
+@pytest.fixture(scope="module")
+def camera(emulator: str) -> str:
+    """The user's own bucket, outside IRS, listed in IRS_SOURCE_BUCKETS."""
+    clients.client("s3").create_bucket(Bucket=SOURCE_BUCKET)
+    return SOURCE_BUCKET
+
+
+@pytest.fixture
+def announced(emulator: str) -> Iterator[Any]:
+    """A queue subscribed to the events topic, as a user would with SNS; yields a reader of its notices."""
+    sqs, sns = clients.client("sqs"), clients.client("sns")
+    url = sqs.create_queue(QueueName=f"{get_settings().queue_prefix}test-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscription = sns.subscribe(TopicArn=events.topic_arn(), Protocol="sqs", Endpoint=arn,
+                                 Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+    seen: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return seen
+
+    yield read
+    sns.unsubscribe(SubscriptionArn=subscription)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def put_prefix(prefix: str, images: int, others: int = 0, too_large: int = 0, broken: int = 0) -> None:
+    """``images`` photos under ``prefix`` (the sample photos over and over), files that are not images, photos
+    padded past LIMIT, and files named .jpg that are not images."""
+    s3 = clients.client("s3")
+    for n in range(images):
+        name = PHOTOS[n % len(PHOTOS)]
+        s3.put_object(Bucket=SOURCE_BUCKET, Key=f"{prefix}{n:04d}-{name}", Body=(IMAGES / name).read_bytes())
+    for n in range(others):
+        s3.put_object(Bucket=SOURCE_BUCKET, Key=f"{prefix}notes-{n}.txt", Body=b"not an image")
+    for n in range(too_large):
+        s3.put_object(Bucket=SOURCE_BUCKET, Key=f"{prefix}huge-{n}.jpg",
+                      Body=(IMAGES / "dog.jpg").read_bytes() + b"\0" * LIMIT)
+    for n in range(broken):
+        s3.put_object(Bucket=SOURCE_BUCKET, Key=f"{prefix}broken-{n}.jpg", Body=b"\xff\xd8 not really a JPEG")
+
+
+def irs(*args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "irs.cli", *args], cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and_exports_a_table(
+        camera: str, cloud_worker: Worker, announced: Any, tmp_path: Path) -> None:
+    put_prefix("archive/", images=200, others=6, too_large=3, broken=2)
+    source, name = f"s3://{camera}/archive/", "archive"
+    first = irs("job", "start", source, "--name", name, "--yes", "--max-bytes", str(LIMIT),
+                IRS_JOB_PAGE_SIZE="20")
+    try:
+        wait_until(lambda: (job := record.read(name)) is not None and job.parts >= 3, 60, "three pages sent")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    halfway = record.read(name)
+    assert halfway is not None and halfway.state == "listing" and 3 <= halfway.parts < 11
+
+    again = irs("job", "start", source, "--name", name, "--yes", "--max-bytes", str(LIMIT), IRS_JOB_PAGE_SIZE="20")
+    assert again.wait(120) == 0, again.stderr.read()
+    waited = irs("job", "wait", name, "--timeout", "3m")
+    assert waited.wait(240) == 1, waited.stderr.read()  # two of the images were not images: errors, exit 1
+
+    job = record.read(name)
+    assert job is not None and job.state == "enqueued"
+    assert (job.listed, job.enqueued, job.parts) == (211, 202, 11)  # resumed at its cursor, not from the start
+    assert job.skipped == {"not an image": 6, "too large": 3}
+    entries = record.manifest(name, job.parts)
+    assert len(entries) == 211 and len({e.key for e in entries}) == 211  # every object recorded once
+    # Each image has exactly one document, though the page being sent when the client died was sent again.
+    per_image = Counter(key.rsplit("/", 1)[0] for key, _ in documents.listing(f"results/{source}"))
+    assert len(per_image) == 202 and set(per_image.values()) == {1}
+    done = progress.measure(name)
+    assert done.complete and done.ok == 200 and done.errors == {"not_an_image": 2}
+
+    notices = announced()
+    assert Counter(n["event"] for n in notices if n["job"] == name) == {"job-started": 1, "job-finished": 1}
+    finished = next(n for n in notices if n["event"] == "job-finished")
+    assert finished["ok"] == 200 and finished["errors"] == {"not_an_image": 2} and finished["results"].endswith(source)
+
+    table = tmp_path / "archive.parquet"
+    exported = irs("job", "export", name, "-o", str(table), "--per", "image")
+    assert exported.wait(120) == 0, exported.stderr.read()
+    import duckdb
+
+    rows = duckdb.sql(f"select status, count(*) from '{table}' group by status order by status").fetchall()
+    assert rows == [("error", 2), ("ok", 200)]
+    dogs = duckdb.sql(f"select count(*) from '{table}' where image_key like '%dog.jpg' and labels like '%dog%'")
+    assert dogs.fetchall() == [(sum(1 for n in range(200) if PHOTOS[n % len(PHOTOS)] == "dog.jpg"),)]
+
+
+def test_a_request_the_workers_did_not_start_before_the_jobs_deadline_is_answered_expired(
+        camera: str, cloud_worker: Worker) -> None:
+    put_prefix("late/", images=5)
+    job = start(f"s3://{camera}/late/", name="late", deadline_s=0.001)
+    assert job.enqueued == 5
+    wait_until(lambda: progress.measure("late").complete, 60, "the late job's documents")
+    assert progress.measure("late").errors == {"expired": 5}
+
+
+def test_the_same_name_with_another_source_is_refused_not_mixed_up(camera: str) -> None:
+    put_prefix("one/", images=1)
+    put_prefix("two/", images=1)
+    start(f"s3://{camera}/one/", name="mixed")
+    with pytest.raises(record.BadJob, match="exists for s3://irs-test-camera/one/"):
+        start(f"s3://{camera}/two/", name="mixed")
+
+
+def test_a_bucket_the_deployment_does_not_read_is_refused_before_anything_is_listed(emulator: str) -> None:
+    with pytest.raises(record.BadJob, match="IRS_SOURCE_BUCKETS"):
+        start("s3://someone-elses-bucket/photos/", name="elsewhere")
+    assert record.read("elsewhere") is None
