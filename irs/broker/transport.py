@@ -32,9 +32,11 @@
    idle worker still receives at once, and no message waits in a worker for
    longer than one task (the visibility timeout allows for it).
    **Interactive requests first**: the jobs queue (:data:`irs.pools.JOBS`)
-   is received from only while the worker holds no other request, so a
-   job fills the processes the interactive queue leaves idle, and an
-   interactive request waits behind at most the job requests already held.
+   is received from only while the worker holds no other request and its
+   last receive from the others came back with fewer than it asked for (it
+   emptied them), so a job fills the processes interactive requests leave
+   idle, and an interactive request waits behind at most the job requests
+   already held.
 6. **An outage is ridden out, not fatal.** kombu raises a bare ``Exception``
    in the event loop for a ReceiveMessage answered with an error status
    (throttling: the worker stops, "Unrecoverable error"), and hands on a list
@@ -101,15 +103,17 @@ def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict
     return body, attributes
 
 
-def receive_now(free: int, processes: int | None, background: bool = False, foreground_held: int = 0) -> bool:
+def receive_now(free: int, processes: int | None, background: bool = False, foreground_held: int = 0,
+                foreground_drained: bool = True) -> bool:
     """Whether a consumer with ``free`` prefetch slots, feeding ``processes`` processes, receives now: once every
     message it holds is running, none waiting (``free >= processes``, since it holds up to PREFETCH_MULTIPLIER
     per process). Counting free slots leaves out messages held for a later time (a retry's countdown): Celery
     raises the prefetch by one for each. With no prefetch limit (``processes`` None) it always receives.
 
     A ``background`` queue (the jobs') is received from only while the consumer holds none of the other
-    queues' messages (``foreground_held``): interactive requests first."""
-    if background and foreground_held:
+    queues' messages (``foreground_held``) and its last receive from them emptied them (``foreground_drained``):
+    interactive requests first."""
+    if background and (foreground_held or not foreground_drained):
         return False
     return processes is None or free >= processes
 
@@ -145,6 +149,7 @@ class Channel(SQS.Channel):
         self._failed_receives: defaultdict[str, int] = defaultdict(int)  # by queue, in a row
         self._outage_since: float | None = None
         self.processes: int | None = None  # the worker processes this channel feeds, once Celery sets its prefetch
+        self._drained: dict[str, bool] = {}  # by queue: its last receive got fewer messages than it asked for
 
     def asynsqs(self, queue: str | None = None) -> Any:
         """kombu's asynchronous client, as :class:`Receiver` (IRS predefines no queues)."""
@@ -161,12 +166,13 @@ class Channel(SQS.Channel):
                       callback: Any = None) -> Any:
         self.receiving += 1
         return super()._get_from_sqs(queue_name, queue_url, connection, count=count,
-                                     callback=promise(self._received, (queue_name, callback, time.monotonic())))
+                                     callback=promise(self._received, (queue_name, callback, time.monotonic(), count)))
 
-    def _received(self, queue: str, callback: Any, sent: float, response: Any) -> None:
+    def _received(self, queue: str, callback: Any, sent: float, asked: int, response: Any) -> None:
         """Hand a receive's messages on; after a failed one, hand on none, after a backoff."""
         self.receiving -= 1
         if isinstance(response, dict):
+            self._drained[queue] = len(response.get("Messages") or ()) < asked
             if self._outage_since is not None and sent > self._outage_since:  # not a poll from before it
                 logger.warning("SQS answers again, after %.1f s", time.monotonic() - self._outage_since)
                 self._outage_since = None
@@ -202,18 +208,21 @@ class Channel(SQS.Channel):
         limited = bool(self.qos.prefetch_count)
         free = self.qos.can_consume_max_estimate() or 0
         background = queue == JOBS
-        held = self._foreground_held() if background else 0
+        held, drained = self._foreground() if background else (0, True)
         if queue in self._active_queues and not receive_now(free, self.processes if limited else None,
-                                                             background, held):
+                                                             background, held, drained):
             self._loop1(queue)
         else:
             super()._schedule_queue(queue)
 
-    def _foreground_held(self) -> int:
-        """Messages this consumer holds from queues other than the jobs'."""
+    def _foreground(self) -> tuple[int, bool]:
+        """Messages this consumer holds from queues other than the jobs', and whether its last receive from each
+        of those emptied it."""
         qos = self.qos  # kombu keeps what is held nowhere else; an acked message stays there until flushed
-        return sum(1 for tag, message in qos._delivered.items()  # noqa: SLF001
+        held = sum(1 for tag, message in qos._delivered.items()  # noqa: SLF001
                    if tag not in qos._dirty and message.delivery_info.get("routing_key") != JOBS)  # noqa: SLF001
+        others = {self.canonical_queue_name(q) for q in self._active_queues} - {self.canonical_queue_name(JOBS)}
+        return held, all(self._drained.get(name, False) for name in others)
 
     def _loop1(self, queue: str, messages_fetched: int | None = None) -> None:
         if self.connection is not None:  # a receive that returns after the channel closed polls no more

@@ -33,13 +33,15 @@ def test_messages_held_for_a_countdown_do_not_stop_a_worker_receiving() -> None:
     assert not receive_now(prefetch - later - processes - 1, processes)
 
 
-def test_the_jobs_queue_is_received_from_only_while_no_interactive_request_is_held() -> None:
+def test_the_jobs_queue_is_received_from_only_while_no_interactive_request_is_held_or_waiting() -> None:
     processes = 2
     prefetch = processes * PREFETCH_MULTIPLIER
     assert receive_now(prefetch, processes, background=True, foreground_held=0)  # idle: a job takes the worker
     assert not receive_now(prefetch - 1, processes, background=True, foreground_held=1)  # one interactive runs
     assert receive_now(prefetch - 1, processes, background=False, foreground_held=1)  # more interactive: yes
     assert not receive_now(prefetch - processes - 1, processes, background=True)  # a job's request waits: no
+    # Nothing interactive held, but its queue's last receive got all it asked for: there may be more of it.
+    assert not receive_now(prefetch, processes, background=True, foreground_drained=False)
 
 
 def test_a_channel_learns_how_many_processes_it_feeds_from_celerys_first_prefetch() -> None:
