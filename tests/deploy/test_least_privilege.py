@@ -33,6 +33,8 @@ from tests.conftest import ARTIFACTS, EMULATOR_TOKEN, IMAGES, MODELS, ROOT, Work
 from tests.helpers.ports import free_port
 
 STACK, PREFIX = "irs-lp", "irslp"
+#: A bucket of the user's own, whose 2026/ the stack lists as a source; its private/ and another bucket are not.
+CAMERA, OTHER = "lp-camera", "lp-other"
 ROLES = ("worker", "autoscaler", "web")
 DEVICES = ("pi1", "pi2")
 DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
@@ -94,8 +96,14 @@ def deployment(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         deployment = Deployment(endpoint, {}, {"admin": {"AWS_ACCESS_KEY_ID": "testing",
                                                          "AWS_SECRET_ACCESS_KEY": "testing"}}, tmp / "camera")
         deployment.run("admin", [sys.executable, "-m", "irs.cli", "deploy", "--stack-name", STACK, "--prefix", PREFIX,
-                                 "--image-id", image, "--env-file", str(tmp / "irs.env")], timeout=300)
+                                 "--image-id", image, "--env-file", str(tmp / "irs.env"),
+                                 "--source-buckets", f"{CAMERA}/2026/"], timeout=300)
         deployment.settings = _outputs((tmp / "irs.env").read_text())
+        assert deployment.settings["IRS_SOURCE_BUCKETS"] == f"{CAMERA}/2026/"
+        s3 = session.client("s3", endpoint_url=endpoint)
+        for bucket, key in ((CAMERA, "2026/dog.jpg"), (CAMERA, "private/dog.jpg"), (OTHER, "dog.jpg")):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key=key, Body=(IMAGES / "dog.jpg").read_bytes())
         _announce_results(session, endpoint, deployment.settings["IRS_RESULTS_BUCKET"])
         iam, sts = session.client("iam", endpoint_url=endpoint), session.client("sts", endpoint_url=endpoint)
         for role in ROLES:  # what the instance metadata service would hand a host of this role
@@ -198,6 +206,24 @@ def _ready(base: str, caller: dict[str, str]) -> bool:
         return False
 
 
+def test_a_cloud_worker_reads_a_listed_source_bucket_and_nothing_else_of_it(deployment: Deployment) -> None:
+    worker = _worker(deployment, "worker", "cloud,jobs")
+    code = """if True:
+        import json
+        from irs.pools import JOBS
+        from irs.tasks import classify
+        found = [classify.apply_async((url,), queue=JOBS).get(timeout=90) for url in {urls!r}]
+        print(json.dumps([[d["status"], d.get("error_kind"), d["summary"]] for d in found]))"""
+    urls = [f"s3://{CAMERA}/2026/dog.jpg", f"s3://{CAMERA}/private/dog.jpg", f"s3://{OTHER}/dog.jpg"]
+    try:
+        listed, unlisted, other = deployment.python("admin", code.format(urls=urls))  # who runs `irs job`
+    finally:
+        worker.stop()
+    assert listed[0] == "ok" and "dog" in listed[2]
+    assert unlisted[:2] == other[:2] == ["error", "forbidden"]  # refused by the worker before it asked S3
+    assert "AccessDenied" not in worker.text()
+
+
 def test_the_autoscaler_launches_tags_drains_and_terminates_a_host_and_rescues_an_edge_request(
         deployment: Deployment) -> None:
     web_sqs = deployment.client("web", "sqs")
@@ -219,8 +245,10 @@ def test_the_autoscaler_launches_tags_drains_and_terminates_a_host_and_rescues_a
     cloud = web_sqs.get_queue_url(QueueName=f"{PREFIX}-{CLOUD}")["QueueUrl"]
     depth = web_sqs.get_queue_attributes(QueueUrl=cloud, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "1"
-    # One whole decision of the controller and one round of the janitor, as `irs autoscale` runs them.
-    deployment.run("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "ec2", "--once"])
+    # One whole decision of the controller and one round of the janitor (the watch queue's notices taken, the
+    # jobs followed), as `irs autoscale` runs them.
+    said = deployment.run("autoscaler", [sys.executable, "-m", "irs.cli", "autoscale", "--provider", "ec2", "--once"])
+    assert "failed" not in said, said
 
 
 def test_an_edge_device_serves_its_own_queue_and_the_shared_edge_queue(deployment: Deployment) -> None:
@@ -301,6 +329,23 @@ FORBIDDEN = [
     Forbidden("pi1", "sqs", "create_queue", {"QueueName": f"{PREFIX}-device-pi3"}),
     Forbidden("pi1", "ec2", "describe_instances", {}),
     Forbidden("pi1", "iam", "list_users", {}),
+    # Source buckets: the workers read the listed prefix only; nobody else reads them at all.
+    Forbidden("worker", "s3", "get_object", {"Bucket": CAMERA, "Key": "private/dog.jpg"}),
+    Forbidden("worker", "s3", "get_object", {"Bucket": OTHER, "Key": "dog.jpg"}),
+    Forbidden("worker", "s3", "list_objects_v2", {"Bucket": CAMERA, "Prefix": "2026/"}),
+    Forbidden("worker", "s3", "put_object", {"Bucket": CAMERA, "Key": "2026/forged.jpg", "Body": b"x"}),
+    Forbidden("autoscaler", "s3", "get_object", {"Bucket": CAMERA, "Key": "2026/dog.jpg"}),
+    Forbidden("web", "s3", "get_object", {"Bucket": CAMERA, "Key": "2026/dog.jpg"}),
+    Forbidden("pi1", "s3", "get_object", {"Bucket": OTHER, "Key": "dog.jpg"}),
+    # Jobs' notices are published by the autoscaler's janitor only; the watch queue is its alone to read.
+    Forbidden("worker", "sns", "publish", {"TopicArn": f"arn:aws:sns:us-east-1:123456789012:{PREFIX}-events",
+                                           "Message": "forged"}),
+    Forbidden("web", "sns", "publish", {"TopicArn": f"arn:aws:sns:us-east-1:123456789012:{PREFIX}-events",
+                                        "Message": "forged"}),
+    Forbidden("web", "sqs", "receive_message", {"QueueUrl": QUEUE.replace("{name}", "watch")}),
+    Forbidden("worker", "sqs", "receive_message", {"QueueUrl": QUEUE.replace("{name}", "watch")}),
+    Forbidden("web", "s3", "put_object", {"Bucket": RESULTS, "Key": "jobs/forged/job.json", "Body": b"{}"}),
+    Forbidden("worker", "s3", "put_object", {"Bucket": RESULTS, "Key": "jobs/forged/job.json", "Body": b"{}"}),
 ]
 
 
