@@ -65,13 +65,14 @@ def _watch_queue(settings: Settings) -> str:
     dead = sqs.create_queue(QueueName=names.dead_letter, Attributes={
         "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)})["QueueUrl"]
     url = sqs.create_queue(QueueName=names.queue)["QueueUrl"]
-    account = client("sts").get_caller_identity()["Account"]
+    arn = queues.arn(url)
+    account = arn.split(":")[4]  # the queue's own account: S3 of this account may send to it, no other
     sqs.set_queue_attributes(QueueUrl=url, Attributes={
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": queues.arn(dead), "maxReceiveCount": str(
             settings.max_receives)}),
         "Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": queues.arn(url), "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]})})
+            "Resource": arn, "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]})})
     return names.queue
 
 

@@ -22,7 +22,8 @@
    document is refused by the conditional write: the first answer stays, never a second document.
 4. **Publishing can share requests too.** Inside ``channel.batched_sends()``
    messages are sent ten to a SendMessageBatch when the block ends; ``irs
-   classify`` submits many images this way.
+   classify`` submits many images this way, and a job each page it lists, up
+   to SEND_THREADS requests at a time.
 
 5. **Under load, receives come ten at a time.** kombu receives whenever a
    prefetch slot is free, so a busy worker asks SQS for one message per task
@@ -57,6 +58,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -79,6 +81,7 @@ from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch
+SEND_THREADS = 8  # SendMessageBatch requests in flight at once when many messages go out together
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
@@ -334,13 +337,21 @@ class Channel(SQS.Channel):
         by_queue: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for queue, message in sends:
             by_queue[queue].append(message)
+        batches = []
         for queue, messages in by_queue.items():
             client = self.sqs(queue=self.canonical_queue_name(queue))
             url = self._new_queue(queue)
             for chunk in _chunks(messages):
                 entries = [self._batch_entry(str(n), m) for n, m in enumerate(chunk)]
-                patiently(partial(self._send_batch, client, url, queue, entries, deadline), deadline,
-                          f"sending to {queue}")
+                batches.append(partial(patiently, partial(self._send_batch, client, url, queue, entries, deadline),
+                                       deadline, f"sending to {queue}"))
+        if len(batches) <= 1:
+            for batch in batches:
+                batch()
+            return
+        with ThreadPoolExecutor(min(SEND_THREADS, len(batches))) as senders:  # a send is mostly waiting
+            for sent in [senders.submit(batch) for batch in batches]:
+                sent.result()
 
     @staticmethod
     def _send_batch(client: Any, url: str, queue: str, entries: list[dict[str, Any]], deadline: float) -> None:

@@ -87,13 +87,15 @@ def document_keys(job: Record) -> list[str]:
     return found
 
 
-def measure(name: str) -> Progress:
-    """The job's progress now; a complete job's ``job-finished`` notice is published on the way, once."""
+def measure(name: str, look: bool = True) -> Progress:
+    """The job's progress now; a complete job's ``job-finished`` notice is published on the way, once. Without
+    ``look``, its progress as the last one to look (the janitor, ``irs job``) tallied it, read and nothing
+    written (what the web tier shows)."""
     job = record.read(name)
     if job is None:
         raise record.BadJob(f"no job named {name}")
     tally = documents.read(tally_key(name), Tally) or Tally()
-    if tally.finished_at is None and job.state != "failed":
+    if look and tally.finished_at is None and job.state != "failed":
         tally = _read_new(job, tally)
     errors: dict[str, int] = {}
     for outcome in tally.outcomes.values():
@@ -101,7 +103,7 @@ def measure(name: str) -> Progress:
             errors[outcome] = errors.get(outcome, 0) + 1
     progress = Progress(job, ok=len(tally.outcomes) - sum(errors.values()), errors=errors,
                         finished_at=tally.finished_at)
-    if progress.complete and tally.finished_at is None:
+    if look and progress.complete and tally.finished_at is None:
         progress = Progress(job, progress.ok, errors, finished_at=iso())
         documents.put_body(tally_key(name), tally.model_copy(update={"finished_at": progress.finished_at})
                            .model_dump_json())
