@@ -142,3 +142,15 @@ def test_a_bucket_the_deployment_does_not_read_is_refused_before_anything_is_lis
     with pytest.raises(record.BadJob, match="IRS_SOURCE_BUCKETS"):
         start("s3://someone-elses-bucket/photos/", name="elsewhere")
     assert record.read("elsewhere") is None
+
+
+def test_a_source_that_cannot_be_listed_fails_the_job_and_says_so_on_the_topic(emulator: str, announced: Any) -> None:
+    sources = f"{SOURCE_BUCKET}/,irs-test-missing/"  # listed, but no such bucket
+    failed = irs("job", "start", "s3://irs-test-missing/photos/", "--name", "missing", "--yes",
+                 IRS_SOURCE_BUCKETS=sources)
+    assert failed.wait(60) == 1
+    assert "job missing failed" in (failed.stderr.read() if failed.stderr else "")
+    job = record.read("missing")
+    assert job is not None and job.state == "failed" and "NoSuchBucket" in (job.failure or "")
+    said = [n for n in announced() if n["job"] == "missing"]
+    assert [n["event"] for n in said] == ["job-started", "job-failed"] and "NoSuchBucket" in said[1]["reason"]

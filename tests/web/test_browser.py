@@ -72,3 +72,23 @@ def test_a_user_signs_in_with_a_token_then_uploads(secure, people, browser) -> N
     page.set_input_files("#files", str(IMAGES / "dog.jpg"))
     page.locator("#results .card").first.locator(".labels li", has_text="dog").wait_for(timeout=60_000)
     page.close()
+
+
+def test_the_status_page_shows_a_jobs_progress(web, browser) -> None:  # type: ignore[no-untyped-def]
+    from irs.aws import clients
+    from irs.jobs import progress
+    from irs.jobs.run import start
+    from tests.conftest import SOURCE_BUCKET, wait_until
+
+    s3 = clients.client("s3")
+    s3.create_bucket(Bucket=SOURCE_BUCKET)
+    s3.put_object(Bucket=SOURCE_BUCKET, Key="browser-job/dog.jpg", Body=(IMAGES / "dog.jpg").read_bytes())
+    start(f"s3://{SOURCE_BUCKET}/browser-job/", name="browser-job")
+    wait_until(lambda: progress.measure("browser-job").complete, 60, "the job's document")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{web.url}/status")
+    row = page.locator("#jobs tbody tr", has_text="browser-job")
+    row.wait_for(timeout=20_000)
+    assert "finished" in row.inner_text() and "1 of 1" in row.inner_text()
+    assert row.locator("progress").evaluate("bar => bar.value === bar.max")
+    page.close()

@@ -73,7 +73,29 @@ async function refreshModels() {
       m.kind || "-", m.source, m.labels ?? "-", m.served])));
 }
 
+function counts(byKind) {
+  return Object.entries(byKind).map(([kind, n]) => `${n} ${kind}`).join(", ") || "none";
+}
+
+async function refreshJobs() {
+  const response = await fetch("/api/v1/jobs");
+  if (!response.ok) return;
+  const body = await response.json();
+  document.querySelector("#jobs tbody").replaceChildren(...body.jobs.map(job => {
+    const bar = document.createElement("progress");
+    bar.max = Math.max(job.enqueued, 1);
+    bar.value = job.done;
+    bar.textContent = `${job.done} of ${job.enqueued}`;
+    const row = cells(document.createElement("tr"), [job.name, job.source, job.finished_at ? "finished" : job.state,
+      "", `${job.done} of ${job.enqueued}`, counts(job.errors), counts(job.skipped)]);
+    row.children[3].append(bar);
+    return row;
+  }));
+}
+
 refresh();
 refreshModels();
+refreshJobs();
 setInterval(refresh, 2000);
 setInterval(refreshModels, 10000);
+setInterval(refreshJobs, 10000);
