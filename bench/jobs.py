@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from localstack import configure_environment, cpu_model, free_port, say, wait_for_reports  # noqa: E402
-from report import emit  # noqa: E402
+from report import emit_result  # noqa: E402
 
 SOURCE = "irs-bench-source"
 START = """if True:
@@ -217,10 +217,7 @@ def main() -> None:
         configure_environment(free_port(), Path(scratch))
         os.environ.update({"IRS_SOURCE_BUCKETS": f"{SOURCE}/", "IRS_EMULATOR": args.emulator})
         result = run(args.objects, args.job_images, args.interactive)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    emit([{"measure": k, "value": v} for k, v in result.items()], False, f"IRS jobs benchmark ({result['date']})")
+    emit_result(result, args.json, "jobs")
 
 
 if __name__ == "__main__":

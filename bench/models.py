@@ -19,7 +19,6 @@ The legs through the worker run alternately, alone first, then twice more each, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from localstack import configure_environment, cpu_model, free_port, process_tree, rss_mb, say  # noqa: E402
-from report import emit  # noqa: E402
+from report import emit_result  # noqa: E402
 
 SOURCE = "yolo-fastest-1.1-xl"
 
@@ -134,10 +133,7 @@ def main() -> None:
         configure_environment(free_port(), Path(scratch))
         os.environ["IRS_CACHE_DIR"] = str(Path(scratch) / "cache")  # the worker starts with no model fetched
         result = run(args.images)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    emit([{"measure": k, "value": v} for k, v in result.items()], False, f"IRS models benchmark ({result['date']})")
+    emit_result(result, args.json, "models")
 
 
 if __name__ == "__main__":

@@ -21,3 +21,11 @@ def emit(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
         for row in alike:
             table.add_row(*(json.dumps(v) if isinstance(v, dict) else str(v) for v in row.values()))
         Console().print(table)
+
+
+def emit_result(result: dict[str, Any], as_json: bool, name: str) -> None:
+    """A benchmark's one result: as JSON (indented), or as a table of measures and values."""
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    emit([{"measure": k, "value": v} for k, v in result.items()], False, f"IRS {name} benchmark ({result['date']})")

@@ -54,7 +54,7 @@ from localstack import (  # noqa: E402
     say,
     wait_for_reports,
 )
-from report import emit  # noqa: E402
+from report import emit_result  # noqa: E402
 
 from irs.jobs.cost import usd_per_million  # noqa: E402
 
@@ -457,10 +457,7 @@ def main() -> None:
         result = run(args.quick, set(args.legs.split(",")), args.usd_per_hour)
     if {"host_model", "bare_cpu_ms_per_image", "pool_cpu_ms_per_image"} <= result.keys():
         plot_host(result, args.plot)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    emit([{"measure": k, "value": v} for k, v in result.items()], False, f"IRS throughput benchmark ({result['date']})")
+    emit_result(result, args.json, "throughput")
 
 
 if __name__ == "__main__":

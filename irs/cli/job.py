@@ -3,7 +3,6 @@ of results; ``irs watch``: classify every new object under a prefix as it lands.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -73,6 +72,7 @@ def start(source: str, name: str | None, model: str | None, deadline: float | No
           max_bytes: int | None, yes: bool, as_json: bool) -> None:
     """Classify every image under SOURCE (s3://BUCKET/PREFIX): list it, say how many images and what they will
     cost, then send them. Run again after an interruption, it resumes where it stopped."""
+    from irs.aws.clients import AWS_OR_NETWORK_ERRORS
     from irs.jobs import run
     from irs.jobs.listing import DEFAULT_SUFFIXES
 
@@ -87,6 +87,10 @@ def start(source: str, name: str | None, model: str | None, deadline: float | No
                             on_page=lambda record: bar.update(sending, completed=record.enqueued))
     except _problems() as error:
         raise click.ClickException(str(error)) from None
+    except (KeyboardInterrupt, *AWS_OR_NETWORK_ERRORS) as error:
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        say(f"stopped before every image was sent ({reason}); the same command resumes after the last page sent")
+        sys.exit(2)
     if as_json:
         out.print_json(job.model_dump_json())
     skipped = ", ".join(f"{count} {why}" for why, count in job.skipped.items()) or "none"
@@ -95,6 +99,7 @@ def start(source: str, name: str | None, model: str | None, deadline: float | No
 
 
 def _confirm(source: str, suffixes: tuple[str, ...], max_bytes: int | None) -> None:
+    from irs.autoscale.policy import Config
     from irs.jobs import cost, run
     from irs.settings import get_settings
 
@@ -104,11 +109,11 @@ def _confirm(source: str, suffixes: tuple[str, ...], max_bytes: int | None) -> N
         listed, images = run.count(source, suffixes, max_bytes,
                                    on_page=lambda n, i: bar.update(counting, listed=n, images=i))
     settings = get_settings()
-    guess = cost.estimate(images, settings, max_hosts=20)
+    guess = cost.estimate(images, settings, max_hosts=Config.max_instances)
     say(f"{source}: {listed:,} objects, {images:,} of them images to classify.")
     say(f"Estimated cost: ${guess.total_usd:,.2f} (requests ${guess.requests_usd:,.2f}; "
         f"{guess.instance_hours:,.2f} host-hours at ${settings.ec2_usd_per_hour}/h, ${guess.instance_usd:,.2f}); "
-        f"about {_span(guess.hours_at_cap * 3600)} on 20 hosts once booted.")
+        f"about {_span(guess.hours_at_cap * 3600)} on {Config.max_instances} hosts once booted.")
     if not images:
         raise click.ClickException("nothing to classify")
     if not click.confirm("Start?", err=True):
@@ -146,7 +151,7 @@ def status(name: str, as_json: bool) -> None:
     """How far job NAME has got: done, errors, waiting or in flight; its rate and the time left."""
     progress = _measure(name)
     if as_json:
-        out.print_json(json.dumps(progress.as_json()))
+        out.print_json(progress.summary().model_dump_json())
     else:
         out.print(_line(progress), highlight=False, markup=False)
 
@@ -218,7 +223,7 @@ def watch(source: str | None, suffix: str, stop: bool, listing: bool) -> None:
     from irs.jobs.record import BadJob
 
     if listing:
-        for found, _ in watches.watches():
+        for found in watches.watches():
             out.print(str(found), highlight=False, markup=False)
         return
     if not source:

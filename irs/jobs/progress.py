@@ -3,7 +3,9 @@
 A job's documents are found by listing the results under its prefix and keeping those whose task id is the
 job's (:func:`irs.jobs.record.task_id`); each is read once, and what was read is kept in the job's tally
 (``jobs/NAME/tally.json``), so following a job costs a LIST per thousand documents and a GET per new one.
-The first to see a job complete publishes its ``job-finished`` notice, once (a conditional write decides who).
+Each look also writes the job's :class:`Summary` (``jobs/NAME/progress.json``), a few hundred bytes that the
+web tier reads. The first to see a job complete publishes its ``job-finished`` notice, once (a conditional
+write decides who).
 """
 
 from __future__ import annotations
@@ -35,6 +37,29 @@ class Tally(BaseModel):
     finished_at: str | None = Field(default=None, max_length=40)
 
 
+class Summary(BaseModel):
+    """A job's progress as its last look found it: what ``irs job status --json``, the API and the notices say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=record.NAME)
+    source: str = Field(max_length=1100, description="s3://BUCKET/PREFIX the job lists")
+    model: str | None = Field(max_length=140)
+    state: str = Field(max_length=16, description="listing (still sending), enqueued (all sent), failed")
+    created_at: str = Field(max_length=40)
+    finished_at: str | None = Field(max_length=40, description="When its last document was tallied; null while "
+                                                               "it runs")
+    listed: int = Field(ge=0)
+    enqueued: int = Field(ge=0)
+    skipped: dict[str, int] = Field(max_length=8, description="Objects not sent, by reason")
+    done: int = Field(ge=0)
+    ok: int = Field(ge=0)
+    errors: dict[str, int] = Field(max_length=32, description="Error documents, by error_kind")
+    remaining: int = Field(ge=0, description="Sent and not answered yet")
+    failure: str | None = Field(max_length=2000)
+    results: str = Field(max_length=1200, description="Where its result documents are")
+
+
 @dataclass(frozen=True)
 class Progress:
     job: Record
@@ -60,13 +85,13 @@ class Progress:
         began = datetime.fromisoformat(self.job.created_at).astimezone(UTC).timestamp()
         return self.done / max(1e-3, (now or time.time()) - began)
 
-    def as_json(self) -> dict[str, object]:
-        job = self.job
-        return {"name": job.name, "source": job.spec.source, "model": job.spec.model, "state": job.state,
-                "created_at": job.created_at, "finished_at": self.finished_at, "listed": job.listed,
-                "enqueued": job.enqueued, "skipped": job.skipped, "done": self.done, "ok": self.ok,
-                "errors": self.errors, "remaining": self.remaining, "failure": job.failure,
-                "results": f"s3://{get_settings().results_bucket}/{get_settings().results_prefix}{job.spec.source}"}
+    def summary(self) -> Summary:
+        job, settings = self.job, get_settings()
+        return Summary(name=job.name, source=job.spec.source, model=job.spec.model, state=job.state,
+                       created_at=job.created_at, finished_at=self.finished_at, listed=job.listed,
+                       enqueued=job.enqueued, skipped={str(k): n for k, n in job.skipped.items()},
+                       done=self.done, ok=self.ok, errors=self.errors, remaining=self.remaining, failure=job.failure,
+                       results=f"s3://{settings.results_bucket}/{settings.results_prefix}{job.spec.source}")
 
 
 def tally_key(name: str) -> str:
@@ -75,6 +100,16 @@ def tally_key(name: str) -> str:
 
 def finished_key(name: str) -> str:
     return f"{PREFIX}{name}/finished.json"
+
+
+def summary_key(name: str) -> str:
+    return f"{PREFIX}{name}/progress.json"
+
+
+def last_summary(name: str) -> Summary:
+    """The job's progress as the last look at it wrote it (read only: what the web tier shows)."""
+    found = documents.read(summary_key(record.check_name(name)), Summary)
+    return found if found is not None else measure(name, look=False).summary()
 
 
 def document_keys(job: Record) -> list[str]:
@@ -88,9 +123,8 @@ def document_keys(job: Record) -> list[str]:
 
 
 def measure(name: str, look: bool = True) -> Progress:
-    """The job's progress now; a complete job's ``job-finished`` notice is published on the way, once. Without
-    ``look``, its progress as the last one to look (the janitor, ``irs job``) tallied it, read and nothing
-    written (what the web tier shows)."""
+    """The job's progress now, its summary written; a complete job's ``job-finished`` notice is published on the
+    way, once. Without ``look``, what its tally holds, and nothing written."""
     job = record.read(name)
     if job is None:
         raise record.BadJob(f"no job named {name}")
@@ -103,12 +137,15 @@ def measure(name: str, look: bool = True) -> Progress:
             errors[outcome] = errors.get(outcome, 0) + 1
     progress = Progress(job, ok=len(tally.outcomes) - sum(errors.values()), errors=errors,
                         finished_at=tally.finished_at)
-    if look and progress.complete and tally.finished_at is None:
+    if not look:
+        return progress
+    if progress.complete and tally.finished_at is None:
         progress = Progress(job, progress.ok, errors, finished_at=iso())
         documents.put_body(tally_key(name), tally.model_copy(update={"finished_at": progress.finished_at})
                            .model_dump_json())
         if documents.create(finished_key(name), b"{}"):
-            notices.publish("job-finished", name, **{k: v for k, v in progress.as_json().items() if k != "name"})
+            notices.publish("job-finished", name, **progress.summary().model_dump(exclude={"name"}))
+    documents.put_body(summary_key(name), progress.summary().model_dump_json())
     return progress
 
 

@@ -15,7 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from irs.aws import documents
+from irs.aws.clients import client
 from irs.results import TASK_ID_HEX, iso
+from irs.settings import get_settings
 
 PREFIX = "jobs/"
 NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -132,6 +134,9 @@ def manifest(name: str, parts: int) -> list[Entry]:
 
 
 def names() -> list[str]:
-    """Every job's name, from the records in the bucket."""
-    return sorted({key.removeprefix(PREFIX).split("/", 1)[0] for key, _ in documents.listing(PREFIX)
-                   if key.endswith("/job.json")})
+    """Every job's name: the folders under ``jobs/`` (listed by delimiter, not every manifest part)."""
+    pages = client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=get_settings().results_bucket, Prefix=PREFIX, Delimiter="/")
+    found = [entry["Prefix"].removeprefix(PREFIX).rstrip("/") for page in pages
+             for entry in page.get("CommonPrefixes", ())]
+    return sorted(name for name in found if _NAME.match(name))

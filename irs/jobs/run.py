@@ -76,8 +76,8 @@ def start(url: str, name: str | None = None, model: str | None = None, deadline_
     elif not _same(job.spec, spec):
         raise BadJob(f"a job named {name} exists for {job.spec.source} (model {job.spec.model}, deadline "
                      f"{job.spec.deadline_s}); give this one another --name")
-    if job.state != "listing":
-        return job
+    if job.state == "enqueued":
+        return job  # all sent: nothing to resume
     try:
         return _send(job, on_page)
     except Exception as error:
@@ -97,8 +97,13 @@ def _same(old: Spec, new: Spec) -> bool:
 
 
 def _send(job: Record, on_page: Callable[[Record], None] | None) -> Record:
+    """Send the rest of the job, from its cursor (a failed job, started again, resumes there too)."""
     from irs.broker.app import app
     from irs.tasks import classify
+
+    if job.state == "failed":
+        job = job.model_copy(update={"state": "listing", "failure": None})
+        record.write(job)
 
     source = parse(job.spec.source, prefix=True)
     with app.producer_or_acquire() as producer:

@@ -106,15 +106,16 @@ def remove(url: str, suffix: str = "") -> bool:
     return True
 
 
-def watches() -> list[tuple[Watch, str]]:
-    """IRS's watches on the source buckets, each with its configuration's filter as S3 has it."""
-    found = []
+def watches() -> list[Watch]:
+    """This deployment's watches on its source buckets (those sending to its watch queue), with their filters as
+    S3 has them."""
+    arn, found = queues.arn(queues.url(queue_name())), []
     for bucket in sorted({source.bucket for source in get_settings().sources}):
         for c in _configuration(bucket).get("QueueConfigurations", []):
-            if str(c.get("Id", "")).startswith(ID_PREFIX):
+            if str(c.get("Id", "")).startswith(ID_PREFIX) and c.get("QueueArn") == arn:
                 rules = {r["Name"].lower(): r["Value"] for r in c.get("Filter", {}).get("Key", {}).get(
                     "FilterRules", [])}
-                found.append((Watch(bucket, rules.get("prefix", ""), rules.get("suffix", "")), c["Id"]))
+                found.append(Watch(bucket, rules.get("prefix", ""), rules.get("suffix", "")))
     return found
 
 

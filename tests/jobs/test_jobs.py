@@ -144,7 +144,8 @@ def test_a_bucket_the_deployment_does_not_read_is_refused_before_anything_is_lis
     assert record.read("elsewhere") is None
 
 
-def test_a_source_that_cannot_be_listed_fails_the_job_and_says_so_on_the_topic(emulator: str, announced: Any) -> None:
+def test_a_source_that_cannot_be_listed_fails_the_job_says_so_and_resumes_once_mended(
+        emulator: str, announced: Any) -> None:
     sources = f"{SOURCE_BUCKET}/,irs-test-missing/"  # listed, but no such bucket
     failed = irs("job", "start", "s3://irs-test-missing/photos/", "--name", "missing", "--yes",
                  IRS_SOURCE_BUCKETS=sources)
@@ -154,3 +155,10 @@ def test_a_source_that_cannot_be_listed_fails_the_job_and_says_so_on_the_topic(e
     assert job is not None and job.state == "failed" and "NoSuchBucket" in (job.failure or "")
     said = [n for n in announced() if n["job"] == "missing"]
     assert [n["event"] for n in said] == ["job-started", "job-failed"] and "NoSuchBucket" in said[1]["reason"]
+    clients.client("s3").create_bucket(Bucket="irs-test-missing")  # the cause mended, the same command resumes
+    clients.client("s3").put_object(Bucket="irs-test-missing", Key="photos/dog.jpg", Body=b"\xff\xd8")
+    again = irs("job", "start", "s3://irs-test-missing/photos/", "--name", "missing", "--yes",
+                IRS_SOURCE_BUCKETS=sources)
+    assert again.wait(60) == 0
+    resumed = record.read("missing")
+    assert resumed is not None and (resumed.state, resumed.enqueued, resumed.failure) == ("enqueued", 1, None)
