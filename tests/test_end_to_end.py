@@ -84,9 +84,10 @@ def test_irs_status_reports_every_pool(cloud_worker) -> None:  # type: ignore[no
     run = irs("status", "--json")
     assert run.returncode == 0, run.stderr
     pools = {p["pool"]: p for p in json.loads(run.stdout)}
-    assert pools.keys() == {"cloud", "edge"}
+    assert pools.keys() == {"cloud", "edge", "jobs"}
     assert {"waiting", "in_flight", "delayed", "dead_lettered", "busy_workers"} <= pools["cloud"].keys()
     assert pools["cloud"]["workers"] >= 1  # the session's cloud worker reports itself
+    assert pools["jobs"]["workers"] == pools["cloud"]["workers"] and pools["jobs"]["served"] == 0  # the cloud's
 
 
 def test_irs_status_of_a_request_says_which_pool_served_it_and_why(cloud_worker, upload, photo

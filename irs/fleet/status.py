@@ -1,4 +1,8 @@
-"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered), its workers, its share."""
+"""What each pool looks like right now: its queue (waiting, in flight, dead-lettered), its workers, its share.
+
+The ``jobs`` queue has a row too: its workers are the cloud's, which serve it after their own queue, and the
+images they answer for it are counted in the cloud's row.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 from irs.aws import queues
 from irs.fleet import reports
+from irs.pools import CLOUD, JOBS
 from irs.settings import Settings
 
 
@@ -29,7 +34,8 @@ def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
     result = []
     for names in queues.queue_names(settings):
         queue, dead = queues.depth(names.queue), queues.depth(names.dead_letter)
-        found = reports.read(names.pool)
+        jobs = names.pool == JOBS
+        found = reports.read(CLOUD if jobs else names.pool)
         result.append(PoolStatus(
             pool=names.pool,
             waiting=queue.waiting,
@@ -38,8 +44,8 @@ def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
             dead_lettered=dead.total,
             workers=len(found),
             busy_workers=sum(r.busy for r in found.values()),
-            served=sum(r.processed for r in found.values()),
-            service_ms=_mean([r.service_ms for r in found.values() if r.service_ms]),
+            served=0 if jobs else sum(r.processed for r in found.values()),
+            service_ms=None if jobs else _mean([r.service_ms for r in found.values() if r.service_ms]),
         ))
     return result
 

@@ -72,7 +72,8 @@ def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_
                                     env={**other, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
             return {p["pool"]: p["workers"] for p in json.loads(status.stdout)}
 
-        wait_until(lambda: workers() == {"cloud": 1, "edge": 1}, 30, "one cloud and one emulated edge worker")
+        one_each = {"cloud": 1, "edge": 1, "jobs": 1}  # the jobs queue's workers are the cloud's
+        wait_until(lambda: workers() == one_each, 30, "one cloud and one emulated edge worker")
 
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
         password = re.search(r"password (\S+)\)", text)

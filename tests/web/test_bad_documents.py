@@ -43,7 +43,7 @@ def test_everything_keeps_working_beside_invalid_documents(bad_documents, web_se
         wait_until(lambda: client.get("/api/v1/status").json()["t"] > started, 20, "a new status sample")
         assert client.get("/health/ready").json()["status"] == "ready"
         status = client.get("/api/v1/status").json()
-        assert {p["pool"] for p in status["pools"]} == {"cloud", "edge"} and status["autoscaler"] is None
+        assert {p["pool"] for p in status["pools"]} == {"cloud", "edge", "jobs"} and status["autoscaler"] is None
         request = client.post("/api/v1/images", files=[("files", ("dog.jpg", (IMAGES / "dog.jpg").read_bytes(),
                                                                    "image/jpeg"))]).json()["requests"][0]
         answer = client.get(request["result_url"], params={"wait": 30}).json()
