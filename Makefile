@@ -21,7 +21,8 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 LOCALSTACK := .venv-localstack
 LOCALSTACK_STAMP := $(LOCALSTACK)/.installed
 # What runs against LocalStack too, so that no behaviour depends on one emulator's quirks.
-SECOND_OPINION := tests/test_end_to_end.py "tests/faults/test_faults.py::test_a_batch_in_flight_survives[SQS_THROTTLE-0.3]"
+SECOND_OPINION := tests/test_end_to_end.py tests/jobs/test_watch.py \
+                  "tests/faults/test_faults.py::test_a_batch_in_flight_survives[SQS_THROTTLE-0.3]"
 
 .PHONY: up test test-installers audit lock install lint bench clean localstack docs docs-serve
 
