@@ -92,6 +92,8 @@ EnvironmentFile=$ENV_FILE
 ExecStart=$PREFIX/.venv/bin/irs edge watch $IMAGE_DIR --json ${CAMERA_EVERY:+--camera $CAMERA_EVERY}
 Restart=on-failure
 RestartSec=5
+# Confined as the worker is; with the camera, its devices too (irs edge watch DIR --print-sandbox [--camera N]).
+$("$PREFIX/.venv/bin/irs" edge watch "$IMAGE_DIR" --print-sandbox ${CAMERA_EVERY:+--camera $CAMERA_EVERY})
 
 [Install]
 WantedBy=multi-user.target

@@ -24,7 +24,10 @@ def edge() -> None:
 @click.option("--once", is_flag=True, help="Classify what is there now, then exit.")
 @click.option("--camera", "camera_every", type=float, default=None, metavar="SECONDS",
               help="Also take a still with the Pi camera (picamera2) every SECONDS into DIRECTORY.")
-def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, camera_every: float | None) -> None:
+@click.option("--print-sandbox", is_flag=True, help="Print the systemd settings that confine this watcher (with "
+              "--camera, the camera's devices too), as the Pi installer puts them in its unit.")
+def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, camera_every: float | None,
+               print_sandbox: bool) -> None:
     """Turn every new image in DIRECTORY into a request, routed to wherever it is answered sooner.
 
     On an edge device whose IRS_LOCAL_IMAGE_DIR is DIRECTORY, an image can be
@@ -36,6 +39,9 @@ def edge_watch(directory: Path, as_json: bool, interval: float, once: bool, came
     from irs.edge.submit import submit_from_device
     from irs.edge.watch import watch
 
+    if print_sandbox:
+        click.echo(camera.sandbox(camera_every is not None))
+        return
     settings = get_settings()
     on_device = bool(settings.device_id and settings.local_image_dir
                      and settings.local_image_dir.resolve() == directory.resolve())

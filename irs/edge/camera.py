@@ -12,6 +12,24 @@ import threading
 import time
 from pathlib import Path
 
+#: What the watcher's unit allows besides the worker's sandbox when it drives the camera: libcamera opens the
+#: sensor's V4L2 nodes (/dev/video*), its media controller (/dev/media*) and the DMA heaps its frame buffers come
+#: from (/dev/dma_heap/*), as a member of the video group. Those devices and nothing else.
+CAMERA_DEVICES = """PrivateDevices=no
+DeviceAllow=char-video4linux rw
+DeviceAllow=char-media rw
+DeviceAllow=char-dma_heap rw
+SupplementaryGroups=video"""
+
+
+def sandbox(camera: bool) -> str:
+    """The systemd settings that confine ``irs edge watch``: the worker's, and with the camera its devices."""
+    from irs.worker.command import SANDBOX
+
+    if not camera:
+        return SANDBOX
+    return SANDBOX.replace("PrivateDevices=yes", CAMERA_DEVICES)
+
 
 class CameraUnavailable(RuntimeError):
     pass

@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 
 HEREDOC = re.compile(r"cat > /etc/systemd/system/(?P<name>[\w.-]+\.service) <<UNIT\n(?P<body>.*?\nUNIT)\n", re.S)
 WORKERS = ("ec2-ephemeral-irs-worker.service", "ec2-always-on-irs-worker.service", "edge-irs-edge.service")
+#: Every unit that runs an IRS process: the workers, and the Pi's watcher without and with the camera.
+CONFINED = (*WORKERS, "edge-irs-edge-watch.service", "edge-camera-irs-edge-watch.service")
 SYSTEMD = shutil.which("systemd-analyze")
 MAX_EXPOSURE = 2.0  # systemd-analyze security: lower is better; "OK" below 4
 
@@ -35,16 +37,18 @@ def units() -> dict[str, str]:
     irs = prefix / ".venv" / "bin" / "irs"
     if not irs.exists():
         irs.symlink_to(Path(sys.executable).parent / "irs")  # the real `irs worker --print-sandbox`
+    (prefix / "camera").mkdir(exist_ok=True)  # the installer has made the image directory when it writes units
     variables = {**os.environ, "PREFIX": str(prefix), "ENV_FILE": "/etc/irs/irs.env",
-                 "IMAGE_DIR": "/var/lib/irs/camera", "CONCURRENCY": "1", "THREADS": "4", "IRS_MODEL": "m"}
+                 "IMAGE_DIR": str(prefix / "camera"), "CONCURRENCY": "1", "THREADS": "4", "IRS_MODEL": "m"}
     scripts = {f"ec2-{role}-": render({"IRS_X": "1"}, always_on=on) for role, on in (("ephemeral", False),
                                                                                      ("always-on", True))}
-    scripts["edge-"] = (ROOT / "edge" / "install.sh").read_text()
+    scripts["edge-"] = scripts["edge-camera-"] = (ROOT / "edge" / "install.sh").read_text()
     found = {}
     for label, script in scripts.items():
+        camera = {"CAMERA_EVERY": "5"} if label == "edge-camera-" else {}
         for m in HEREDOC.finditer(script):
-            run = subprocess.run(["bash", "-c", f"cat <<UNIT\n{m['body']}\n"], env=variables, capture_output=True,
-                                 text=True, check=True)
+            run = subprocess.run(["bash", "-euo", "pipefail", "-c", f"cat <<UNIT\n{m['body']}\n"],
+                                 env={**variables, **camera}, capture_output=True, text=True, check=True)
             found[f"{label}{m['name']}"] = run.stdout
     return found
 
@@ -98,8 +102,8 @@ def exposure(unit: str, tmp_path: Path, name: str) -> float:
 
 
 @pytest.mark.skipif(SYSTEMD is None, reason="systemd-analyze is not installed here")
-@pytest.mark.parametrize("name", WORKERS)
-def test_a_worker_runs_confined(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", CONFINED)
+def test_every_irs_process_runs_confined(name: str, tmp_path: Path) -> None:
     found = settings(units()[name])
     assert found["NoNewPrivileges"] == "yes" and found["ProtectSystem"] == "strict" and "MemoryMax" in found
     assert exposure(units()[name], tmp_path, name.split("-", 2)[-1]) <= MAX_EXPOSURE
