@@ -20,6 +20,8 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 # The second emulator: LocalStack, in a virtual environment of its own (it pins libraries IRS pins otherwise).
 LOCALSTACK := .venv-localstack
 LOCALSTACK_STAMP := $(LOCALSTACK)/.installed
+# Runs arm64 binaries (the Pi's test, which registers its binfmt_misc handler).
+QEMU_ARM64 := /usr/bin/qemu-aarch64-static
 # What runs against LocalStack too, so that no behaviour depends on one emulator's quirks.
 SECOND_OPINION := tests/test_end_to_end.py tests/jobs/test_watch.py \
                   "tests/faults/test_faults.py::test_a_batch_in_flight_survives[SQS_THROTTLE-0.3]"
@@ -35,7 +37,7 @@ up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 # with two).
 TEST_WORKERS ?= 3
 
-test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap docs
+test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap $(QEMU_ARM64) docs
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
 
@@ -51,14 +53,18 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
-# Both installers, end to end, in a Debian root built with debootstrap (as root: it mounts and chroots);
-# part of `make test` too.
-test-installers: $(STAMP) /usr/sbin/debootstrap
-	$(BIN)/pytest -m installers tests/deploy/test_installers.py
+# Both installers, end to end, in a Debian root built with debootstrap (as root: it mounts and chroots), and the
+# Pi's in an arm64 root run by qemu's user-mode emulation; part of `make test` too.
+test-installers: $(STAMP) /usr/sbin/debootstrap $(QEMU_ARM64)
+	$(BIN)/pytest -m installers tests/deploy/test_installers.py tests/edge/test_pi_on_arm.py
 
 /usr/sbin/debootstrap:
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends debootstrap
+
+$(QEMU_ARM64):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq --no-install-recommends qemu-user-static
 
 # checkov over the template, in a venv of its own (it pins libraries IRS pins otherwise).
 AUDIT := .venv-audit

@@ -12,17 +12,11 @@ Slow (about two minutes, most of it downloads): marked ``installers``; ``make te
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,39 +25,28 @@ import pytest
 from irs.deploy import devices
 from irs.pools import EDGE
 from irs.tasks import classify
-from tests.conftest import ARTIFACTS, ENDPOINT, IMAGES, MODELS, ROOT, Worker, wait_until
+from tests.conftest import ARTIFACTS, ENDPOINT, IMAGES, Worker, wait_until
+from tests.helpers.roots import (
+    MIRROR,
+    as_unit_user,
+    in_root,
+    model_mirror,
+    mounted,
+    run_logged,
+    tree,
+    unit,
+    wheel,
+)
 
 pytestmark = pytest.mark.installers
-MIRROR = "http://deb.debian.org/debian"
 MODEL = "yolo-fastest-1.1"
 DEVICE = "pi-in-a-root"
 
 
-def _run(argv: list[str], log: Path, timeout: float = 1200) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(argv[:4])}... failed; see {log}:\n{log.read_text()[-3000:]}"
-
-
-#: This machine's own trust anchors (its network's TLS proxy), which any host on this network would have.
-LOCAL_CAS = Path("/usr/local/share/ca-certificates")
-
-
-def _in_root(root: Path, script: str, log: Path, **env: str) -> None:
-    """Run an installer in the root as root, with nothing of this machine's environment or pip configuration
-    but the system's trust store, which pip's own bundle does not read."""
-    clean = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
-             "PIP_CERT": "/etc/ssl/certs/ca-certificates.crt", **env}
-    _run(["chroot", str(root), "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in clean.items()), "bash", script], log)
-
-
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[str]:
-    """The shared models on loopback, standing in for their upstream addresses."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(MODELS)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with model_mirror() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -75,71 +58,45 @@ def debian(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     log = ARTIFACTS / "installers.log"
     log.write_text("")
     root = tmp_path_factory.mktemp("debian") / "root"
-    _run(["debootstrap", "--variant=minbase", "--include=systemd", "bookworm", str(root), MIRROR], log)
-    mounts = [root / "proc", root / "dev"]
-    _run(["mount", "-t", "proc", "proc", str(mounts[0])], log)
-    _run(["mount", "--rbind", "/dev", str(mounts[1])], log)
-    try:
-        shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
-        if LOCAL_CAS.is_dir():
-            shutil.copytree(LOCAL_CAS, root / LOCAL_CAS.relative_to("/"), dirs_exist_ok=True)
-        source = root / "src"
-        for part in ("deploy", "edge"):
-            shutil.copytree(ROOT / part, source / part)
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(source), str(ROOT)], log)
+    run_logged(["debootstrap", "--variant=minbase", "--include=systemd", "bookworm", str(root), MIRROR], log)
+    with mounted(root, log):
         yield root
-    finally:
-        for mount in reversed(mounts):
-            subprocess.run(["umount", "--recursive", "--lazy", str(mount)], check=False)
-
-
-def _wheel(root: Path) -> dict[str, str]:
-    (wheel,) = (root / "src").glob("irs-*.whl")
-    return {"IRS_SOURCE": f"/src/{wheel.name}", "IRS_SOURCE_SHA256": hashlib.sha256(wheel.read_bytes()).hexdigest()}
 
 
 @pytest.fixture(scope="module")
 def pi(debian: Path, mirror: str) -> Path:
     """The Pi installer, run end to end."""
-    _in_root(debian, "/src/edge/install.sh", ARTIFACTS / "installers.log", IRS_MODEL=MODEL,
-             IRS_MODEL_URL_BASE=f"{mirror}/{MODEL}", **_wheel(debian))
+    in_root(debian, "/src/edge/install.sh", ARTIFACTS / "installers.log", IRS_MODEL=MODEL,
+            IRS_MODEL_URL_BASE=f"{mirror}/{MODEL}", **wheel(debian))
     return debian
-
-
-def _unit(root: Path, name: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in (root / "etc/systemd/system" / name).read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            found.setdefault(key, []).append(value)
-    return found
 
 
 def test_the_pi_installer_runs_end_to_end_and_its_units_serve_images_as_user_irs(
         pi: Path, cloud_worker: Worker, upload: Any, photo: Any) -> None:
-    unit, watcher = _unit(pi, "irs-edge.service"), _unit(pi, "irs-edge-watch.service")
-    assert unit["User"] == watcher["User"] == ["irs"]
+    worker_unit, watcher = unit(pi, "irs-edge.service"), unit(pi, "irs-edge-watch.service")
+    assert worker_unit["User"] == watcher["User"] == ["irs"]
     settings = devices.add(DEVICE, say=lambda _: None)  # what the administrator prints for this Pi
-    env_file = pi / unit["EnvironmentFile"][0].lstrip("/")
+    env_file = pi / worker_unit["EnvironmentFile"][0].lstrip("/")
     with env_file.open("a") as out:
         out.writelines(f"{key}={value}\n" for key, value in {**settings, "IRS_ENDPOINT_URL": ENDPOINT}.items())
     from_file = [line for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")]
     log = ARTIFACTS / "installed-edge-worker.log"
-    worker = subprocess.Popen(_as_irs(pi, unit, from_file, unit["ExecStart"][0]), stdout=log.open("wb"),
+    worker = subprocess.Popen(as_unit_user(pi, worker_unit, from_file, worker_unit["ExecStart"][0]),
+                              stdout=log.open("wb"),
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: "ready." in log.read_text() or worker.poll() is not None, 120, "the installed worker")
         assert worker.poll() is None, log.read_text()
         irs = next(int(line.split(":")[2]) for line in (pi / "etc/passwd").read_text().splitlines()
                    if line.startswith("irs:"))
-        assert {os.stat(f"/proc/{pid}").st_uid for pid in _tree(worker.pid)} == {irs}
+        assert {os.stat(f"/proc/{pid}").st_uid for pid in tree(worker.pid)} == {irs}
         # The shared edge queue's work, from this machine: the Pi in the root serves it.
         shared = classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue=EDGE).get(timeout=120)
         assert shared["status"] == "ok" and "dog" in shared["summary"] and shared["task_id"] in log.read_text()
         # The watcher's own command, once: a photo taken on the Pi becomes a routed request, answered.
         camera = dict(pair.split("=", 1) for pair in from_file)["IRS_LOCAL_IMAGE_DIR"]
         shutil.copy(IMAGES / "eagle.jpg", pi / camera.lstrip("/") / "eagle.jpg")
-        watched = subprocess.run(_as_irs(pi, watcher, from_file, watcher["ExecStart"][0] + " --once"),
+        watched = subprocess.run(as_unit_user(pi, watcher, from_file, watcher["ExecStart"][0] + " --once"),
                                  capture_output=True, text=True, timeout=180)
         assert watched.returncode == 0, watched.stderr
         document = json.loads(watched.stdout.strip().splitlines()[-1])
@@ -151,21 +108,9 @@ def test_the_pi_installer_runs_end_to_end_and_its_units_serve_images_as_user_irs
         devices.remove(DEVICE, say=lambda _: None)
 
 
-def _as_irs(root: Path, unit: dict[str, list[str]], env_file: list[str], command: str) -> list[str]:
-    """A unit's command as systemd would start it: as its user, with its Environment= and EnvironmentFile=."""
-    environment = [pair for line in unit.get("Environment", []) for pair in shlex.split(line)] + env_file
-    return ["chroot", f"--userspec={unit['User'][0]}:{unit['User'][0]}", str(root), "/usr/bin/env", "-i",
-            "HOME=/var/lib/irs", "PATH=/usr/bin:/bin", "PYTHONUNBUFFERED=1", *environment, *shlex.split(command)]
-
-
-def _tree(pid: int) -> list[int]:
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [pid, *(p for child in children for p in _tree(int(child)))]
-
-
 def test_the_installed_units_pass_systemd_analyze_in_that_root(pi: Path) -> None:
-    for unit in ("irs-edge.service", "irs-edge-watch.service"):
-        verify = subprocess.run(["chroot", str(pi), "systemd-analyze", "verify", f"/etc/systemd/system/{unit}"],
+    for name in ("irs-edge.service", "irs-edge-watch.service"):
+        verify = subprocess.run(["chroot", str(pi), "systemd-analyze", "verify", f"/etc/systemd/system/{name}"],
                                 capture_output=True, text=True)
         assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
     security = subprocess.run(["chroot", str(pi), "systemd-analyze", "security", "--offline=yes",
@@ -178,8 +123,8 @@ def test_the_installed_units_pass_systemd_analyze_in_that_root(pi: Path) -> None
 
 def test_the_worker_image_installer_runs_end_to_end_with_no_test_tool_and_no_global_pip_config(
         pi: Path, mirror: str) -> None:
-    _in_root(pi, "/src/deploy/worker-image.sh", ARTIFACTS / "installers.log", IRS_MODEL=MODEL,
-             IRS_MODEL_URL_BASE=f"{mirror}/{MODEL}", **_wheel(pi))
+    in_root(pi, "/src/deploy/worker-image.sh", ARTIFACTS / "installers.log", IRS_MODEL=MODEL,
+            IRS_MODEL_URL_BASE=f"{mirror}/{MODEL}", **wheel(pi))
     baked = {p.name for p in (pi / "opt/irs/models" / MODEL).iterdir()}
     assert {f"{MODEL}.cfg", f"{MODEL}.weights"} <= baked
     assert (pi / "etc/irs/image.env").read_text().strip() == "IRS_MODEL_DIR=/opt/irs/models"
