@@ -98,7 +98,7 @@ def watch_leg(photos: list[Path], burst: int, rounds: int) -> dict[str, Any]:
 
     watch.add(f"s3://{SOURCE}/inbox/", ".jpg")
     stop = threading.Event()
-    janitor = Janitor([Job("watch", watch.EVERY_S, watch.Watcher().turn, "sent")], say=lambda _: None)
+    janitor = Janitor([Job("watch", watch.EVERY_S, watch.take_notices, "sent")], say=lambda _: None)
     threading.Thread(target=janitor.run, args=(stop,), daemon=True).start()
     s3, seconds = client("s3"), []
     try:

@@ -21,13 +21,14 @@ from pydantic import BaseModel, Field
 from irs.results import ResultDocument
 
 Format = Literal["csv", "jsonl", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "jsonl", "parquet")
+FORMATS: tuple[Format, ...] = get_args(Format)
 Per = Literal["detection", "image"]
 CHUNK_ROWS = 10_000  # rows a Parquet row group holds; what one chunk of an export keeps in memory
 
 
 class _ImagePart(BaseModel):
-    image_key: str = Field(description="The image's S3 key in the input bucket")
+    image_key: str = Field(description="The image's S3 key in the input bucket, or s3://BUCKET/KEY for one "
+                           "read where it was (a job's, a watch's)")
     task_id: str = Field(description="The request id")
     status: str = Field(description="ok or error")
     error_kind: str | None = Field(default=None, description="Why an image was not classified (see the result "

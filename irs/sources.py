@@ -17,7 +17,11 @@ BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class BadLocation(ValueError):
-    """Not ``s3://BUCKET/KEY`` with a bucket S3 could have, or a source the deployment does not allow."""
+    """Not ``s3://BUCKET/KEY`` with a bucket S3 could have."""
+
+
+class NotASource(BadLocation):
+    """An S3 URL outside the buckets and prefixes the deployment may read."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,15 @@ def rules(text: str) -> tuple[Location, ...]:
     for entry in filter(None, (part.strip() for part in text.split(","))):
         found.append(parse(SCHEME + entry.removeprefix(SCHEME), prefix=True))
     return tuple(found)
+
+
+def readable(url: str, sources: tuple[Location, ...], prefix: bool = False) -> Location:
+    """The object ``url`` names (with ``prefix``, the prefix), if it lies inside one of ``sources``."""
+    location = parse(url, prefix)
+    if not allowed(location, sources):
+        raise NotASource(f"{location} is not in a source this deployment may read: add it to IRS_SOURCE_BUCKETS "
+                         "(and to the stack's SourceBuckets, which lets the workers read it)")
+    return location
 
 
 def allowed(location: Location, sources: tuple[Location, ...]) -> bool:

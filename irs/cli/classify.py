@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, cast
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from irs.cli.job import DURATION
 from irs.cli.output import err, say, show
+from irs.cli.params import DURATION, table_options
 from irs.image_files import expand
 
 if TYPE_CHECKING:
@@ -76,10 +76,7 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
 @click.option("--wait", default=0.0, show_default=True, help="Seconds to wait for results still due.")
 @click.option("--export", "export_to", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the results as a table to this file instead of printing them.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
-              help="The table's format (default: the file's suffix).")
-@click.option("--per", type=click.Choice(["detection", "image"]), default="detection", show_default=True,
-              help="A row per detection (an image with none still has one), or per image.")
+@table_options
 def results(batch: str, as_json: bool, wait: float, export_to: Path | None, fmt: str | None, per: str) -> None:
     """The results of BATCH, as `irs classify` names it (for one that stopped before they were all in).
 

@@ -3,42 +3,20 @@ of results; ``irs watch``: classify every new object under a prefix as it lands.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from irs.cli.output import err, out, say
+from irs.cli.params import DURATION, table_options
 
 if TYPE_CHECKING:
     from irs.jobs.progress import Progress as JobProgress
 
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class Duration(click.ParamType):
-    """Seconds, or a number with a unit: 90, 90s, 30m, 2h, 1d."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, int | float):
-            seconds = float(value)
-        else:
-            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
-            if not found:
-                self.fail(f"{value!r} is not a duration: seconds, or a number with s, m, h or d (2h)", param, ctx)
-            seconds = float(found[1]) * _UNITS[found[2]]
-        if seconds <= 0:
-            self.fail("a duration must be above zero", param, ctx)
-        return seconds
-
-
-DURATION = Duration()
 
 
 def _problems() -> tuple[type[Exception], ...]:
@@ -137,11 +115,10 @@ def _measure(name: str) -> JobProgress:
 
 def _line(progress: JobProgress) -> str:
     errors = ", ".join(f"{n} {kind}" for kind, n in sorted(progress.errors.items())) or "none"
-    job = progress.job
-    left = progress.remaining / progress.rate() if progress.rate() > 0 else None
+    job, rate = progress.job, progress.rate()
+    left = f", about {_span(progress.remaining / rate)} left" if rate > 0 and progress.remaining else ""
     return (f"job {job.name} ({job.state}): {progress.done:,} of {job.enqueued:,} done ({progress.ok:,} ok; errors: "
-            f"{errors}); {progress.remaining:,} waiting or in flight; {progress.rate():.1f} images/s"
-            + (f", about {_span(left)} left" if left is not None and progress.remaining else ""))
+            f"{errors}); {progress.remaining:,} waiting or in flight; {rate:.1f} images/s{left}")
 
 
 @job.command()
@@ -183,10 +160,7 @@ def wait(name: str, timeout: float | None) -> None:
 @click.argument("name")
 @click.option("-o", "--output", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The file to write.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
-              help="The table's format (default: the file's suffix).")
-@click.option("--per", type=click.Choice(["detection", "image"]), default="detection", show_default=True,
-              help="A row per detection (an image with none still has one), or per image.")
+@table_options
 def export(name: str, path: Path, fmt: str | None, per: str) -> None:
     """Write job NAME's results as a table (the columns are in the reference) that DuckDB, pandas or Athena read."""
     from irs.export import Per, format_of, rows, write

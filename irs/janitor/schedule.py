@@ -51,7 +51,7 @@ def jobs(settings: Settings) -> list[Job]:
     found = [Job("rebalance", rebalance.EVERY_S, rebalance.Rebalancer().turn,
                  "queued request(s) moved to the pool that answers them sooner"),
              Job("sweep_feeds", 60.0, feeds.sweep, "result-feed queue(s) of web processes that are gone removed"),
-             Job("watch", watch.EVERY_S, watch.Watcher().turn, "new object(s) in watched buckets sent to classify"),
+             Job("watch", watch.EVERY_S, watch.take_notices, "new object(s) in watched buckets sent to classify"),
              Job("follow_jobs", progress.EVERY_S, progress.follow_all, "job(s) finished, their notices published")]
     if settings.monitoring:
         sweeper = orphans.Sweeper()

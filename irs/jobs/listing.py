@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from irs.aws.clients import client
 from irs.image_files import IMAGE_SUFFIXES
-from irs.jobs.record import Entry, SkipReason, task_id
+from irs.jobs.record import BadJob, Entry, SkipReason, task_id
 from irs.results import result_prefix
 from irs.settings import get_settings
-from irs.sources import Location
+from irs.sources import BadLocation, Location, readable
 
 DEFAULT_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES))
 
@@ -28,6 +28,14 @@ class Page:
     @property
     def images(self) -> list[Entry]:
         return [entry for entry in self.entries if entry.task_id]
+
+
+def source_of(url: str) -> Location:
+    """The prefix ``url`` names (a job's or a watch's), if this deployment may read it."""
+    try:
+        return readable(url, get_settings().sources, prefix=True)
+    except BadLocation as error:
+        raise BadJob(str(error)) from None
 
 
 def pages(source: Location, after: str | None = None) -> Iterator[list[tuple[str, int]]]:

@@ -11,6 +11,7 @@ write decides who).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,29 +113,32 @@ def last_summary(name: str) -> Summary:
     return found if found is not None else measure(name, look=False).summary()
 
 
-def document_keys(job: Record) -> list[str]:
-    """The keys of the job's result documents, from a listing of the results under its prefix."""
-    found = []
+def document_keys(job: Record) -> dict[str, str]:
+    """The keys of the job's result documents, by their task id's head, from a listing of the results under its
+    prefix (another job's, or an interactive request's, under the same prefix are not the job's)."""
+    found = {}
     for key, _ in documents.listing(f"{get_settings().results_prefix}{job.spec.source}"):
         request = task_id_of(key)
         if request and request == record.task_id(job.name, request[TASK_ID_HEX + 1:]):
-            found.append(key)
+            found[request[:TASK_ID_HEX]] = key
     return found
+
+
+def _documents(keys: list[str]) -> Iterator[ResultDocument | None]:
+    """The documents at ``keys``, in their order, READERS at a time (None where one is missing or invalid)."""
+    with ThreadPoolExecutor(READERS) as readers:
+        for start in range(0, len(keys), READERS * 8):
+            yield from readers.map(lambda key: documents.read(key, ResultDocument), keys[start: start + READERS * 8])
 
 
 def measure(name: str, look: bool = True) -> Progress:
     """The job's progress now, its summary written; a complete job's ``job-finished`` notice is published on the
     way, once. Without ``look``, what its tally holds, and nothing written."""
-    job = record.read(name)
-    if job is None:
-        raise record.BadJob(f"no job named {name}")
+    job = record.existing(name)
     tally = documents.read(tally_key(name), Tally) or Tally()
     if look and tally.finished_at is None and job.state != "failed":
         tally = _read_new(job, tally)
-    errors: dict[str, int] = {}
-    for outcome in tally.outcomes.values():
-        if outcome != "ok":
-            errors[outcome] = errors.get(outcome, 0) + 1
+    errors = dict(Counter(outcome for outcome in tally.outcomes.values() if outcome != "ok"))
     progress = Progress(job, ok=len(tally.outcomes) - sum(errors.values()), errors=errors,
                         finished_at=tally.finished_at)
     if not look:
@@ -150,18 +154,13 @@ def measure(name: str, look: bool = True) -> Progress:
 
 
 def _read_new(job: Record, tally: Tally) -> Tally:
-    heads = {key.rsplit("/", 1)[1][:TASK_ID_HEX]: key for key in document_keys(job)}
-    new = [key for head, key in heads.items() if head not in tally.outcomes]
+    new = {head: key for head, key in document_keys(job).items() if head not in tally.outcomes}
     if not new:
         return tally
-    with ThreadPoolExecutor(READERS) as readers:
-        found = list(readers.map(lambda key: documents.read(key, ResultDocument), new))
     outcomes = dict(tally.outcomes)
-    for key, document in zip(new, found, strict=True):
+    for head, document in zip(new, _documents(list(new.values())), strict=True):
         if document is not None:
-            kind = document.error_kind
-            outcomes[key.rsplit("/", 1)[1][:TASK_ID_HEX]] = "ok" if document.status == "ok" else str(
-                getattr(kind, "value", kind) or "error")
+            outcomes[head] = "ok" if document.status == "ok" else str(document.error_kind or "error")
     tally = tally.model_copy(update={"outcomes": outcomes})
     documents.put_body(tally_key(job.name), tally.model_dump_json())
     return tally
@@ -179,13 +178,5 @@ def follow_all() -> int:
 
 def results(name: str) -> Iterator[ResultDocument]:
     """The job's result documents, read a few at a time, in key order (what ``irs job export`` writes)."""
-    job = record.read(name)
-    if job is None:
-        raise record.BadJob(f"no job named {name}")
-    keys = document_keys(job)
-    with ThreadPoolExecutor(READERS) as readers:
-        for start in range(0, len(keys), READERS * 8):
-            for document in readers.map(lambda key: documents.read(key, ResultDocument),
-                                        keys[start: start + READERS * 8]):
-                if document is not None:
-                    yield document
+    keys = sorted(document_keys(record.existing(name)).values())
+    yield from (document for document in _documents(keys) if document is not None)

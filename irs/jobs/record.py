@@ -7,7 +7,6 @@ Every document is read back through a typed model: the bucket is trusted no more
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -113,6 +112,14 @@ def read(name: str) -> Record | None:
     return documents.read(record_key(check_name(name)), Record)
 
 
+def existing(name: str) -> Record:
+    """The job named ``name``; BadJob if there is none."""
+    found = read(name)
+    if found is None:
+        raise BadJob(f"no job named {name}")
+    return found
+
+
 def write(record: Record) -> None:
     documents.put_body(record_key(record.name), record.model_dump_json())
 
@@ -129,7 +136,7 @@ def manifest(name: str, parts: int) -> list[Entry]:
         body = documents.get_bytes(part_key(name, index))
         if body is None:
             raise BadJob(f"the manifest of job {name} lacks part {index}")
-        found += [Entry.model_validate(json.loads(line)) for line in body.decode().splitlines() if line]
+        found += [Entry.model_validate_json(line) for line in body.decode().splitlines() if line]
     return found
 
 

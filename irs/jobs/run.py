@@ -16,27 +16,14 @@ from typing import Any
 from irs.aws.clients import error_code
 from irs.contract import arguments, split_ref
 from irs.jobs import notices, record
-from irs.jobs.listing import DEFAULT_SUFFIXES, pages, sort
+from irs.jobs.listing import DEFAULT_SUFFIXES, pages, skip_reason, sort, source_of
 from irs.jobs.record import BadJob, Record, Spec
 from irs.pools import JOBS
 from irs.settings import get_settings
-from irs.sources import BadLocation, Location, allowed, parse
+from irs.sources import Location, parse
 
-PATIENCE_S = 300.0  # how long each page's sends ride out SQS trouble
 #: Errors that no retry mends: the source cannot be listed at all.
 PERMANENT = ("NoSuchBucket", "AccessDenied", "403", "404", "AllAccessDisabled")
-
-
-def source_of(url: str) -> Location:
-    """The prefix a job lists, if this deployment may read it."""
-    try:
-        location = parse(url, prefix=True)
-    except BadLocation as error:
-        raise BadJob(str(error)) from None
-    if not allowed(location, get_settings().sources):
-        raise BadJob(f"{location} is not in a source this deployment may read: add it to IRS_SOURCE_BUCKETS (and to "
-                     "the stack's SourceBuckets, which lets the workers read it)")
-    return location
 
 
 def spec_of(url: str, model: str | None = None, deadline_s: float | None = None,
@@ -55,7 +42,8 @@ def count(url: str, suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int
     listed = images = 0
     for objects in pages(source):
         listed += len(objects)
-        images += len(sort("count", source, objects, suffixes, limit).images)
+        images += sum(skip_reason(str(Location(source.bucket, key)), size, suffixes, limit) is None
+                      for key, size in objects)
         if on_page:
             on_page(listed, images)
     return listed, images
@@ -99,6 +87,7 @@ def _same(old: Spec, new: Spec) -> bool:
 def _send(job: Record, on_page: Callable[[Record], None] | None) -> Record:
     """Send the rest of the job, from its cursor (a failed job, started again, resumes there too)."""
     from irs.broker.app import app
+    from irs.client import PATIENCE_S  # how long each page's sends ride out SQS trouble, as a submission's do
     from irs.tasks import classify
 
     if job.state == "failed":

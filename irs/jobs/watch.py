@@ -23,10 +23,11 @@ from irs.aws import queues
 from irs.aws.clients import client, error_code
 from irs.aws.queues import SQS_BATCH, WATCH, named
 from irs.broker.envelope import MAX_KEY_BYTES
+from irs.jobs.listing import source_of
 from irs.jobs.record import BadJob
 from irs.pools import CLOUD
 from irs.settings import get_settings
-from irs.sources import BUCKET, Location, allowed, parse
+from irs.sources import BUCKET, Location, allowed
 
 logger = logging.getLogger(__name__)
 ID_PREFIX = "irs-watch-"
@@ -56,10 +57,7 @@ class Watch:
 
 
 def _watch(url: str, suffix: str = "") -> Watch:
-    location = parse(url, prefix=True)
-    if not allowed(location, get_settings().sources):
-        raise BadJob(f"{location} is not in a source this deployment may read: add it to IRS_SOURCE_BUCKETS (and "
-                     "to the stack's SourceBuckets)")
+    location = source_of(url)
     return Watch(location.bucket, location.key, suffix)
 
 
@@ -169,31 +167,29 @@ def requests_of(body: str) -> tuple[list[Location], str | None]:
     return found, None
 
 
-class Watcher:
-    """The janitor's job: each turn takes the notices waiting (up to TURN_MESSAGES) and sends their requests."""
+def take_notices() -> int:
+    """The janitor's job: take the notices waiting (up to TURN_MESSAGES) and send their requests; how many."""
+    from irs.broker.app import app
+    from irs.contract import arguments
+    from irs.tasks import classify
 
-    def turn(self) -> int:
-        from irs.broker.app import app
-        from irs.contract import arguments
-        from irs.tasks import classify
-
-        sqs, url = client("sqs"), queues.url(queue_name())
-        sent = 0
-        for _ in range(TURN_MESSAGES // SQS_BATCH):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=SQS_BATCH,
-                                           WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                break
-            wanted: list[Location] = []
-            for message in messages:
-                found, skipped = requests_of(message.get("Body", ""))
-                if skipped:
-                    logger.warning("watch: skipped a notice: %s", skipped)
-                wanted += found
-            with app.producer_or_acquire() as producer, producer.channel.batched_sends():
-                for location in wanted:
-                    classify.apply_async(arguments(str(location)), producer=producer, queue=CLOUD)
-            sent += len(wanted)
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
-        return sent
+    sqs, url = client("sqs"), queues.url(queue_name())
+    sent = 0
+    for _ in range(TURN_MESSAGES // SQS_BATCH):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=SQS_BATCH,
+                                       WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            break
+        wanted: list[Location] = []
+        for message in messages:
+            found, skipped = requests_of(message.get("Body", ""))
+            if skipped:
+                logger.warning("watch: skipped a notice: %s", skipped)
+            wanted += found
+        with app.producer_or_acquire() as producer, producer.channel.batched_sends():
+            for location in wanted:
+                classify.apply_async(arguments(str(location)), producer=producer, queue=CLOUD)
+        sent += len(wanted)
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
+    return sent

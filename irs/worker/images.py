@@ -7,7 +7,7 @@ from irs.aws.clients import client, error_code
 from irs.inference.imaging import BadImage
 from irs.results import ErrorKind
 from irs.settings import get_settings
-from irs.sources import BadLocation, Location, allowed, is_url, parse
+from irs.sources import BadLocation, Location, NotASource, is_url, readable
 
 
 def device_prefix() -> str | None:
@@ -28,13 +28,11 @@ def read_image(image_key: str) -> tuple[bytes, str]:
 def source(url: str) -> Location:
     """The object an ``s3://`` key names, if this deployment may read it (``IRS_SOURCE_BUCKETS``)."""
     try:
-        location = parse(url)
+        return readable(url, get_settings().sources)
+    except NotASource as error:
+        raise BadImage(str(error), ErrorKind.FORBIDDEN) from None
     except BadLocation as error:
         raise BadImage(str(error), ErrorKind.MISSING) from None
-    if not allowed(location, get_settings().sources):
-        raise BadImage(f"{location} is not in a source this deployment may read (IRS_SOURCE_BUCKETS)",
-                       ErrorKind.FORBIDDEN)
-    return location
 
 
 def read_local(relative: str) -> tuple[bytes, str]:

@@ -69,17 +69,23 @@ def put_prefix(prefix: str, images: int, others: int = 0, too_large: int = 0, br
         s3.put_object(Bucket=SOURCE_BUCKET, Key=f"{prefix}broken-{n}.jpg", Body=b"\xff\xd8 not really a JPEG")
 
 
-def irs(*args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "irs.cli", *args], cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "irs.cli", *args]
+
+
+def irs(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """An ``irs`` command run to its end (its output read as it comes, so a full pipe never stalls it)."""
+    return subprocess.run(command(*args), cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and_exports_a_table(
         camera: str, cloud_worker: Worker, announced: Any, tmp_path: Path) -> None:
     put_prefix("archive/", images=200, others=6, too_large=3, broken=2)
     source, name = f"s3://{camera}/archive/", "archive"
-    first = irs("job", "start", source, "--name", name, "--yes", "--max-bytes", str(LIMIT),
-                IRS_JOB_PAGE_SIZE="20")
+    first = subprocess.Popen(command("job", "start", source, "--name", name, "--yes", "--max-bytes", str(LIMIT)),
+                             cwd=ROOT, env={**os.environ, "IRS_JOB_PAGE_SIZE": "20"}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_until(lambda: (job := record.read(name)) is not None and job.parts >= 3, 60, "three pages sent")
     finally:
@@ -89,9 +95,9 @@ def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and
     assert halfway is not None and halfway.state == "listing" and 3 <= halfway.parts < 11
 
     again = irs("job", "start", source, "--name", name, "--yes", "--max-bytes", str(LIMIT), IRS_JOB_PAGE_SIZE="20")
-    assert again.wait(120) == 0, again.stderr.read()
-    waited = irs("job", "wait", name, "--timeout", "3m")
-    assert waited.wait(240) == 1, waited.stderr.read()  # two of the images were not images: errors, exit 1
+    assert again.returncode == 0, again.stderr
+    waited = irs("job", "wait", name, "--timeout", "3m", timeout=240)
+    assert waited.returncode == 1, waited.stderr  # two of the images were not images: errors, exit 1
 
     job = record.read(name)
     assert job is not None and job.state == "enqueued"
@@ -112,7 +118,7 @@ def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and
 
     table = tmp_path / "archive.parquet"
     exported = irs("job", "export", name, "-o", str(table), "--per", "image")
-    assert exported.wait(120) == 0, exported.stderr.read()
+    assert exported.returncode == 0, exported.stderr
     import duckdb
 
     rows = duckdb.sql(f"select status, count(*) from '{table}' group by status order by status").fetchall()
@@ -149,8 +155,8 @@ def test_a_source_that_cannot_be_listed_fails_the_job_says_so_and_resumes_once_m
     sources = f"{SOURCE_BUCKET}/,irs-test-missing/"  # listed, but no such bucket
     failed = irs("job", "start", "s3://irs-test-missing/photos/", "--name", "missing", "--yes",
                  IRS_SOURCE_BUCKETS=sources)
-    assert failed.wait(60) == 1
-    assert "job missing failed" in (failed.stderr.read() if failed.stderr else "")
+    assert failed.returncode == 1
+    assert "job missing failed" in failed.stderr
     job = record.read("missing")
     assert job is not None and job.state == "failed" and "NoSuchBucket" in (job.failure or "")
     said = [n for n in announced() if n["job"] == "missing"]
@@ -159,6 +165,6 @@ def test_a_source_that_cannot_be_listed_fails_the_job_says_so_and_resumes_once_m
     clients.client("s3").put_object(Bucket="irs-test-missing", Key="photos/dog.jpg", Body=b"\xff\xd8")
     again = irs("job", "start", "s3://irs-test-missing/photos/", "--name", "missing", "--yes",
                 IRS_SOURCE_BUCKETS=sources)
-    assert again.wait(60) == 0
+    assert again.returncode == 0, again.stderr
     resumed = record.read("missing")
     assert resumed is not None and (resumed.state, resumed.enqueued, resumed.failure) == ("enqueued", 1, None)

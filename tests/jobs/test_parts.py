@@ -8,9 +8,9 @@ import json
 import click
 import pytest
 
-from irs.cli.job import DURATION
+from irs.cli.params import DURATION
 from irs.jobs import cost, record
-from irs.jobs.listing import DEFAULT_SUFFIXES, skip_reason, sort
+from irs.jobs.listing import DEFAULT_SUFFIXES, skip_reason, sort, source_of
 from irs.jobs.watch import requests_of
 from irs.settings import Settings
 from irs.sources import BadLocation, Location, allowed, parse, rules
@@ -115,3 +115,26 @@ def test_a_duration_is_seconds_or_a_number_with_a_unit(given: object, seconds: f
 def test_what_is_not_a_duration_is_refused(given: str) -> None:
     with pytest.raises(click.BadParameter):
         DURATION.convert(given, None, None)
+
+
+def test_a_job_or_watch_on_what_is_not_a_readable_s3_prefix_is_refused_with_its_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("irs.jobs.listing.get_settings", lambda: Settings(source_buckets="inbox/"))
+    with pytest.raises(record.BadJob, match="not an S3 URL"):
+        source_of("inbox/cam-7/")  # irs watch once let this escape as a traceback
+    with pytest.raises(record.BadJob, match="IRS_SOURCE_BUCKETS"):
+        source_of("s3://elsewhere/cam-7/")
+    assert source_of("s3://inbox/cam-7/") == Location("inbox", "cam-7/")
+
+
+@pytest.mark.parametrize(("url", "kind"), [("s3://elsewhere/a.jpg", "forbidden"), ("s3://inbox", "missing"),
+                                           ("s3://Not_A_Bucket/a.jpg", "missing")])
+def test_a_worker_refuses_an_s3_url_it_may_not_read_before_asking_s3(
+        monkeypatch: pytest.MonkeyPatch, url: str, kind: str) -> None:
+    from irs.inference.imaging import BadImage
+    from irs.worker.images import source
+
+    monkeypatch.setattr("irs.worker.images.get_settings", lambda: Settings(source_buckets="inbox/"))
+    with pytest.raises(BadImage) as refused:
+        source(url)
+    assert refused.value.kind == kind

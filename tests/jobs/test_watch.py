@@ -41,8 +41,7 @@ def _document(url: str) -> ResultDocument | None:
 
 def _turns_until(condition: object, what: str) -> None:
     """Run the janitor's watch job, as `irs autoscale` does every few seconds, until ``condition`` holds."""
-    watcher = watch.Watcher()
-    wait_until(lambda: watcher.turn() >= 0 and condition(), 60, what, interval=0.5)  # type: ignore[operator]
+    wait_until(lambda: watch.take_notices() >= 0 and condition(), 60, what, interval=0.5)  # type: ignore[operator]
 
 
 def test_objects_put_after_a_watch_began_are_classified_and_the_buckets_own_notices_stay(
@@ -85,6 +84,6 @@ def test_a_notice_that_is_not_one_of_a_new_object_in_a_source_bucket_is_skipped_
     sqs = clients.client("sqs")
     url = queues.url(watch.queue_name())
     sqs.send_message(QueueUrl=url, MessageBody=body)
-    assert watch.Watcher().turn() == 0
+    assert watch.take_notices() == 0
     depth = queues.depth(watch.queue_name())
     assert depth.waiting == depth.in_flight == 0

@@ -1,0 +1,42 @@
+"""Parameters more than one command takes, written once: a duration, and how a table of results is written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(click.ParamType):
+    """Seconds, or a number with a unit: 90, 90s, 30m, 2h, 1d."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value).lower())
+            if not found:
+                self.fail(f"{value!r} is not a duration: seconds, or a number with s, m, h or d (2h)", param, ctx)
+            seconds = float(found[1]) * _UNITS[found[2]]
+        if seconds <= 0:
+            self.fail("a duration must be above zero", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
+def table_options(command: Command) -> Command:
+    """``--format`` and ``--per``, as every command that writes results as a table takes them (irs.export)."""
+    command = click.option("--per", type=click.Choice(["detection", "image"]), default="detection",
+                           show_default=True,
+                           help="A row per detection (an image with none still has one), or per image.")(command)
+    return click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]),
+                        help="The table's format (default: the file's suffix).")(command)
