@@ -29,7 +29,7 @@ from irs.tasks import classify
 from tests.conftest import ARTIFACTS, ENDPOINT, IMAGES, MODELS, ROOT, Worker, wait_until
 from tests.helpers.roots import MIRROR, as_unit_user, in_root, model_mirror, mounted, run_logged, unit, wheel
 
-pytestmark = [pytest.mark.installers, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.installers, pytest.mark.arm64, pytest.mark.timeout(3600)]
 CACHE = ROOT / ".irs" / "debian-bookworm-arm64.tar"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 HANDLER = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")  # from Debian's qemu-user-static
