@@ -68,6 +68,16 @@ def refusal(message: str, task_queue: bool = True) -> str | None:
     return envelope.refusal(message, task_queue=task_queue, time_limit_s=get_settings().task_time_limit)
 
 
+def refusal_on_receipt(body: str) -> str | None:
+    """The reason a worker gives for the SQS message body ``body``: kombu's SQS channel first decodes a body
+    that looks like base64 (``4621`` is the text of three bytes, not the number), then IRS checks it."""
+    from kombu.transport.SQS import Channel
+    from kombu.utils.encoding import bytes_to_str
+
+    channel = Channel.__new__(Channel)  # the decoding needs none of a channel's connection
+    return refusal(bytes_to_str(channel._decode_python_message_body(body)), task_queue=True)
+
+
 valid_keys = st.builds(lambda parts: "uploads/" + "/".join(parts), st.lists(KEY_TEXT, min_size=1, max_size=4))
 valid = valid_keys.map(lambda key: text(with_key(key)))
 
@@ -160,6 +170,7 @@ CORPUS: list[tuple[str, str]] = [
     (json.dumps({"hello": "a foreign JSON message"}), "not a kombu envelope"),
     ("null", "not a kombu envelope"),
     ('"a string"', "not a kombu envelope"),
+    ("4621", "not "),  # JSON, and base64 too: a worker reads the three bytes it decodes to (refusal_on_receipt)
 ]
 
 

@@ -64,7 +64,7 @@ def send_and_check(pool: str, worker: Worker, bodies: list[str], key: str) -> No
     assert worker.alive() and worker.process.pid == pid, worker.text()[-3000:]
     reasons = {m["Body"]: m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead}
     for body in bodies:
-        expected = poison.refusal(body, task_queue=True)
+        expected = poison.refusal_on_receipt(body)
         assert expected is not None and reasons.get(body, "")[:200] == expected[:200], (body[:200], expected)
     document = good.get(timeout=60)
     assert document["status"] == "ok" and "giraffe" in document["summary"]
