@@ -37,10 +37,12 @@ up: $(STAMP) $(if $(filter localstack,$(IRS_EMULATOR)),$(LOCALSTACK_STAMP))
 # with two).
 TEST_WORKERS ?= 3
 
+# A worker that dies fails the run at once, naming its test (and what the kernel said of it, tests/conftest.py):
+# pytest-xdist 3.8 replaces it, but under --dist loadfile the run can then wait forever for work it requeued.
 # The Pi's test on arm64 binaries runs alone, after: its emulation takes minutes of both cores, which starved the
 # timing of tests beside it (a fault test ran past its limit).
 test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap $(QEMU_ARM64) docs
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 -m "not arm64"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 -m "not arm64"
 	$(BIN)/pytest -p no:cacheprovider --durations=5 -m arm64
 	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
 

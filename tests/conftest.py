@@ -22,12 +22,16 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from irs.pools import served_by
 from irs.worker import command
 from tests.helpers.ports import free_port
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IRS_TEST_SHARED", ROOT.parent / "shared"))
@@ -92,6 +96,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             found.unlink()
     if any(counted.values()):
         terminalreporter.write_line(f"poison messages sent to real workers: {dict(counted)}")
+
+
+#: What the kernel logs when it ends a process from outside: the OOM killer, a fatal signal.
+KERNEL_KILLS = ("Out of memory", "oom-kill", "Killed process", "segfault", "traps:", "general protection")
+
+
+def pytest_testnodedown(node: WorkerController, error: object | None) -> None:
+    """A pytest-xdist worker that died (rather than finished) says nothing itself; say what the kernel logged of
+    processes it ended, so that the run's own output tells an OOM kill from a crash."""
+    if error is None:
+        return
+    reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired) as reading:
+        log = [f"(the kernel's log could not be read: {reading})"]
+    said = [line for line in log if any(word in line for word in KERNEL_KILLS)][-10:]
+    reporter.write_line(f"{node.gateway.id} died ({error}); the kernel's last words on killed "
+                        f"processes: " + ("\n  ".join(["", *said]) if said else "none"))
 
 
 @pytest.fixture(scope="session")
