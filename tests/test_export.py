@@ -4,7 +4,9 @@ Parquet, read back by DuckDB."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast, get_args
 
+import click
 import duckdb
 import pytest
 
@@ -71,3 +73,15 @@ def test_the_format_comes_from_the_suffix_unless_given(tmp_path: Path) -> None:
     assert export.format_of(tmp_path / "a.out", "jsonl") == "jsonl"
     with pytest.raises(ValueError, match="say --format"):
         export.format_of(tmp_path / "a.xlsx", None)
+
+
+@pytest.mark.parametrize("command", ["results", "job export"])
+def test_the_commands_that_write_a_table_offer_exactly_the_formats_and_rows_the_export_writes(command: str) -> None:
+    """The CLI spells the choices out (importing the export would slow every command's start): they must agree."""
+    from irs.cli.main import main
+
+    found: click.Command = main
+    for name in command.split():
+        found = cast(click.Group, found).commands[name]
+    choices = {param.name: getattr(param.type, "choices", None) for param in found.params}
+    assert tuple(choices["fmt"]) == export.FORMATS and tuple(choices["per"]) == get_args(export.Per)

@@ -34,7 +34,8 @@ DURATION = Duration()
 
 
 def table_options(command: Command) -> Command:
-    """``--format`` and ``--per``, as every command that writes results as a table takes them (irs.export)."""
+    """``--format`` and ``--per``, as every command that writes results as a table takes them. Spelled out rather
+    than read from :mod:`irs.export`, which every command's start would then import; a test holds them equal."""
     command = click.option("--per", type=click.Choice(["detection", "image"]), default="detection",
                            show_default=True,
                            help="A row per detection (an image with none still has one), or per image.")(command)

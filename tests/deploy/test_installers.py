@@ -12,7 +12,6 @@ Slow (about two minutes, most of it downloads): marked ``installers``; ``make te
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -22,21 +21,10 @@ from typing import Any
 
 import pytest
 
-from irs.deploy import devices
 from irs.pools import EDGE
 from irs.tasks import classify
-from tests.conftest import ARTIFACTS, ENDPOINT, IMAGES, Worker, wait_until
-from tests.helpers.roots import (
-    MIRROR,
-    as_unit_user,
-    in_root,
-    model_mirror,
-    mounted,
-    run_logged,
-    tree,
-    unit,
-    wheel,
-)
+from tests.conftest import ARTIFACTS, IMAGES, Worker
+from tests.helpers.roots import MIRROR, edge_worker, in_root, model_mirror, mounted, run_logged, tree, unit, wheel
 
 pytestmark = pytest.mark.installers
 MODEL = "yolo-fastest-1.1"
@@ -73,39 +61,18 @@ def pi(debian: Path, mirror: str) -> Path:
 
 def test_the_pi_installer_runs_end_to_end_and_its_units_serve_images_as_user_irs(
         pi: Path, cloud_worker: Worker, upload: Any, photo: Any) -> None:
-    worker_unit, watcher = unit(pi, "irs-edge.service"), unit(pi, "irs-edge-watch.service")
-    assert worker_unit["User"] == watcher["User"] == ["irs"]
-    settings = devices.add(DEVICE, say=lambda _: None)  # what the administrator prints for this Pi
-    env_file = pi / worker_unit["EnvironmentFile"][0].lstrip("/")
-    with env_file.open("a") as out:
-        out.writelines(f"{key}={value}\n" for key, value in {**settings, "IRS_ENDPOINT_URL": ENDPOINT}.items())
-    from_file = [line for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")]
-    log = ARTIFACTS / "installed-edge-worker.log"
-    worker = subprocess.Popen(as_unit_user(pi, worker_unit, from_file, worker_unit["ExecStart"][0]),
-                              stdout=log.open("wb"),
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until(lambda: "ready." in log.read_text() or worker.poll() is not None, 120, "the installed worker")
-        assert worker.poll() is None, log.read_text()
+    assert unit(pi, "irs-edge.service")["User"] == unit(pi, "irs-edge-watch.service")["User"] == ["irs"]
+    with edge_worker(pi, DEVICE, ARTIFACTS / "installed-edge-worker.log", ready_s=120) as worker:
         irs = next(int(line.split(":")[2]) for line in (pi / "etc/passwd").read_text().splitlines()
                    if line.startswith("irs:"))
-        assert {os.stat(f"/proc/{pid}").st_uid for pid in tree(worker.pid)} == {irs}
+        assert {os.stat(f"/proc/{pid}").st_uid for pid in tree(worker.process.pid)} == {irs}
         # The shared edge queue's work, from this machine: the Pi in the root serves it.
         shared = classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue=EDGE).get(timeout=120)
-        assert shared["status"] == "ok" and "dog" in shared["summary"] and shared["task_id"] in log.read_text()
+        assert shared["status"] == "ok" and "dog" in shared["summary"] and shared["task_id"] in worker.log.read_text()
         # The watcher's own command, once: a photo taken on the Pi becomes a routed request, answered.
-        camera = dict(pair.split("=", 1) for pair in from_file)["IRS_LOCAL_IMAGE_DIR"]
-        shutil.copy(IMAGES / "eagle.jpg", pi / camera.lstrip("/") / "eagle.jpg")
-        watched = subprocess.run(as_unit_user(pi, watcher, from_file, watcher["ExecStart"][0] + " --once"),
-                                 capture_output=True, text=True, timeout=180)
-        assert watched.returncode == 0, watched.stderr
-        document = json.loads(watched.stdout.strip().splitlines()[-1])
+        document = worker.watch_once(IMAGES / "eagle.jpg", timeout=180)
         assert document["status"] == "ok" and document["image_key"].endswith(f"devices/{DEVICE}/eagle.jpg")
         assert "bird" in document["summary"]
-    finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(60)
-        devices.remove(DEVICE, say=lambda _: None)
 
 
 def test_the_installed_units_pass_systemd_analyze_in_that_root(pi: Path) -> None:

@@ -21,13 +21,12 @@ from typing import Any
 
 import pytest
 
-from irs.deploy import devices
 from irs.inference.registry import REGISTRY, find_dir
 from irs.pools import EDGE
 from irs.settings import Settings
 from irs.tasks import classify
-from tests.conftest import ARTIFACTS, ENDPOINT, IMAGES, MODELS, ROOT, Worker, wait_until
-from tests.helpers.roots import MIRROR, as_unit_user, in_root, model_mirror, mounted, run_logged, unit, wheel
+from tests.conftest import ARTIFACTS, IMAGES, MODELS, ROOT, Worker
+from tests.helpers.roots import MIRROR, edge_worker, in_root, model_mirror, mounted, run_logged, wheel
 
 pytestmark = [pytest.mark.installers, pytest.mark.arm64, pytest.mark.timeout(3600)]
 CACHE = ROOT / ".irs" / "debian-bookworm-arm64.tar"
@@ -131,36 +130,17 @@ def test_the_installed_venv_holds_aarch64_binaries_from_the_lock(pi: Path) -> No
 
 def test_the_units_commands_serve_the_device_queue_the_edge_queue_and_the_watcher_as_user_irs(
         pi: Path, cloud_worker: Worker, upload: Any, photo: Any) -> None:
-    worker_unit, watcher = unit(pi, "irs-edge.service"), unit(pi, "irs-edge-watch.service")
-    settings = devices.add(DEVICE, say=lambda _: None)  # what the administrator prints for this Pi
-    env_file = pi / worker_unit["EnvironmentFile"][0].lstrip("/")
-    with env_file.open("a") as out:
-        out.writelines(f"{key}={value}\n" for key, value in {**settings, "IRS_ENDPOINT_URL": ENDPOINT}.items())
-    from_file = [line for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")]
-    camera = Path(dict(pair.split("=", 1) for pair in from_file)["IRS_LOCAL_IMAGE_DIR"])
-    log = ARTIFACTS / "pi-on-arm-worker.log"
-    worker = subprocess.Popen(as_unit_user(pi, worker_unit, from_file, worker_unit["ExecStart"][0]),
-                              stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_until(lambda: "ready." in log.read_text() or worker.poll() is not None, 900, "the worker on arm64")
-        assert worker.poll() is None, log.read_text()
+    with edge_worker(pi, DEVICE, ARTIFACTS / "pi-on-arm-worker.log", ready_s=900) as worker:
         shared_work = classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue=EDGE).get(timeout=600)
         assert shared_work["status"] == "ok" and "dog" in shared_work["summary"] and shared_work["pool"] == EDGE
-        assert shared_work["task_id"] in log.read_text() and "aarch64" in log.read_text()  # served in the root
-        shutil.copy(IMAGES / "horses.jpg", pi / camera.relative_to("/") / "horses.jpg")
+        log = worker.log.read_text()
+        assert shared_work["task_id"] in log and "aarch64" in log  # served in the root
+        shutil.copy(IMAGES / "horses.jpg", worker.camera / "horses.jpg")
         own = _on_device_queue(f"uploads/devices/{DEVICE}/horses.jpg")
         assert own["status"] == "ok" and "horse" in own["summary"] and own["source"].endswith(f"on device {DEVICE}")
-        (pi / camera.relative_to("/") / "horses.jpg").unlink()
-        shutil.copy(IMAGES / "eagle.jpg", pi / camera.relative_to("/") / "eagle.jpg")
-        watched = subprocess.run(as_unit_user(pi, watcher, from_file, watcher["ExecStart"][0] + " --once"),
-                                 capture_output=True, text=True, timeout=900)
-        assert watched.returncode == 0, watched.stderr[-3000:]
-        document = json.loads(watched.stdout.strip().splitlines()[-1])
+        (worker.camera / "horses.jpg").unlink()
+        document = worker.watch_once(IMAGES / "eagle.jpg", timeout=900)
         assert document["status"] == "ok" and "bird" in document["summary"]
-    finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(120)
-        devices.remove(DEVICE, say=lambda _: None)
 
 
 def _on_device_queue(image_key: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ the installers run inside as on a fresh machine, and a unit's command run as sys
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -11,11 +13,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import MODELS, ROOT
+from irs.deploy import devices
+from tests.conftest import ENDPOINT, MODELS, ROOT, wait_until
 
 MIRROR = "http://deb.debian.org/debian"
 #: This machine's own trust anchors (its network's TLS proxy), which any host on this network would have.
@@ -95,3 +100,52 @@ def as_unit_user(root: Path, settings: dict[str, list[str]], env_file: list[str]
 def tree(pid: int) -> list[int]:
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return [pid, *(p for child in children for p in tree(int(child)))]
+
+
+@dataclass
+class EdgeWorker:
+    """The installed ``irs-edge`` unit's command, running as its user in a root, for a registered device."""
+
+    root: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: list[str]  #: the unit's EnvironmentFile, which the watcher's unit reads too
+
+    @property
+    def camera(self) -> Path:
+        """The folder the watcher watches, as this machine sees it."""
+        return self.root / dict(pair.split("=", 1) for pair in self.env)["IRS_LOCAL_IMAGE_DIR"].lstrip("/")
+
+    def watch_once(self, photo: Path, timeout: float) -> dict[str, Any]:
+        """``photo`` taken on the device, then the watcher unit's command with ``--once``: the document it printed."""
+        shutil.copy(photo, self.camera / photo.name)
+        watcher = unit(self.root, "irs-edge-watch.service")
+        done = subprocess.run(as_unit_user(self.root, watcher, self.env, watcher["ExecStart"][0] + " --once"),
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stderr[-3000:]
+        document: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return document
+
+
+@contextmanager
+def edge_worker(root: Path, device: str, log: Path, ready_s: float) -> Iterator[EdgeWorker]:
+    """The installed ``irs-edge`` unit's command for ``device``, registered as an administrator does (what that
+    prints added to the unit's EnvironmentFile, with this test run's emulator as its AWS), until the block ends;
+    then it is stopped and the device removed."""
+    worker_unit = unit(root, "irs-edge.service")
+    settings = devices.add(device, say=lambda _: None)
+    env_file = root / worker_unit["EnvironmentFile"][0].lstrip("/")
+    with env_file.open("a") as out:
+        out.writelines(f"{key}={value}\n" for key, value in {**settings, "IRS_ENDPOINT_URL": ENDPOINT}.items())
+    env = [line for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#")]
+    process = subprocess.Popen(as_unit_user(root, worker_unit, env, worker_unit["ExecStart"][0]),
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "ready." in log.read_text() or process.poll() is not None, ready_s,
+                   "the installed edge worker")
+        assert process.poll() is None, log.read_text()
+        yield EdgeWorker(root, process, log, env)
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(120)
+        devices.remove(device, say=lambda _: None)
