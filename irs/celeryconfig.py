@@ -18,8 +18,6 @@ from irs.settings import PREFETCH_MULTIPLIER, Settings
 
 #: Seconds a publish (and the channel it needs) keeps trying through an SQS outage before it gives up.
 PUBLISH_PATIENCE_S = 60
-#: Seconds between a task's soft time limit (it may clean up) and its hard one (it is killed).
-SOFT_LIMIT_MARGIN_S = 10
 
 
 def configure(settings: Settings) -> dict[str, Any]:
@@ -64,7 +62,7 @@ def configure(settings: Settings) -> dict[str, Any]:
         "task_acks_on_timeout": False,
         "worker_prefetch_multiplier": PREFETCH_MULTIPLIER,  # the transport receives in batches (irs.broker.transport)
         "task_time_limit": settings.task_time_limit,
-        "task_soft_time_limit": max(1, settings.task_time_limit - SOFT_LIMIT_MARGIN_S),
+        "task_soft_time_limit": settings.task_soft_time_limit,
         # --- results: the result document in S3 ------------------------------------------------------
         "result_backend": "irs.broker.backend:S3DocumentBackend",
         "result_expires": None,  # documents expire by the bucket's lifecycle rule (IRS_RESULT_TTL_DAYS)

@@ -28,6 +28,10 @@ LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 PREFETCH_MULTIPLIER = 2
 
 
+#: Seconds between a task's soft time limit (it may clean up) and its hard one (it is killed).
+SOFT_LIMIT_MARGIN_S = 10
+
+
 def visibility_timeout(task_time_limit: int) -> int:
     """The queues' visibility timeout: above the longest a message can spend in a worker, so it is never handed
     out twice. It may wait behind a task for up to the hard time limit (PREFETCH_MULTIPLIER), then run for up to
@@ -192,6 +196,17 @@ class Settings(BaseSettings):
     @property
     def visibility_timeout(self) -> int:
         return visibility_timeout(self.task_time_limit)
+
+    @property
+    def task_soft_time_limit(self) -> int:
+        """When a task is told to stop (it may still write its answer): SOFT_LIMIT_MARGIN_S before the hard limit."""
+        return max(1, self.task_time_limit - SOFT_LIMIT_MARGIN_S)
+
+    @property
+    def read_patience_s(self) -> float:
+        """How long a task rides out S3 trouble reading its image before it raises for Celery to retry it: half
+        its soft limit, which leaves the other half for the model and for writing its answer."""
+        return self.task_soft_time_limit / 2
 
     @field_validator("source_buckets")
     @classmethod

@@ -2,7 +2,7 @@
 
 The body says what recognising an image is; its base (:class:`irs.worker.task.RecognitionTask`) does the
 bookkeeping around it. Bad input never raises: it yields a document with ``status: error`` and a reason,
-so it is answered once and never retried. AWS trouble is ridden out in the task first (for up to half its
+so it is answered once and never retried. AWS trouble is ridden out in the task first (for up to half its soft
 time limit: an S3 outage of seconds costs no new message), and only then raised, for Celery to retry the
 task with backoff.
 """
@@ -72,7 +72,7 @@ def classify(self: RecognitionTask, image_key: str, model: str | None = None) ->
     recognizer = networks().get(model)
     run.facts["model"] = recognizer.model_info
     with run.stage("download"):
-        patience = time.monotonic() + settings.task_time_limit / 2
+        patience = time.monotonic() + settings.read_patience_s
         data, run.facts["source"] = patiently(lambda: read_image(image_key), patience, f"reading {image_key}")
     with run.stage("decode"):
         pixels, info = decode(data, settings.max_image_bytes, settings.max_image_pixels,

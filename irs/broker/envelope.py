@@ -63,6 +63,7 @@ class Properties(_Closed):
     priority: int | None = Field(default=None, ge=0, le=255)
     delivery_tag: str | None = Field(default=None, max_length=200)  # kombu replaces it with the receipt's own
     expiration: str | None = Field(default=None, pattern=r"^\d{1,15}$")  # a deadline as a TTL in ms, ignored on SQS
+    origin: str | None = Field(default=None, max_length=300)  # a retry's: the worker that sent it (Celery's nodename)
 
 
 class Envelope(_Bounded):

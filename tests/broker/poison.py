@@ -44,6 +44,29 @@ def template() -> dict[str, Any]:
     return message
 
 
+def retried(countdown: float) -> dict[str, Any]:
+    """The template's request as Celery's own ``Task.retry`` sends it again from a worker (through the memory
+    transport): with ``retries``, an ``eta`` and the worker's name as ``origin``, in the headers and properties."""
+    from kombu import Connection
+
+    from irs.tasks import classify
+
+    sent = template()
+    args, kwargs, _ = json.loads(base64.b64decode(sent["body"]))
+    request = {**sent["headers"], "args": args, "kwargs": kwargs, "hostname": "celery@worker-1",
+               "delivery_info": {"exchange": "", "routing_key": "cloud"}, "called_directly": False,
+               "reply_to": sent["properties"].get("reply_to"), "correlation_id": sent["properties"]["correlation_id"]}
+    with Connection("memory://") as connection:
+        with connection.Producer() as producer:
+            classify.push_request(**request)
+            try:
+                classify.retry(exc=OSError("S3 out of reach"), countdown=countdown, throw=False, producer=producer)
+            finally:
+                classify.pop_request()
+        message: dict[str, Any] = connection.default_channel.queues["cloud"].get()
+    return message
+
+
 def with_key(key: str, id_key: str | None = None) -> dict[str, Any]:
     """The template for ``key`` (its task id naming ``id_key``, the same key unless given)."""
     message = copy.deepcopy(template())

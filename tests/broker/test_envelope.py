@@ -56,6 +56,14 @@ def test_a_retry_as_celery_sends_it_is_admitted_and_one_held_past_the_time_limit
         assert (poison.refusal(message) is None) is admitted, poison.refusal(message)
 
 
+def test_a_retry_that_celery_itself_sends_from_a_worker_is_admitted() -> None:
+    """Celery's ``Task.retry`` adds the worker's name as the ``origin`` property, which no first send carries: a
+    check that refused it dead-lettered every retry, and nobody was answered."""
+    message = poison.retried(countdown=2)
+    assert message["headers"]["retries"] == 1 and message["properties"]["origin"], message
+    assert poison.refusal(poison.text(message)) is None, poison.refusal(poison.text(message))
+
+
 def test_a_request_with_a_deadline_as_celery_sends_it_is_admitted() -> None:
     """``expires`` travels as an ISO 8601 header, and kombu adds the same as a TTL property (SQS ignores it)."""
     from kombu import Connection

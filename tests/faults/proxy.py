@@ -7,7 +7,8 @@ for each request decides, by the fault set with :meth:`FaultProxy.inject`,
 whether to forward it or to answer as a troubled AWS would:
 
 - ``S3_500`` / ``S3_SLOWDOWN``: an S3 request is answered 500 InternalError or
-  503 SlowDown;
+  503 SlowDown; ``S3_READ_500``: only an S3 GET (a worker reading its image, a
+  client reading or listing results) is answered 500;
 - ``SQS_THROTTLE``: an SQS request is answered 400 ThrottlingException;
 - ``RESET``: the connection is reset (TCP RST) instead of answered;
 - ``LATENCY``: the request waits two seconds before it is forwarded;
@@ -39,6 +40,7 @@ LATENCY_S = 2.0
 class Fault(enum.Enum):
     S3_500 = "s3 500 InternalError"
     S3_SLOWDOWN = "s3 503 SlowDown"
+    S3_READ_500 = "s3 500 InternalError on every GET"
     SQS_THROTTLE = "sqs 400 ThrottlingException"
     RESET = "connection reset"
     LATENCY = "2 s latency spike"
@@ -63,13 +65,19 @@ def _sqs_throttle(json_protocol: bool) -> bytes:
             ).encode() + body
 
 
+def _s3_500(_: bool) -> bytes:
+    return _s3_error("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try "
+                     "again.")
+
+
 ANSWERS: dict[Fault, Callable[[bool], bytes]] = {
-    Fault.S3_500: lambda _: _s3_error("500 Internal Server Error", "InternalError", "We encountered an internal "
-                                      "error. Please try again."),
+    Fault.S3_500: _s3_500,
+    Fault.S3_READ_500: _s3_500,
     Fault.S3_SLOWDOWN: lambda _: _s3_error("503 Slow Down", "SlowDown", "Please reduce your request rate."),
     Fault.SQS_THROTTLE: _sqs_throttle,
 }
-SERVICE = {Fault.S3_500: "s3", Fault.S3_SLOWDOWN: "s3", Fault.SQS_THROTTLE: "sqs"}
+#: The requests each fault hits: those whose operation ("s3 GET", "sqs SendMessage") starts so.
+MATCHES = {Fault.S3_500: "s3 ", Fault.S3_SLOWDOWN: "s3 ", Fault.S3_READ_500: "s3 GET", Fault.SQS_THROTTLE: "sqs "}
 
 
 class Request:
@@ -87,10 +95,6 @@ class Request:
             "QUERY_STRING": query + "&" + body.decode("latin-1", "replace")[:200],
             "REQUEST_METHOD": method, "PATH_INFO": path})
         self.method = method
-
-    @property
-    def service(self) -> str:
-        return self.operation.split(" ", 1)[0]
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
@@ -197,7 +201,7 @@ class FaultProxy:
 
     def _pick(self, request: Request) -> Fault | None:
         fault = self._fault
-        if fault is None or SERVICE.get(fault, request.service) != request.service:
+        if fault is None or not request.operation.startswith(MATCHES.get(fault, "")):
             return None
         return fault if self._random.random() < self._share else None
 

@@ -144,28 +144,21 @@ def _client(rig: Rig) -> Iterator[subprocess.Popen[bytes]]:
             process.wait()
 
 
-def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.0, refuse_s: float = 0.0) -> Outcome:
+def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.0, refuse_s: float = 0.0,
+        in_flight_first: bool = False) -> Outcome:
     """Send every image with ``irs classify``; hit ``share`` of the matching requests with ``fault`` for
-    ``window_s`` from the start (uploads, sends, receives, results), or, with ``refuse_s``, refuse every
-    connection for that long once the whole batch is in flight; then count."""
+    ``window_s`` from the start (uploads, sends, receives, results), or from once the whole batch is in flight
+    (``in_flight_first``); or, with ``refuse_s``, refuse every connection for that long once the whole batch is in
+    flight; then count."""
     before, log_start = rig.pids(), rig.worker_log.stat().st_size
     rig.proxy.injected.clear()
     count = len(list(rig.images.iterdir()))
     with _client(rig) as client:
+        in_flight = _wait_in_flight(rig, client, count) if refuse_s or in_flight_first else count
         if refuse_s:
-            deadline, peak, peaked_at = time.monotonic() + 120, 0, time.monotonic()
-            while client.poll() is None and time.monotonic() < deadline:  # until the whole batch is queued
-                queued = rig.queued()
-                if queued >= count or (queued and queued <= peak and time.monotonic() - peaked_at > 1):
-                    break  # all of it, or all there will be: the count stopped growing for a second
-                if queued > peak:
-                    peak, peaked_at = queued, time.monotonic()
-                time.sleep(0.05)
-            in_flight = rig.queued()
             rig.proxy.refuse(refuse_s)
             time.sleep(refuse_s)
         else:
-            in_flight = count
             rig.proxy.inject(fault, share)
             time.sleep(window_s)
             rig.proxy.inject(None)
@@ -175,6 +168,20 @@ def run(rig: Rig, fault: Fault | None, share: float = 0.2, window_s: float = 10.
     return _outcome(rig, f"connections refused for {refuse_s:g} s" if refuse_s else
                     f"{fault.value} ({share:.0%} of requests, {window_s:g} s)" if fault else "none (the baseline)",
                     count, in_flight, recover_s, len(before - rig.pids()), client.returncode, log_start)
+
+
+def _wait_in_flight(rig: Rig, client: subprocess.Popen[bytes], count: int) -> int:
+    """Wait until the whole batch is queued (or all of it there will be: the count stopped growing for a second);
+    returns how many messages are in flight."""
+    deadline, peak, peaked_at = time.monotonic() + 120, 0, time.monotonic()
+    while client.poll() is None and time.monotonic() < deadline:
+        queued = rig.queued()
+        if queued >= count or (queued and queued <= peak and time.monotonic() - peaked_at > 1):
+            break
+        if queued > peak:
+            peak, peaked_at = queued, time.monotonic()
+        time.sleep(0.05)
+    return rig.queued()
 
 
 def _outcome(rig: Rig, fault: str, count: int, in_flight: int, recover_s: float, restarts: int, client_exit: int,

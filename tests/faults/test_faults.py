@@ -65,3 +65,25 @@ def test_thirty_seconds_of_refused_connections_are_ridden_out_and_logged_once(ri
     assert receive or "Could not connect to the endpoint URL" in log, f"nothing saw the outage\n{log[-4000:]}"
 
 
+
+
+#: A worker whose patience (10 s: half its soft limit) is shorter than the S3 outage below: the tasks that read an
+#: image during it raise, and Celery retries them.
+IMPATIENT_TIME_LIMIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def impatient_rig(emulator: str) -> Iterator[scenario.Rig]:
+    rig = scenario.Rig(PORT, ARTIFACTS / "faults-impatient", sorted(IMAGES.glob("*.jpg")), IMAGES_IN_FLIGHT,
+                       env={"IRS_TASK_TIME_LIMIT": str(IMPATIENT_TIME_LIMIT_S)})
+    yield rig
+    rig.close()
+
+
+def test_an_outage_longer_than_the_tasks_patience_is_retried_by_celery_and_every_image_answered_once(
+        impatient_rig: scenario.Rig) -> None:
+    outcome = scenario.run(impatient_rig, Fault.S3_READ_500, share=1.0, window_s=14, in_flight_first=True)
+    check_nothing_lost(outcome)
+    assert "Retry in" in outcome.worker_log, f"no task outlasted its patience: the test proves nothing\n" \
+                                             f"{outcome.worker_log[-4000:]}"
+    assert "dead-lettered" not in outcome.worker_log, outcome.worker_log[-4000:]
