@@ -3,7 +3,8 @@
 A page asks for a part with a marker on a line of its own: ``<!-- reference: cli -->`` (every command's
 ``--help``), ``settings`` (every ``IRS_*`` variable, from :class:`irs.settings.Settings`), ``rest`` (the
 REST API, from the web app's OpenAPI schema), ``result`` (the result document, from its schema) or ``table``
-(the columns of an exported table, from :mod:`irs.export`), or
+(the columns of an exported table, from :mod:`irs.export`), ``s3-answers`` (what each answer S3 gives a read
+means, from :mod:`irs.aws.s3_answers`), or
 ``<!-- include: FILE -->`` for a file of the repository's root (BENCHMARKS.md, SECURITY.md).
 """
 
@@ -28,7 +29,8 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 def render(kind: str, name: str) -> str:
     if kind == "include":
         return included(name)
-    return {"cli": cli, "settings": settings, "rest": rest, "result": result, "table": table}[name]()
+    return {"cli": cli, "settings": settings, "rest": rest, "result": result, "table": table,
+            "s3-answers": s3_answers}[name]()
 
 
 def included(name: str) -> str:
@@ -43,6 +45,12 @@ def _in_the_repository(link: re.Match[str]) -> str:
     """A link to a file of the repository that the site does not carry: its path, as code."""
     text, path = link[1], link[2]
     return f"`{path}`" if text.strip("`") == path else f"{text} (`{path}`)"
+
+
+def s3_answers() -> str:
+    from irs.aws import s3_answers
+
+    return s3_answers.table()
 
 
 # --- the command line ------------------------------------------------------------------------------

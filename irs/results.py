@@ -150,7 +150,8 @@ class ErrorKind(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     CORRUPT = "corrupt"
     MISSING = "missing"  # no image at the key
-    FORBIDDEN = "forbidden"  # IRS may not read it
+    FORBIDDEN = "forbidden"  # IRS may not read it (S3 or its KMS key said no)
+    ARCHIVED = "archived"  # in an archive storage class (GLACIER, DEEP_ARCHIVE): restore it first
     TASK_FAILED = "task_failed"  # the task raised, or its document did not fit the schema
     MODEL_UNAVAILABLE = "model_unavailable"  # the model asked for cannot be had on this worker
     EXPIRED = "expired"  # its deadline (Celery's expires) passed before a worker started it

@@ -53,6 +53,19 @@ def test_a_missing_key_says_where_it_looked() -> None:
     assert doc["status"] == "error" and "no image at s3://irs-uploads/uploads/never-uploaded/cat.jpg" in doc["error"]
 
 
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_an_archived_image_is_answered_archived_at_once_with_how_to_restore_it(storage_class: str) -> None:
+    from irs.aws.clients import client
+    from irs.settings import get_settings
+
+    key = f"uploads/archive/{storage_class.lower()}.jpg"
+    client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=images.png(64, 64),
+                            StorageClass=storage_class)
+    doc = run(key)
+    assert doc["status"] == "error" and doc["error_kind"] == "archived", doc
+    assert "restore it first" in doc["error"] and key in doc["error"]
+
+
 def test_an_image_over_the_byte_limit_is_refused_before_it_is_read(irs_upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from irs.settings import get_settings
 

@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from irs.aws.clients import error_code
+from irs.aws import s3_answers
+from irs.aws.clients import AWS_ERRORS
 from irs.contract import arguments, split_ref
 from irs.jobs import notices, record
 from irs.jobs.listing import DEFAULT_SUFFIXES, pages, skip_reason, sort, source_of
@@ -21,9 +22,6 @@ from irs.jobs.record import BadJob, Record, Spec
 from irs.pools import JOBS
 from irs.settings import get_settings
 from irs.sources import Location, parse
-
-#: Errors that no retry mends: the source cannot be listed at all.
-PERMANENT = ("NoSuchBucket", "AccessDenied", "403", "404", "AllAccessDisabled")
 
 
 def spec_of(url: str, model: str | None = None, deadline_s: float | None = None,
@@ -69,7 +67,7 @@ def start(url: str, name: str | None = None, model: str | None = None, deadline_
     try:
         return _send(job, on_page)
     except Exception as error:
-        if error_code(error) in PERMANENT:
+        if isinstance(error, AWS_ERRORS) and s3_answers.permanent(error):  # the source cannot be listed at all
             failed = job.model_copy(update={"state": "failed", "failure": str(error)[:2000]})
             record.write(failed)
             notices.publish("job-failed", name, source=spec.source, reason=str(error)[:1000])

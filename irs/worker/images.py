@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from irs.aws.clients import client, error_code
+from irs.aws import s3_answers
+from irs.aws.clients import AWS_ERRORS, client, error_code
 from irs.inference.imaging import BadImage
 from irs.results import ErrorKind
 from irs.settings import get_settings
@@ -51,17 +52,16 @@ def read_local(relative: str) -> tuple[bytes, str]:
 
 
 def download(location: Location) -> bytes:
-    """The image from S3; BadImage when it is missing, forbidden or too large."""
+    """The image from S3; BadImage when S3's answer is permanent (:mod:`irs.aws.s3_answers`) or the image is too
+    large; a transient answer is raised, for the caller's patience."""
     settings = get_settings()
     try:
         response = client("s3").get_object(Bucket=location.bucket, Key=location.key)
-    except Exception as error:
-        code = error_code(error)
-        if code in ("NoSuchKey", "404", "NoSuchBucket"):
-            raise BadImage(f"no image at {location}: upload it first, or check the key", ErrorKind.MISSING) from None
-        if code in ("AccessDenied", "403"):
-            raise BadImage(f"access denied reading {location}", ErrorKind.FORBIDDEN) from None
-        raise
+    except AWS_ERRORS as error:
+        answer = s3_answers.permanent(error)
+        if answer is None:
+            raise
+        raise BadImage(answer.says.format(where=location, code=error_code(error)), answer.kind) from None
     size = response["ContentLength"]
     if size > settings.max_image_bytes:
         response["Body"].close()
