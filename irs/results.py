@@ -155,6 +155,7 @@ class ErrorKind(StrEnum):
     TASK_FAILED = "task_failed"  # the task raised, or its document did not fit the schema
     MODEL_UNAVAILABLE = "model_unavailable"  # the model asked for cannot be had on this worker
     EXPIRED = "expired"  # its deadline (Celery's expires) passed before a worker started it
+    DEAD_LETTERED = "dead_lettered"  # its message went to a dead-letter queue, unanswered: the error says why
 
 
 STAMP = Field(default=None, max_length=40, description="UTC, ISO 8601, milliseconds")

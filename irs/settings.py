@@ -39,6 +39,18 @@ def visibility_timeout(task_time_limit: int) -> int:
     return PREFETCH_MULTIPLIER * task_time_limit + 30
 
 
+def redrive_receives(max_receives: int) -> int:
+    """SQS's maxReceiveCount on the task queues: one more than IRS's own limit, so that IRS dead-letters a request
+    itself, and answers it, on the receive after its last (:mod:`irs.broker.transport`); SQS's own redrive is
+    only the backstop."""
+    return max_receives + 1
+
+
+def default_redrive_receives() -> int:
+    """SQS's maxReceiveCount with the default settings: what the template sets."""
+    return redrive_receives(Settings.model_fields["max_receives"].default)
+
+
 def default_visibility_timeout() -> int:
     """The visibility timeout with the default time limit: what a template or a simulation assumes."""
     return visibility_timeout(Settings.model_fields["task_time_limit"].default)
@@ -123,7 +135,8 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=40_000_000, description="Largest image accepted, in pixels.")
     task_time_limit: int = Field(default=60, description="Hard limit of one classification, in seconds; "
                                  "the queues' visibility timeout is twice this + 30.")
-    max_receives: int = Field(default=3, description="Receives before SQS dead-letters a message.")
+    max_receives: int = Field(default=3, ge=1, le=100, description="Receives of a request with no answer (each "
+                              "worker that ran it died) before IRS dead-letters it and answers dead_lettered.")
 
     service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
                                     "at least this long, to make a worker behave like a slower device.")
@@ -196,6 +209,10 @@ class Settings(BaseSettings):
     @property
     def visibility_timeout(self) -> int:
         return visibility_timeout(self.task_time_limit)
+
+    @property
+    def redrive_receives(self) -> int:
+        return redrive_receives(self.max_receives)
 
     @property
     def task_soft_time_limit(self) -> int:

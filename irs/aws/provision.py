@@ -36,7 +36,7 @@ def provision(settings: Settings | None = None, say: Callable[[str], None] = pri
             "VisibilityTimeout": str(settings.visibility_timeout),
             "ReceiveMessageWaitTimeSeconds": "10",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": str(settings.max_receives)}),
+                                         "maxReceiveCount": str(settings.redrive_receives)}),
         }
         try:
             url = sqs.create_queue(QueueName=names.queue, Attributes=attributes)["QueueUrl"]

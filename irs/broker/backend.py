@@ -30,8 +30,22 @@ logger = logging.getLogger(__name__)
 #: How long one read or write of a document rides out S3 trouble (a write retried after a lost answer that had
 #: in fact been stored is refused by the conditional write, and so counted as done).
 PATIENCE_S = 60.0
+#: How long answering a dead-lettered request rides out S3 trouble: it runs on a worker's consumer, which waits.
+DEAD_LETTER_PATIENCE_S = 5.0
 #: The reason Celery's worker gives when it revokes a request whose ``expires`` has passed.
 EXPIRED_REASON = "expired"
+
+
+def answer_dead_letter(task_id: str, reason: str) -> bool:
+    """Answer a request whose message IRS dead-letters, so that whoever waits on it hears why at once; False when
+    it has an answer already. The write is conditional, so no message, forged or not, can replace a real result."""
+    document = error_document(image_key_of(task_id) or "", task_id, f"dead-lettered: {reason}"[:2000],
+                              ErrorKind.DEAD_LETTERED, pool=get_settings().pool_name)
+    written = patiently(lambda: documents.create(result_key(task_id), json.dumps(document.as_json())),
+                        time.monotonic() + DEAD_LETTER_PATIENCE_S, "answering a dead-lettered request")
+    if written:
+        metrics.record_result(document)
+    return written
 
 
 class S3DocumentBackend(KeyValueStoreBackend):

@@ -138,6 +138,22 @@ def refusal(text: str, task_queue: bool, time_limit_s: float, now: float | None 
     return _task_refusal(envelope, body, time_limit_s, now) if task_queue else None
 
 
+def request_id(text: str) -> str | None:
+    """The id of the request a message names, when it names one the way IRS does (``<32 hex>:<image key>``, the
+    key one IRS accepts), whatever else is wrong with it; None otherwise. Only the id is read: it says where the
+    request's answer belongs, so whoever waits on it learns when the message is dead-lettered."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    headers = document.get("headers") if isinstance(document, dict) else None
+    task_id = headers.get("id") if isinstance(headers, dict) else None
+    if not isinstance(task_id, str) or len(task_id.encode()) > TASK_ID_HEX + 1 + MAX_KEY_BYTES:
+        return None
+    named = TASK_ID.fullmatch(task_id)
+    return task_id if named is not None and IMAGE_KEY.fullmatch(named["key"]) else None
+
+
 def _instant(text: str) -> float | None:
     """The POSIX time of an ISO 8601 time as Celery's worker reads it (naive: UTC), or None if it cannot."""
     try:

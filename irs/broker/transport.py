@@ -72,9 +72,9 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps
 from vine import promise
 
-from irs.aws.clients import AWS_ERRORS, backoff, patiently, transient
+from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, backoff, patiently, transient
 from irs.aws.queues import SQS_BATCH, SQS_MAX_MESSAGE_BYTES, message_attribute_bytes
-from irs.broker import envelope
+from irs.broker import backend, envelope
 from irs.pools import JOBS
 from irs.settings import PREFETCH_MULTIPLIER, get_settings
 from irs.worker import metrics
@@ -104,6 +104,13 @@ def dead_letter_copy(body: str, source_url: str, reason: str) -> tuple[str, dict
         room = SQS_MAX_MESSAGE_BYTES - message_attribute_bytes(attributes)
         body = encoded[:room].decode(errors="ignore")  # never half a character
     return body, attributes
+
+
+def given_up(receives: int) -> str:
+    """Why a request received ``receives`` times without an answer is dead-lettered: each worker that ran it
+    stopped before it finished."""
+    return (f"received {receives} times and never answered: each worker that ran it stopped before it finished "
+            "(killed, out of memory, or a crash); the image may be what kills them")
 
 
 def receive_now(free: int, processes: int | None, background: bool = False, foreground_held: int = 0,
@@ -243,10 +250,12 @@ class Channel(SQS.Channel):
         return result
 
     def _admitted(self, queue: str, queue_url: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The messages that may be delivered; each of the others is dead-lettered or dropped, with its reason."""
+        """The messages that may be delivered; each of the others is dead-lettered (and its request answered) or
+        dropped, with its reason."""
         kept = []
         for message in messages:
-            reason = self._refusal(queue, message)
+            text = self._text(message)
+            reason = self._refusal(queue, text, int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)))
             if reason is None:
                 kept.append(message)
             elif queue in self._noack_queues:  # control and event queues: nobody wants it back
@@ -260,16 +269,24 @@ class Channel(SQS.Channel):
             else:
                 logger.warning("dead-lettered a message from %s: %s", queue, reason)
                 metrics.record_refused("dead_lettered")
-                self._dead_letter(queue, queue_url, message, reason)
+                self._dead_letter(queue, queue_url, message, reason, text)
         return kept
 
-    def _refusal(self, queue: str, message: dict[str, Any]) -> str | None:
+    def _text(self, message: dict[str, Any]) -> str | None:
+        """A message's kombu envelope as text, decoded as kombu decodes it; None when it is not text."""
         try:
-            text = bytes_to_str(self._decode_python_message_body(message["Body"]))
+            return bytes_to_str(self._decode_python_message_body(message["Body"]))
         except (KeyError, TypeError, ValueError):  # no body; not text (binascii.Error is a ValueError)
+            return None
+
+    def _refusal(self, queue: str, text: str | None, receives: int = 1) -> str | None:
+        if text is None:
             return "not UTF-8 text"
-        return envelope.refusal(text, task_queue=queue not in self._noack_queues,
-                                time_limit_s=get_settings().task_time_limit)
+        task_queue, settings = queue not in self._noack_queues, get_settings()
+        reason = envelope.refusal(text, task_queue=task_queue, time_limit_s=settings.task_time_limit)
+        if reason is None and task_queue and receives > settings.max_receives:
+            return given_up(receives - 1)
+        return reason
 
     # -- acks -----------------------------------------------------------------------------
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
@@ -391,16 +408,24 @@ class Channel(SQS.Channel):
         except KeyError:
             return
         queue = self.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
-        if not self._dead_letter(queue, queue_url, raw, "rejected by the worker"):
+        if not self._dead_letter(queue, queue_url, raw, "rejected by the worker", self._text(raw)):
             super()._delete_rejected_message(delivery_tag)
 
-    def _dead_letter(self, queue: str | None, queue_url: str, raw: dict[str, Any], reason: str) -> bool:
-        """Copy a message to its queue's dead-letter queue with the reason, then delete it; False if the queue
-        has none. Left in place when SQS refuses: its redrive policy still dead-letters it later."""
+    def _dead_letter(self, queue: str | None, queue_url: str, raw: dict[str, Any], reason: str,
+                     text: str | None) -> bool:
+        """Answer the request the message names (if it names one as IRS does), then copy the message to its
+        queue's dead-letter queue with the reason and delete it; False if the queue has none. Left in place when
+        SQS refuses: its redrive policy still dead-letters it later."""
         client = self.sqs(queue=queue)
         dead_letter_url = self._dead_letter_url(client, queue_url)
         if dead_letter_url is None:
             return False
+        task_id = envelope.request_id(text) if text is not None else None
+        if task_id is not None:
+            try:
+                backend.answer_dead_letter(task_id, reason)
+            except AWS_OR_NETWORK_ERRORS as error:  # the copy keeps the id; the caller waits out its timeout
+                logger.warning("could not answer the dead-lettered request %s: %s", task_id[:300], error)
         body, attributes = dead_letter_copy(str(raw.get("Body") or "(empty)"), queue_url, reason)
         try:
             client.send_message(QueueUrl=dead_letter_url, MessageBody=body, MessageAttributes=attributes)

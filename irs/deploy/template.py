@@ -30,7 +30,7 @@ from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
 from irs.pools import JOBS, POOLS
 from irs.repository.manifest import PREFIX as MODELS
-from irs.settings import default_visibility_timeout
+from irs.settings import default_redrive_receives, default_visibility_timeout
 
 Json = dict[str, Any]
 #: The queue prefix (IRS_QUEUE_PREFIX) of a stack whose resources are named ``${Prefix}-...``.
@@ -339,7 +339,7 @@ def build() -> Json:
             "QueueName": _sub(f"${{Prefix}}-{pool}"), "KmsMasterKeyId": SQS_KEY,
             "VisibilityTimeout": {"Ref": "VisibilityTimeout"},
             "ReceiveMessageWaitTimeSeconds": 10,
-            "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(pool)), "maxReceiveCount": 3}}}
+            "RedrivePolicy": {"deadLetterTargetArn": _arn(_dlq(pool)), "maxReceiveCount": default_redrive_receives()}}}
     resources.update(_alerts())
     resources.update(_watch_and_events())
     resources["UploadsBucket"] = _bucket("uploads", "uploads/", "UploadTtlDays")

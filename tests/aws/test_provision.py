@@ -18,7 +18,7 @@ def test_provisioning_twice_changes_nothing_and_every_queue_dead_letters(emulato
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         policy = json.loads(attributes["RedrivePolicy"])
         assert policy["deadLetterTargetArn"].endswith(f":{names.dead_letter}")
-        assert int(policy["maxReceiveCount"]) == settings.max_receives
+        assert int(policy["maxReceiveCount"]) == settings.redrive_receives == settings.max_receives + 1
         assert int(attributes["VisibilityTimeout"]) > settings.task_time_limit
         assert attributes["ReceiveMessageWaitTimeSeconds"] == "10"
 
