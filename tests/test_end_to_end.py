@@ -130,7 +130,7 @@ def test_a_client_that_gives_up_says_which_batch_to_collect_and_irs_results_coll
 
     run = subprocess.run([sys.executable, "-m", "irs.cli", "classify", "--timeout", "0.01", str(IMAGES / "dog.jpg"),
                           str(IMAGES / "eagle.jpg")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2, run.stderr
+    assert run.returncode == 3, run.stderr  # not every image answered: unfinished
     found = re.search(r"2 of 2 images were submitted as batch (\S+): collect them with `irs results \1`", run.stderr)
     assert found, run.stderr
     later = subprocess.run([sys.executable, "-m", "irs.cli", "results", found.group(1), "--wait", "60"], cwd=ROOT,

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from irs.cli.output import err, say, show
 from irs.cli.params import DURATION, table_options
+from irs.cli.status_codes import Exit, exit_of, outcome
 from irs.image_files import expand
 
 if TYPE_CHECKING:
@@ -32,9 +33,10 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
              deadline: float | None) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.
 
-    PATHS are image files or directories of them. Exits 1 if any image could not be classified. If it
-    stops before every result is in (Ctrl-C, the timeout, AWS out of reach), it says which batch to
-    collect later with `irs results BATCH`.
+    PATHS are image files or directories of them. If it stops before every result is in (Ctrl-C, the
+    timeout, AWS out of reach), it says which batch to collect later with `irs results BATCH`.
+    Exits 0 when every image was answered ok, 1 when every image was answered and some with an error,
+    3 when some were not answered (stopped early, or dead-lettered).
     """
     from irs.aws.clients import AWS_OR_NETWORK_ERRORS
     from irs.client import collect, new_batch, submit_files
@@ -58,16 +60,15 @@ def classify(paths: tuple[Path, ...], as_json: bool, timeout: float, model: str 
             requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=patience, model=model,
                                     expires=deadline)
             done = bar.add_task("classifying", total=len(files))
-            failed = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
+            outcomes = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
     except NotFound as error:  # no such model: refused before anything was uploaded
         raise click.UsageError(str(error)) from None
     except (KeyboardInterrupt, TimeoutError, *AWS_OR_NETWORK_ERRORS) as error:
         reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         say(f"stopped before every result was in ({reason}). {len(submitted)} of {len(files)} images were "
             f"submitted as batch {batch}: collect them with `irs results {batch}`")
-        sys.exit(2)
-    if failed:
-        sys.exit(1)
+        sys.exit(Exit.UNFINISHED)
+    sys.exit(exit_of(outcomes, finished=True))
 
 
 @click.command()
@@ -81,7 +82,8 @@ def results(batch: str, as_json: bool, wait: float, export_to: Path | None, fmt:
     """The results of BATCH, as `irs classify` names it (for one that stopped before they were all in).
 
     With --export, they are written as a table (the columns are in the reference) that DuckDB, pandas or
-    Athena read. Exits 1 if any image could not be classified, 3 if some results are still due.
+    Athena read. Exits 0 when every image was answered ok, 1 when every image was answered and some
+    with an error, 3 when some results are still due (or were dead-lettered).
     """
     from irs.client import BATCH, batch_results
     from irs.export import format_of
@@ -108,11 +110,9 @@ def results(batch: str, as_json: bool, wait: float, export_to: Path | None, fmt:
         row_kind = cast(Per, per)  # click allowed only Per's values
         written = write(rows(parsed, row_kind), export_to, table_format, row_kind)
         say(f"wrote {written} rows ({len(parsed)} images, a row per {per}) to {export_to}")
-        failed = sum(document.status != "ok" for document in parsed)
+        outcomes = [outcome(document) for document in documents]
     else:
-        failed = show(documents, as_json, lambda: None)
+        outcomes = show(documents, as_json, lambda: None)
     if len(documents) < uploaded:
         say(f"{len(documents)} of {uploaded} results are in; ask again later, or with --wait")
-        sys.exit(3)
-    if failed:
-        sys.exit(1)
+    sys.exit(exit_of(outcomes, finished=len(documents) >= uploaded))

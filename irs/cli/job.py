@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from irs.cli.output import err, out, say
 from irs.cli.params import DURATION, table_options
+from irs.cli.status_codes import Exit, exit_of
 
 if TYPE_CHECKING:
     from irs.jobs.progress import Progress as JobProgress
@@ -136,8 +137,15 @@ def status(name: str, as_json: bool) -> None:
 @job.command()
 @click.argument("name")
 @click.option("--timeout", type=DURATION, help="Give up after this long (exit 3) [default: never].")
-def wait(name: str, timeout: float | None) -> None:
-    """Wait until every image of job NAME has its document, with a progress bar. Exits 1 if any is an error."""
+@click.option("--errors-ok", is_flag=True, help="Exit 0 when every image was answered, errors included (a "
+              "non-image, a missing object): for `irs job wait NAME --errors-ok && irs job export NAME ...`.")
+def wait(name: str, timeout: float | None, errors_ok: bool) -> None:
+    """Wait until every image of job NAME has its document, with a progress bar.
+
+    Exits 0 when every image was answered ok, 1 when every image was answered and some with an error
+    (unless --errors-ok), 3 when some were not answered (the timeout, a dead-lettered request, a failed
+    job).
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     progress = _measure(name)
     with Progress(TextColumn(f"job {name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[errors]}"),
@@ -146,14 +154,13 @@ def wait(name: str, timeout: float | None) -> None:
         while not progress.complete and progress.job.state != "failed":
             if deadline is not None and time.monotonic() > deadline:
                 say(_line(progress))
-                sys.exit(3)
+                sys.exit(Exit.UNFINISHED)
             time.sleep(2)
             progress = _measure(name)
             bar.update(task, total=progress.job.enqueued, completed=progress.done,
                        errors=f"{sum(progress.errors.values())} errors" if progress.errors else "")
     out.print(_line(progress), highlight=False, markup=False)
-    if progress.errors or progress.job.state == "failed":
-        sys.exit(1)
+    sys.exit(exit_of(["ok", *progress.errors], finished=progress.job.state != "failed", errors_ok=errors_ok))
 
 
 @job.command()

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from irs.cli.status_codes import outcome
+
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
@@ -18,17 +20,17 @@ def say(line: str) -> None:
     err.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def show(documents: Iterable[dict[str, Any]], as_json: bool, advance: Callable[[], None]) -> int:
-    """Print each document as it arrives; returns how many were errors."""
-    failed = 0
+def show(documents: Iterable[dict[str, Any]], as_json: bool, advance: Callable[[], None]) -> list[str]:
+    """Print each document as it arrives; returns each one's outcome ("ok" or its error kind)."""
+    outcomes = []
     for document in documents:
-        failed += document["status"] != "ok"
+        outcomes.append(outcome(document))
         advance()
         if as_json:
             out.print_json(json.dumps(document), indent=None, highlight=False)
         else:
             print_result(document)
-    return failed
+    return outcomes
 
 
 def print_result(document: dict[str, Any]) -> None:

@@ -98,6 +98,8 @@ def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and
     assert again.returncode == 0, again.stderr
     waited = irs("job", "wait", name, "--timeout", "3m", timeout=240)
     assert waited.returncode == 1, waited.stderr  # two of the images were not images: errors, exit 1
+    accepted = irs("job", "wait", name, "--errors-ok", timeout=60)  # the README's `wait --errors-ok && export`
+    assert accepted.returncode == 0, accepted.stderr
 
     job = record.read(name)
     assert job is not None and job.state == "enqueued"
