@@ -31,7 +31,7 @@ ALWAYS_ON_ID = "local-always-on"
 EMULATED_EDGE_ID = "local-edge-emulated"
 EMULATED_EDGE_MODEL = "yolo-fastest-1.1"
 STATE_DIR = Path(".irs")
-Show = Callable[[Iterable[dict[str, Any]], Callable[[], None]], int]  # documents, called per document -> errors
+Show = Callable[[Iterable[dict[str, Any]], Callable[[], None]], list[str]]  # documents, called per document -> outcomes
 
 
 @dataclass(frozen=True)
