@@ -42,25 +42,38 @@ def put_body(key: str, body: str | bytes) -> None:
 
 def create(key: str, body: str | bytes) -> bool:
     """Write JSON at ``key`` only if nothing is there yet (S3's conditional write); False if something was."""
+    return write_if(key, body, None) is not None
+
+
+def write_if(key: str, body: str | bytes, etag: str | None) -> str | None:
+    """Write JSON at ``key`` only if the document there is still the version ``etag`` (None: only if there is
+    none), by S3's conditional write; the new version's ETag, or None if another writer came first."""
+    condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
     try:
-        client("s3").put_object(Bucket=get_settings().results_bucket, Key=key, Body=body,
-                                ContentType="application/json", IfNoneMatch="*")
+        written = client("s3").put_object(Bucket=get_settings().results_bucket, Key=key, Body=body,
+                                          ContentType="application/json", **condition)
     except Exception as error:
         if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict"):
-            return False
+            return None
         raise
-    return True
+    return str(written["ETag"])
 
 
 def get_bytes(key: str) -> bytes | None:
     """The raw document at ``key``, or None if there is none."""
+    found = _get(key)
+    return None if found is None else found[0]
+
+
+def _get(key: str) -> tuple[bytes, str] | None:
+    """The raw document at ``key`` and its version's ETag, or None if there is none."""
     try:
-        body: bytes = client("s3").get_object(Bucket=get_settings().results_bucket, Key=key)["Body"].read()
+        response = client("s3").get_object(Bucket=get_settings().results_bucket, Key=key)
     except Exception as error:
         if error_code(error) in MISSING:
             return None
         raise
-    return body
+    return response["Body"].read(), str(response["ETag"])
 
 
 def get(key: str) -> Any | None:
@@ -87,8 +100,17 @@ def read(key: str, model: type[Model], belongs: Callable[[Model, str], bool] | N
     """The document at ``key`` as ``model``, or None if there is none or it is not valid (then skipped, logged
     once and counted). ``belongs(document, key)`` adds a check of the document against its key."""
     body = get_bytes(key)
-    if body is None:
-        return None
+    return None if body is None else _parsed(key, body, model, belongs)
+
+
+def read_versioned(key: str, model: type[Model]) -> tuple[Model, str] | None:
+    """The document at ``key`` as ``model`` and its version's ETag (for :func:`write_if`), as :func:`read`."""
+    found = _get(key)
+    document = None if found is None else _parsed(key, found[0], model, None)
+    return None if document is None or found is None else (document, found[1])
+
+
+def _parsed(key: str, body: bytes, model: type[Model], belongs: Callable[[Model, str], bool] | None) -> Model | None:
     problem = None
     if len(body) > MAX_DOCUMENT_BYTES:
         problem = f"{len(body):,} bytes, over the limit of {MAX_DOCUMENT_BYTES:,}"

@@ -42,6 +42,17 @@ class Spec(BaseModel):
     max_bytes: int = Field(gt=0)
 
 
+class Sender(BaseModel):
+    """The client that lists and sends the job: one at a time (:func:`irs.jobs.run.start` claims it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(max_length=255)
+    pid: int = Field(ge=0)
+    token: str = Field(pattern=r"^[0-9a-f]{16}$", description="this start's own, so that a reused pid is not it")
+    seen_at: str = Field(max_length=40, description="when it last recorded a page")
+
+
 class Record(BaseModel):
     """The job's record: its spec, where listing stands, and what was sent."""
 
@@ -57,6 +68,7 @@ class Record(BaseModel):
     enqueued: int = Field(default=0, ge=0)
     skipped: dict[SkipReason, int] = Field(default_factory=dict)
     failure: str | None = Field(default=None, max_length=2000)
+    sender: Sender | None = None
 
     @property
     def deadline(self) -> datetime | None:
@@ -110,6 +122,17 @@ def new(name: str, spec: Spec) -> Record:
 
 def read(name: str) -> Record | None:
     return documents.read(record_key(check_name(name)), Record)
+
+
+def read_versioned(name: str) -> tuple[Record, str] | None:
+    """The job's record and its version, for a write that must not cross another client's (:func:`write_if`)."""
+    return documents.read_versioned(record_key(check_name(name)), Record)
+
+
+def write_if(record: Record, version: str | None) -> str | None:
+    """Write the record only if it is still at ``version`` (None: only if there is none); its new version, or
+    None if another client wrote it meanwhile."""
+    return documents.write_if(record_key(record.name), record.model_dump_json(), version)
 
 
 def existing(name: str) -> Record:

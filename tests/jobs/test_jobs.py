@@ -129,6 +129,34 @@ def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and
     assert dogs.fetchall() == [(sum(1 for n in range(200) if PHOTOS[n % len(PHOTOS)] == "dog.jpg"),)]
 
 
+def test_a_job_started_twice_at_once_sends_each_image_once_and_answers_its_archived_objects_archived(
+        camera: str, cloud_worker: Worker) -> None:
+    put_prefix("twice/", images=30)
+    for storage_class in ("GLACIER", "DEEP_ARCHIVE"):
+        clients.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=f"twice/frozen-{storage_class.lower()}.jpg",
+                                        Body=(IMAGES / "dog.jpg").read_bytes(), StorageClass=storage_class)
+    source, name = f"s3://{camera}/twice/", "twice"
+    starts = [subprocess.Popen(command("job", "start", source, "--name", name, "--yes"), cwd=ROOT, text=True,
+                               env={**os.environ, "IRS_JOB_PAGE_SIZE": "4"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE) for _ in range(2)]
+    said = [start.communicate(timeout=120)[1] for start in starts]
+    codes = [start.returncode for start in starts]
+    assert 0 in codes and set(codes) <= {0, 1}, said
+    for code, words in zip(codes, said, strict=True):  # the other one refused, or found it all sent already
+        assert code == 0 or "another client" in words, words
+
+    waited = irs("job", "wait", name, "--timeout", "2m", timeout=180)
+    assert waited.returncode == 1, waited.stderr  # every image answered, two of them archived: errors
+    done = progress.measure(name)
+    assert done.complete and done.ok == 30 and done.errors == {"archived": 2}
+    job = record.read(name)
+    assert job is not None and job.enqueued == 32 and job.sender is None
+    sent = [entry.task_id for entry in record.manifest(name, job.parts) if entry.task_id]
+    assert len(sent) == len(set(sent)) == 32
+    log = cloud_worker.text()
+    assert all(log.count(f"[{task_id}] received") == 1 for task_id in sent), "an image was sent twice"
+
+
 def test_a_request_the_workers_did_not_start_before_the_jobs_deadline_is_answered_expired(
         camera: str, cloud_worker: Worker) -> None:
     put_prefix("late/", images=5)
