@@ -7,8 +7,10 @@ redelivered task finds its document written (the write is conditional) and never
 and two requests for the same image, even at once, never overwrite each other.
 The first 16 hex digits are the time the id was made, so the documents of an
 image list in the order they were asked for; the last is the latest. An image
-key too long for that to fit S3's key limit has its documents under
-``results//<sha256 of the key>/`` instead (no image key starts with ``/``).
+key too long for that to fit S3's key limit (a source object's own key may use
+all 1,024 bytes) has its documents under as much of its key as fits, then ``~``
+and the key's sha256: unique, still under its prefix (a job finds it by
+listing), and the document keeps the whole key.
 
 Every writer builds its document as a :class:`ResultDocument` (:func:`fitted`,
 :func:`error_document`), so the schema is checked before it is written: a model that finds more than ``MAX_DETECTIONS``
@@ -18,6 +20,7 @@ objects has its most confident kept, with ``truncated`` and the total.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -30,6 +33,12 @@ from irs.settings import get_settings
 
 TASK_ID_HEX = 32  # hex digits before the ":" of a task id
 S3_MAX_KEY_BYTES = 1024  # S3's limit on an object key
+#: The longest image key: an input bucket's key, or a source object's s3://BUCKET/KEY (a bucket name is at most 63).
+MAX_IMAGE_KEY_BYTES = len("s3://") + 63 + len("/") + S3_MAX_KEY_BYTES
+MAX_TASK_ID_BYTES = TASK_ID_HEX + len(":") + MAX_IMAGE_KEY_BYTES
+_DIGEST = len("~") + 64
+#: A result document under a cut key: ``~``, the whole key's sha256, then the document's own name.
+_CUT = re.compile(rf"~[0-9a-f]{{64}}/[0-9a-f]{{{TASK_ID_HEX}}}\.json$")
 MAX_DETECTIONS = 1000  # the most a result document lists; the rest are counted in detections_total
 MAX_SUMMARY = 5000
 _DOCUMENT_NAME = TASK_ID_HEX + len(".json")
@@ -51,12 +60,15 @@ def image_key_of(task_id: str) -> str | None:
 
 
 def result_prefix(image_key: str) -> str:
-    """Where every result document of an image lives: under its key, or its key's hash where that is too long."""
+    """Where every result document of an image lives: under its key, or, where that is too long, under as much of
+    it as fits followed by ``~`` and its sha256."""
     prefix = get_settings().results_prefix
     plain = f"{prefix}{image_key}/"
     if len(plain.encode()) + _DOCUMENT_NAME <= S3_MAX_KEY_BYTES:
         return plain
-    return f"{prefix}/{hashlib.sha256(image_key.encode()).hexdigest()}/"
+    room = S3_MAX_KEY_BYTES - len(prefix.encode()) - _DIGEST - len("/") - _DOCUMENT_NAME
+    cut = image_key.encode()[:max(0, room)].decode(errors="ignore")  # never half a character
+    return f"{prefix}{cut}~{hashlib.sha256(image_key.encode()).hexdigest()}/"
 
 
 def result_key(task_id: str) -> str:
@@ -70,13 +82,21 @@ def result_key(task_id: str) -> str:
 
 def task_id_of(key: str) -> str | None:
     """The task id whose result document lives at ``key`` (the inverse of :func:`result_key`); None for a
-    document stored under its image key's hash (its own ``task_id`` says)."""
+    document stored under a cut key and its hash (its own ``task_id`` says)."""
     prefix = get_settings().results_prefix
     image_key, _, name = key.removeprefix(prefix).rpartition("/")
     head = name.removesuffix(".json")
     if not key.startswith(prefix) or not image_key or len(head) != TASK_ID_HEX or not name.endswith(".json"):
         return None
+    if under_cut_key(key):
+        return None
     return f"{head}:{image_key}"
+
+
+def under_cut_key(key: str) -> bool:
+    """Whether the result document at ``key`` lives under a cut image key (see :func:`result_prefix`): such a key
+    fills S3's limit, less at most the three bytes of a character the cut did not split."""
+    return len(key.encode()) > S3_MAX_KEY_BYTES - 4 and _CUT.search(key) is not None
 
 
 def iso(epoch: float | None = None) -> str:
@@ -165,8 +185,8 @@ class ResultDocument(_Part):
     """One request's result: what a worker writes once to ``results/<image key>/<32 hex>.json``, the Celery
     result, and what the REST API answers."""
 
-    image_key: str = Field(max_length=1024)
-    task_id: str = Field(max_length=1100, description="The request id")
+    image_key: str = Field(max_length=MAX_IMAGE_KEY_BYTES)
+    task_id: str = Field(max_length=MAX_TASK_ID_BYTES, description="The request id")
     status: Literal["ok", "error"]
     detections: list[Detection] = Field(max_length=MAX_DETECTIONS, description="The most confident first when "
                                         "the model found more than fit (see truncated)")
@@ -215,7 +235,8 @@ def fitted(document: dict[str, Any]) -> ResultDocument:
     try:
         return ResultDocument.model_validate(document)
     except ValidationError as error:
-        image_key, task_id = str(document.get("image_key", ""))[:1024], str(document.get("task_id", ""))[:1100]
+        image_key = str(document.get("image_key", ""))[:MAX_IMAGE_KEY_BYTES]
+        task_id = str(document.get("task_id", ""))[:MAX_TASK_ID_BYTES]
         problems = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in error.errors()[:3])
         return error_document(image_key, task_id, f"the result did not fit its schema: {problems}"[:2000],
                               ErrorKind.TASK_FAILED)

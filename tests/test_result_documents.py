@@ -45,3 +45,17 @@ def test_every_result_key_fits_s3s_key_limit(length: int) -> None:
     assert image_key_of(f"{'a' * 32}:{image_key}") == image_key
     other = result_key(f"{'b' * 32}:{image_key}")
     assert key != other and key.rsplit("/", 1)[0] == other.rsplit("/", 1)[0]  # one image's documents together
+
+
+def test_a_key_as_long_as_s3_takes_has_its_results_under_as_much_of_it_as_fits_unique_and_findable() -> None:
+    from irs.results import S3_MAX_KEY_BYTES, new_task_id, result_key, result_prefix, task_id_of, under_cut_key
+
+    head = "s3://camera-archive/2026/" + "é" * 400  # two bytes each: a cut never splits one
+    keys = [head + "a" * 200 + ".jpg", head + "b" * 200 + ".jpg"]
+    found = [result_key(new_task_id(key)) for key in keys]
+    assert all(len(key.encode()) <= S3_MAX_KEY_BYTES for key in found)
+    assert result_prefix(keys[0]) != result_prefix(keys[1])  # the same first bytes, another hash
+    assert all(key.startswith("results/s3://camera-archive/2026/éé") for key in found)  # under the source's prefix
+    assert all(under_cut_key(key) and task_id_of(key) is None for key in found)
+    short = result_key(new_task_id("uploads/a/dog.jpg"))
+    assert not under_cut_key(short) and task_id_of(short) is not None

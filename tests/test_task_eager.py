@@ -53,6 +53,18 @@ def test_a_missing_key_says_where_it_looked() -> None:
     assert doc["status"] == "error" and "no image at s3://irs-uploads/uploads/never-uploaded/cat.jpg" in doc["error"]
 
 
+def test_a_key_of_1000_bytes_is_classified_and_its_document_keeps_the_whole_key(irs_upload, photo) -> None:  # type: ignore[no-untyped-def]
+    from irs.aws import documents
+    from irs.results import result_key
+
+    key = irs_upload(photo("dog.jpg"), "d" * 970 + ".jpg")
+    assert len(key.encode()) >= 1000
+    result = classify.delay(key)
+    doc = result.get()
+    assert doc["status"] == "ok" and doc["image_key"] == key
+    assert documents.get(result_key(result.id)) == doc
+
+
 @pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
 def test_an_archived_image_is_answered_archived_at_once_with_how_to_restore_it(storage_class: str) -> None:
     from irs.aws.clients import client

@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from irs.contract import MODEL_REF as MODEL_REF_PATTERN
 from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of
-from irs.results import S3_MAX_KEY_BYTES, TASK_ID_HEX, Route
+from irs.results import MAX_IMAGE_KEY_BYTES, MAX_TASK_ID_BYTES, TASK_ID_HEX, Route
 
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
-MAX_KEY_BYTES = S3_MAX_KEY_BYTES
 #: An image key: no control characters, not absolute, no ".." segment.
 IMAGE_KEY = re.compile(r"(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\x00-\x1f\x7f]+")
 MODEL_REF = re.compile(MODEL_REF_PATTERN)
@@ -87,7 +86,7 @@ class TaskHeaders(_Closed):
     """
 
     task: str = Field(max_length=200)
-    id: str = Field(max_length=40 + MAX_KEY_BYTES)
+    id: str = Field(max_length=MAX_TASK_ID_BYTES)
     retries: int = Field(default=0, ge=0, le=1000)
     lang: Literal["py"] = "py"
     shadow: None = None
@@ -96,10 +95,10 @@ class TaskHeaders(_Closed):
     group: None = None
     group_index: None = None
     timelimit: tuple[float | None, float | None] = Field(default=(None, None))
-    root_id: str | None = Field(default=None, max_length=40 + MAX_KEY_BYTES)
-    parent_id: str | None = Field(default=None, max_length=40 + MAX_KEY_BYTES)
-    argsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
-    kwargsrepr: str | None = Field(default=None, max_length=4 * MAX_KEY_BYTES)
+    root_id: str | None = Field(default=None, max_length=MAX_TASK_ID_BYTES)
+    parent_id: str | None = Field(default=None, max_length=MAX_TASK_ID_BYTES)
+    argsrepr: str | None = Field(default=None, max_length=4 * MAX_IMAGE_KEY_BYTES)
+    kwargsrepr: str | None = Field(default=None, max_length=4 * MAX_IMAGE_KEY_BYTES)
     origin: str | None = Field(default=None, max_length=300)
     ignore_result: Literal[False] | None = False  # None: the task's own setting (it stores its result)
     replaced_task_nesting: Literal[0] = 0
@@ -148,7 +147,7 @@ def request_id(text: str) -> str | None:
         return None
     headers = document.get("headers") if isinstance(document, dict) else None
     task_id = headers.get("id") if isinstance(headers, dict) else None
-    if not isinstance(task_id, str) or len(task_id.encode()) > TASK_ID_HEX + 1 + MAX_KEY_BYTES:
+    if not isinstance(task_id, str) or len(task_id.encode()) > MAX_TASK_ID_BYTES:
         return None
     named = TASK_ID.fullmatch(task_id)
     return task_id if named is not None and IMAGE_KEY.fullmatch(named["key"]) else None
@@ -192,8 +191,9 @@ def _task_refusal(envelope: Envelope, body: Any, time_limit_s: float, now: float
     key, model = call.image_key, call.model
     if model is not None and not (isinstance(model, str) and MODEL_REF.fullmatch(model)):
         return "the model is not one IRS accepts (NAME or NAME@<version>, lowercase, no '/')"
-    if not isinstance(key, str) or not key or len(key.encode()) > MAX_KEY_BYTES or not IMAGE_KEY.fullmatch(key):
-        return "the image key is not an S3 key IRS accepts (1 to 1,024 bytes, no control characters, no '..')"
+    if not isinstance(key, str) or not key or len(key.encode()) > MAX_IMAGE_KEY_BYTES or not IMAGE_KEY.fullmatch(key):
+        return (f"the image key is not one IRS accepts (1 to {MAX_IMAGE_KEY_BYTES:,} bytes: an S3 key or "
+                "s3://BUCKET/KEY; no control characters, no '..')")
     named = TASK_ID.fullmatch(headers.id)
     if named is None:
         return "the task id is not one IRS makes (<32 hex digits>:<image key>)"

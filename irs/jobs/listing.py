@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from irs.aws.clients import client
 from irs.image_files import IMAGE_SUFFIXES
 from irs.jobs.record import BadJob, Entry, SkipReason, task_id
-from irs.results import result_prefix
 from irs.settings import get_settings
 from irs.sources import BadLocation, Location, readable
 
@@ -61,15 +60,12 @@ def sort(name: str, source: Location, objects: list[tuple[str, int]], suffixes: 
 
 
 def skip_reason(url: str, size: int, suffixes: tuple[str, ...], max_bytes: int) -> SkipReason | None:
-    """Why an object is not sent, or None: a name that does not end like an image, a size no image has or over
-    the limit, or a key too long for its result document to be found under it (it would be stored under a
-    hash)."""
+    """Why an object is not sent, or None: a name that does not end like an image, or a size no image has or over
+    the limit."""
     if not url.lower().endswith(suffixes):
         return "not an image"
     if size == 0:
         return "empty"
     if size > max_bytes:
         return "too large"
-    if result_prefix(url) != f"{get_settings().results_prefix}{url}/":
-        return "key too long"
     return None

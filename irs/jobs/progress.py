@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from irs.aws import documents
 from irs.jobs import notices, record
 from irs.jobs.record import PREFIX, Record
-from irs.results import TASK_ID_HEX, ResultDocument, iso, task_id_of
+from irs.results import TASK_ID_HEX, ResultDocument, iso, task_id_of, under_cut_key
 from irs.settings import get_settings
 
 READERS = 16  # documents read at once
+
 EVERY_S = 30.0  # how often the janitor follows the jobs not known to be finished
 
 
@@ -115,11 +116,15 @@ def last_summary(name: str) -> Summary:
 
 def document_keys(job: Record) -> dict[str, str]:
     """The keys of the job's result documents, by their task id's head, from a listing of the results under its
-    prefix (another job's, or an interactive request's, under the same prefix are not the job's)."""
+    prefix (another job's, or an interactive request's, under the same prefix are not the job's). A document
+    under a cut key (:func:`irs.results.result_prefix`) names no task id: it is taken here, and its own task id
+    checked once it is read."""
     found = {}
     for key, _ in documents.listing(f"{get_settings().results_prefix}{job.spec.source}"):
         request = task_id_of(key)
-        if request and request == record.task_id(job.name, request[TASK_ID_HEX + 1:]):
+        if request is None and under_cut_key(key):
+            found[key.rsplit("/", 1)[1][:TASK_ID_HEX]] = key
+        elif request and request == record.task_id(job.name, request[TASK_ID_HEX + 1:]):
             found[request[:TASK_ID_HEX]] = key
     return found
 
@@ -159,7 +164,7 @@ def _read_new(job: Record, tally: Tally) -> Tally:
         return tally
     outcomes = dict(tally.outcomes)
     for head, document in zip(new, _documents(list(new.values())), strict=True):
-        if document is not None:
+        if document is not None and document.task_id == record.task_id(job.name, document.image_key):
             outcomes[head] = "ok" if document.status == "ok" else str(document.error_kind or "error")
     tally = tally.model_copy(update={"outcomes": outcomes})
     documents.put_body(tally_key(job.name), tally.model_dump_json())

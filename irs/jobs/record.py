@@ -15,14 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from irs.aws import documents
 from irs.aws.clients import client
-from irs.results import TASK_ID_HEX, iso
+from irs.results import MAX_TASK_ID_BYTES, TASK_ID_HEX, iso
 from irs.settings import get_settings
 
 PREFIX = "jobs/"
 NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _NAME = re.compile(NAME)
 _UNSAFE = re.compile(r"[^a-z0-9]+")
-#: Why a listed object is not sent: its name does not end like an image, or its size is out of bounds.
+#: Why a listed object is not sent: its name does not end like an image, or its size is out of bounds. ("key too
+#: long" is read in the records of jobs from before IRS classified every key S3 takes.)
 SkipReason = Literal["not an image", "empty", "too large", "key too long"]
 
 
@@ -85,7 +86,7 @@ class Entry(BaseModel):
 
     key: str = Field(max_length=1024)
     size: int = Field(ge=0)
-    task_id: str | None = Field(default=None, max_length=1100)
+    task_id: str | None = Field(default=None, max_length=MAX_TASK_ID_BYTES)
     skipped: SkipReason | None = None
 
 

@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from irs.aws import queues
 from irs.aws.clients import client, error_code
 from irs.aws.queues import SQS_BATCH, WATCH, named
-from irs.broker.envelope import MAX_KEY_BYTES
 from irs.jobs.listing import source_of
 from irs.jobs.record import BadJob
 from irs.pools import CLOUD
+from irs.results import MAX_IMAGE_KEY_BYTES
 from irs.settings import get_settings
 from irs.sources import BUCKET, Location, allowed
 
@@ -157,7 +157,7 @@ def requests_of(body: str) -> tuple[list[Location], str | None]:
     except ValidationError as error:
         return [], f"not an S3 notice of a new object: {error.errors()[0]['msg']}"
     found = [Location(r.s3.bucket.name, unquote_plus(r.s3.object.key)) for r in notice.Records]
-    long = [str(f) for f in found if len(str(f).encode()) > MAX_KEY_BYTES]
+    long = [str(f) for f in found if len(str(f).encode()) > MAX_IMAGE_KEY_BYTES]
     if long:
         return [], f"{long[0][:100]}... is too long for a request's image key"
     sources = get_settings().sources

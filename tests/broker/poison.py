@@ -208,7 +208,7 @@ def corpus_with_template() -> list[tuple[str, str]]:
         (_body(["uploads/a/dog.jpg", "team/../x"]), "the model is not one IRS accepts"),
         (_body(["uploads/a/dog.jpg"], {"model": "Team"}), "the model is not one IRS accepts"),
         (_body(["uploads/a/dog.jpg"], {"image_key": "uploads/a/dog.jpg"}), "classify takes the image key"),
-        (_body(["../../etc/passwd"]), "not an S3 key IRS accepts"),
+        (_body(["../../etc/passwd"]), "the image key is not one IRS accepts"),
         (_replace(("headers", "irs_route"), {"pool": "edge", "reason": "x" * 200_000}), "over the limit"),
         (_replace(("headers", "irs_upload_ms"), "a"), "irs_upload_ms"),
         (_replace(("headers", "compression"), "application/x-gzip"), "compressed body"),

@@ -131,7 +131,9 @@ def test_a_job_resumed_after_its_client_is_killed_classifies_each_image_once_and
 
 def test_a_job_started_twice_at_once_sends_each_image_once_and_answers_its_archived_objects_archived(
         camera: str, cloud_worker: Worker) -> None:
-    put_prefix("twice/", images=30)
+    put_prefix("twice/", images=29)
+    long_key = "twice/" + "k" * 990 + ".jpg"  # 1,000 bytes: its result's key is cut, and the job still finds it
+    clients.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=long_key, Body=(IMAGES / "eagle.jpg").read_bytes())
     for storage_class in ("GLACIER", "DEEP_ARCHIVE"):
         clients.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=f"twice/frozen-{storage_class.lower()}.jpg",
                                         Body=(IMAGES / "dog.jpg").read_bytes(), StorageClass=storage_class)
@@ -149,6 +151,8 @@ def test_a_job_started_twice_at_once_sends_each_image_once_and_answers_its_archi
     assert waited.returncode == 1, waited.stderr  # every image answered, two of them archived: errors
     done = progress.measure(name)
     assert done.complete and done.ok == 30 and done.errors == {"archived": 2}
+    assert any(document.image_key.endswith(long_key) and document.status == "ok"
+               for document in progress.results(name))
     job = record.read(name)
     assert job is not None and job.enqueued == 32 and job.sender is None
     sent = [entry.task_id for entry in record.manifest(name, job.parts) if entry.task_id]

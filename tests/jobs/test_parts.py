@@ -47,7 +47,7 @@ def test_a_bad_source_bucket_setting_stops_the_process_at_start() -> None:
     ("2026/notes.txt", 10, "not an image"),
     ("2026/empty.jpg", 0, "empty"),
     ("2026/huge.jpg", 2_000_001, "too large"),
-    ("2026/" + "x" * 1000 + ".jpg", 10, "key too long"),
+    ("2026/" + "x" * 1015 + ".jpg", 10, None),  # 1,024 bytes, S3's limit: its result's key is cut and hashed
 ])
 def test_a_job_sends_only_objects_that_look_like_images(key: str, size: int, reason: str | None) -> None:
     assert skip_reason(f"s3://camera-archive/{key}", size, DEFAULT_SUFFIXES, 2_000_000) == reason
