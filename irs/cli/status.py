@@ -19,7 +19,10 @@ def status(request_id: str | None, as_json: bool) -> None:
     if request_id:
         _request_status(request_id, as_json)
         return
+    from rich.markup import escape
+
     from irs.fleet.status import pool_status
+    from irs.settings import get_settings
 
     pools = pool_status()
     if as_json:
@@ -27,13 +30,16 @@ def status(request_id: str | None, as_json: bool) -> None:
         return
     total = sum(p.served for p in pools) or 1
     table = Table("pool", "waiting", "in flight", "delayed", "dead-lettered", "workers (busy)", "served (share)",
-                  "ms per image")
+                  "ms per image", "default model", "models held")
     for p in pools:
         table.add_row(p.pool, str(p.waiting), str(p.in_flight), str(p.delayed), str(p.dead_lettered),
                       f"{p.workers} ({p.busy_workers})", f"{p.served} ({p.served / total:.0%})",
-                      f"{p.service_ms:.0f}" if p.service_ms else "-")
+                      f"{p.service_ms:.0f}" if p.service_ms else "-", ", ".join(p.default_models) or "-",
+                      ", ".join(p.models) or "-")
     out.print(table)
-    out.print("[dim]served: images finished by the pool's live workers since they started[/]")
+    out.print(f"[dim]served: images finished by the pool's live workers since they started. A request that names "
+              f"no model is sent naming this deployment's, {escape(get_settings().model)}, and goes only to a pool "
+              f"whose workers hold it.[/]")
 
 
 def _request_status(request_id: str, as_json: bool) -> None:

@@ -49,6 +49,10 @@ class WorkerReport(_Document):
     # names one.
     service_ms_by_model: dict[ModelName, ServiceMs] = Field(default_factory=dict, max_length=MAX_MODELS)
     device: str | None = Field(default=None, pattern=NAME)  # the edge device it runs on
+    # Its own default model (IRS_MODEL: what an old request that names none gets), and the built-in models it
+    # holds and so can serve; None from a worker that does not say (any model is assumed).
+    model: ModelName | None = None
+    models: list[ModelName] | None = Field(default=None, max_length=MAX_MODELS)
 
     @property
     def key(self) -> str:

@@ -25,6 +25,9 @@ class PoolStatus:
     busy_workers: int
     served: int  # images its live workers have finished since they started: the edge/cloud split
     service_ms: float | None  # its workers' recent time per image
+    default_models: list[str]  # its workers' own IRS_MODEL: what a request that names no model got before IRS
+    # named the deployment's default in every request (an old producer's still does)
+    models: list[str]  # the built-in models its workers hold: a request naming another is not routed here
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,6 +49,8 @@ def pool_status(settings: Settings | None = None) -> list[PoolStatus]:
             busy_workers=sum(r.busy for r in found.values()),
             served=0 if jobs else sum(r.processed for r in found.values()),
             service_ms=None if jobs else _mean([r.service_ms for r in found.values() if r.service_ms]),
+            default_models=sorted({r.model for r in found.values() if r.model}),
+            models=sorted({m for r in found.values() for m in r.models or ()}),
         ))
     return result
 

@@ -176,6 +176,11 @@ def find_dir(spec: ModelSpec, settings: Settings | None = None) -> Path | None:
     return None
 
 
+def installed(settings: Settings | None = None) -> list[str]:
+    """The built-in models whose files this machine holds: those its worker can serve."""
+    return [name for name, spec in REGISTRY.items() if find_dir(spec, settings) is not None]
+
+
 def resolve(name: str, settings: Settings | None = None) -> tuple[ModelSpec, Path]:
     """The model's spec and the directory of its files, or a ModelError saying how to get them."""
     spec = get_spec(name)

@@ -27,6 +27,7 @@ from irs.aws.clients import AWS_OR_NETWORK_ERRORS
 from irs.contract import split_ref
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
+from irs.inference.registry import REGISTRY
 from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
 from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings
@@ -144,6 +145,14 @@ class Observer:
         times = [r.service_ms_by_model[name] / 1000 for r in self._reports(pool) if name in r.service_ms_by_model]
         return sum(times) / len(times) if times else None
 
+    def _holds(self, pool: str, model: str | None) -> bool:
+        """Whether the pool's workers can serve ``model``: a repository model any worker fetches; a built-in one
+        only where a worker holds its files (a worker that does not say is taken to)."""
+        name = None if model is None else split_ref(model)[0]
+        if name is None or name not in REGISTRY:
+            return True
+        return any(r.models is None or name in r.models for r in self._reports(pool))
+
     def _view(self, pool: str, now: float, upload_s: float, model: str | None = None) -> PoolView:
         capacity = self._capacity(pool)
         backlog = self.backlogs[pool]
@@ -153,7 +162,7 @@ class Observer:
             queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
         booting = self.booting if pool == CLOUD and self.booting else None
         return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
-                        own_s=self._own_s(pool, model),
+                        own_s=self._own_s(pool, model), holds_model=self._holds(pool, model),
                         measured=capacity.measured, probing=self._probing(pool, capacity.measured),
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)

@@ -66,6 +66,7 @@ class PoolView:
     measured: bool = True  # service_s was measured by its workers, not assumed
     probing: bool = False  # a request went to measure this pool, and no measurement has come back yet
     own_s: float | None = None  # this request's model's time here, when the pool's workers measured it
+    holds_model: bool = True  # its workers can serve this request's model (a built-in one's files are there)
 
     @property
     def this_s(self) -> float:
@@ -134,10 +135,12 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     # A pool still being measured takes nothing more until its measurement comes back: a pool guessed fast
     # but in fact slow would otherwise be sent every request of a burst, each counted as its "first".
     live = {name: view for name, view in views.items()
-            if name == CLOUD or (view.workers and not (view.probing and not view.measured))}
+            if name == CLOUD or (view.workers and view.holds_model and not (view.probing and not view.measured))}
     if len(live) == 1:
         if any(view.probing for view in views.values()):
             return Choice(CLOUD, Cause.FASTER, "the other pools are still being measured", expected)
+        if any(view.workers and not view.holds_model for name, view in views.items() if name != CLOUD):
+            return Choice(CLOUD, Cause.NO_EDGE, "no edge worker holds this request's model", expected)
         return Choice(CLOUD, Cause.NO_EDGE, "no edge worker seen recently", expected)
     # A pool's time is only a guess until it has served something: an idle one gets this request,
     # one at a time, so the guess is replaced by a measurement (else a pool guessed slow would never

@@ -42,6 +42,7 @@ from irs.contract import model_of, split_ref
 from irs.fleet import reports
 from irs.fleet.liveness import HEARTBEAT_S, REPORT_MIN_GAP_S
 from irs.fleet.schemas import MAX_MODELS
+from irs.inference.registry import installed
 from irs.settings import get_settings
 from irs.worker import metrics
 
@@ -117,6 +118,7 @@ class Lifecycle(bootsteps.StartStopStep):
         self.always_on = settings.always_on
         self.idle_shutdown_s = settings.idle_shutdown_s
         self.imds_url = settings.imds_url
+        self.models = installed(settings)[:MAX_MODELS]  # what this worker can serve, said in its report
         self.started_at = time.time()
         self.drain_requested = threading.Event()
         self.drained = threading.Event()
@@ -204,7 +206,7 @@ class Lifecycle(bootsteps.StartStopStep):
             processed=state.all_total_count[0], started_at=self.started_at, updated_at=time.time(),
             draining=bool(self.drain_began), slots=self.slots, service_ms=SERVICE_TIME.ms,
             service_ms_by_model=SERVICE_TIME.models(),
-            device=get_settings().device_id)
+            device=get_settings().device_id, model=split_ref(get_settings().model)[0], models=self.models)
 
     # -- draining -----------------------------------------------------------------------------------
     def _stop_consuming(self) -> None:

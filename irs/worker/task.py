@@ -80,16 +80,20 @@ class RecognitionTask(Task):
 
     def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None,
                     **options: Any) -> Any:
-        """Name the task after its image, and pin a repository model to the version it means now (raising
-        :class:`~irs.repository.store.NotFound` at once for a model that does not exist)."""
+        """Name the task after its image, and name its model: the deployment's default (``IRS_MODEL``) when the
+        caller names none, so that the edge and the cloud answer it alike, and a repository model pinned to the
+        version it means now (raising :class:`~irs.repository.store.NotFound` at once for one that does not
+        exist)."""
         try:
             call = call_of(list(args or ()), dict(kwargs or {}))
         except BadCall:  # sent as it is, for the worker to refuse with its reason
             return super().apply_async(args, kwargs, task_id=task_id, **options)
         if task_id is None and isinstance(call.image_key, str) and call.image_key:
             task_id = new_task_id(call.image_key)
-        if isinstance(call.model, str):
-            args, kwargs = with_model(args, kwargs, pin(call.model, get_settings()))
+        settings = get_settings()
+        model = settings.model if call.model is None else call.model  # the same model whatever pool answers
+        if isinstance(model, str):
+            args, kwargs = with_model(args, kwargs, pin(model, settings))
         return super().apply_async(args, kwargs, task_id=task_id, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

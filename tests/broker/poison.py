@@ -151,6 +151,13 @@ wrong_task = st.one_of(
     .map(lambda v: _replace(("headers", "irs_upload_ms"), v)),
     st.just(_replace(("headers", "padding"), "x" * 20_000)),
 )
+def _admitted_limits(value: Any) -> bool:
+    """Whether ``value`` is a time limit pair the check admits: none, or each within the workers' limit (the
+    default 60 s), as a retry carries its worker's own."""
+    return isinstance(value, list) and len(value) == 2 and all(
+        limit is None or (isinstance(limit, int | float) and 0 < limit <= 60) for limit in value)
+
+
 #: Headers and properties kombu or Celery act on, set to what IRS never sends: each would make the message
 #: vanish (decompressed and dropped, revoked, delayed past its visibility, refused by Celery) or run something else.
 ACTED_ON = {
@@ -166,7 +173,7 @@ ACTED_ON = {
     ("headers", "group"): st.text(min_size=1, max_size=20),
     ("headers", "lang"): st.text(max_size=5).filter(lambda v: v != "py"),
     ("headers", "timelimit"): st.tuples(st.floats(min_value=61, max_value=1e9), st.none() | st.floats(1, 50)).map(list)
-    | JSON_VALUES.filter(lambda v: v not in (None, [None, None])),  # no limit: what IRS sends
+    | JSON_VALUES.filter(lambda v: v is not None and not _admitted_limits(v)),
     ("properties", "priority"): st.integers(min_value=256) | st.text(max_size=5),
     ("properties", "delivery_mode"): st.integers(min_value=3) | st.text(max_size=5),
 }

@@ -131,7 +131,8 @@ def test_the_installed_venv_holds_aarch64_binaries_from_the_lock(pi: Path) -> No
 def test_the_units_commands_serve_the_device_queue_the_edge_queue_and_the_watcher_as_user_irs(
         pi: Path, cloud_worker: Worker, upload: Any, photo: Any) -> None:
     with edge_worker(pi, DEVICE, ARTIFACTS / "pi-on-arm-worker.log", ready_s=900) as worker:
-        shared_work = classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"),), queue=EDGE).get(timeout=600)
+        # Named: the Pi holds only its lighter model, and a request names the deployment's otherwise.
+        shared_work = classify.apply_async((upload(photo("dog.jpg"), "dog.jpg"), MODEL), queue=EDGE).get(timeout=600)
         assert shared_work["status"] == "ok" and "dog" in shared_work["summary"] and shared_work["pool"] == EDGE
         log = worker.log.read_text()
         assert shared_work["task_id"] in log and "aarch64" in log  # served in the root
@@ -146,9 +147,9 @@ def test_the_units_commands_serve_the_device_queue_the_edge_queue_and_the_watche
 def _on_device_queue(image_key: str) -> dict[str, Any]:
     """A request sent to the device's own queue, as a process that knows the device sends it; its document."""
     code = ("import json, sys\nfrom irs.tasks import classify\n"
-            "print(json.dumps(classify.apply_async((sys.argv[1],), queue=sys.argv[2]).get(timeout=600)))")
-    done = subprocess.run([sys.executable, "-c", code, image_key, f"device-{DEVICE}"], capture_output=True, text=True,
-                          timeout=700, env={**os.environ, "IRS_DEVICE_ID": DEVICE}, check=True)
+            "print(json.dumps(classify.apply_async((sys.argv[1], sys.argv[3]), queue=sys.argv[2]).get(timeout=600)))")
+    done = subprocess.run([sys.executable, "-c", code, image_key, f"device-{DEVICE}", MODEL], capture_output=True,
+                          text=True, timeout=700, env={**os.environ, "IRS_DEVICE_ID": DEVICE}, check=True)
     document: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return document
 

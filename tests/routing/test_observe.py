@@ -80,3 +80,19 @@ def test_a_request_naming_a_model_is_timed_by_what_the_pools_workers_reported_fo
     assert big.own_s == 0.9 and big.expected_s() == default.expected_s() - 0.05 + 0.9
     assert unknown.own_s is None and unknown.expected_s() == default.expected_s()  # the pool's time
     assert observer._view(EDGE, 100.0, 0.0, model="big-team-model").own_s is None
+
+
+def test_a_pool_holds_a_built_in_model_only_where_a_worker_says_it_has_its_files() -> None:
+    from irs.fleet.schemas import WorkerReport
+
+    observer = observer_at(100.0, queued=0)
+    common = {"always_on": False, "busy": False, "idle_since": 90.0, "processed": 5, "started_at": 0.0,
+              "updated_at": 0.0, "slots": 1, "service_ms": 1500.0}
+    observer.reports = {
+        "pi": WorkerReport(instance_id="pi", pool=EDGE, model="yolo-fastest-1.1", models=["yolo-fastest-1.1"],
+                           **common),  # type: ignore[arg-type]
+        "cloud-1": WorkerReport(instance_id="cloud-1", pool=CLOUD, models=None, **common)}  # type: ignore[arg-type]
+    assert observer._view(EDGE, 100.0, 0.0, model="yolo-fastest-1.1").holds_model
+    assert not observer._view(EDGE, 100.0, 0.0, model="yolo-fastest-1.1-xl").holds_model
+    assert observer._view(EDGE, 100.0, 0.0, model="team-parts@1a2b").holds_model  # a repository model: fetched
+    assert observer._view(CLOUD, 100.0, 0.0, model="yolo-fastest-1.1-xl").holds_model  # it does not say: assumed

@@ -64,6 +64,12 @@ def test_nothing_goes_to_the_edge_when_no_edge_worker_lives() -> None:
     assert choice.pool == CLOUD and choice.reason == "no edge worker seen recently"
 
 
+def test_a_pool_whose_workers_do_not_hold_the_requests_model_is_no_candidate() -> None:
+    choice = choose({CLOUD: cloud(waiting=200), EDGE: edge(holds_model=False)})  # the edge would be sooner
+    assert choice.pool == CLOUD and choice.reason == "no edge worker holds this request's model"
+    assert choose({CLOUD: cloud(waiting=200), EDGE: edge(holds_model=True)}).pool == EDGE
+
+
 def test_missing_observations_fall_back_to_the_cloud() -> None:
     assert choose(None).pool == CLOUD and choose({}).reason.startswith("no fresh observations")
 

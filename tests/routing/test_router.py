@@ -71,3 +71,25 @@ def test_when_the_pools_cannot_be_observed_requests_go_to_the_cloud(emulator, mo
     observer = Observer()
     assert observer.views() is None
     assert choose(observer.views()).pool == "cloud"
+
+
+def test_the_same_image_gets_the_same_model_and_answer_from_the_edge_and_the_cloud(cloud_worker, upload, photo
+                                                                                  ) -> None:  # type: ignore[no-untyped-def]
+    """An edge worker whose own default is lighter (as `irs up` runs it) still answers a request that names no model
+    with the deployment's: the request names it when it is sent."""
+    from irs.settings import get_settings
+
+    edge = Worker("edge-light", "edge", concurrency=1,
+                  extra_env={"IRS_INSTANCE_ID": "edge-light", "IRS_MODEL": "yolo-fastest-1.1"})
+    try:
+        key = upload(photo("dog.jpg"), "dog.jpg")
+        at_edge = classify.apply_async((key,), queue="edge").get(timeout=120)
+        in_cloud = classify.apply_async((key,), queue="cloud").get(timeout=120)
+        wait_until(lambda: "edge-light" in reports.read("edge"), 20, "the edge worker's report")
+        report = reports.read("edge")["edge-light"]
+    finally:
+        edge.stop()
+    assert (at_edge["pool"], in_cloud["pool"]) == ("edge", "cloud")
+    assert at_edge["model"] == in_cloud["model"] and at_edge["model"]["name"] == get_settings().model
+    assert [d["label"] for d in at_edge["detections"]] == [d["label"] for d in in_cloud["detections"]]
+    assert report.model == "yolo-fastest-1.1" and get_settings().model in (report.models or [])
