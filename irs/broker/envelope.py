@@ -24,7 +24,7 @@ from celery.utils.time import maybe_iso8601, maybe_make_aware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from irs.contract import MODEL_REF as MODEL_REF_PATTERN
-from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of
+from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of, model_of
 from irs.results import MAX_IMAGE_KEY_BYTES, MAX_TASK_ID_BYTES, TASK_ID_HEX, Route
 
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
@@ -151,6 +151,19 @@ def request_id(text: str) -> str | None:
         return None
     named = TASK_ID.fullmatch(task_id)
     return task_id if named is not None and IMAGE_KEY.fullmatch(named["key"]) else None
+
+
+def model_named(sqs_body: str) -> str | None:
+    """The model a queued request names, read from its SQS body (the kombu envelope, as text or in base64); None
+    when it names none or cannot be read."""
+    try:
+        text = sqs_body if sqs_body.lstrip().startswith("{") else base64.b64decode(sqs_body, validate=True).decode()
+        message = json.loads(text)
+        body = message["body"]
+        args, kwargs, _ = json.loads(base64.b64decode(body) if message["properties"].get("body_encoding") else body)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # binascii.Error is a ValueError
+        return None
+    return model_of(args, kwargs)
 
 
 def _instant(text: str) -> float | None:

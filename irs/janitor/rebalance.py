@@ -16,15 +16,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from irs.aws import queues
 from irs.aws.clients import client
+from irs.broker import envelope
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import WORKER_GONE_S
 from irs.pools import CLOUD, EDGE
 from irs.routing.metrics import record_move
-from irs.routing.observe import capacity
+from irs.routing.observe import capacity, holds
 from irs.routing.policy import PoolView, rebalance
 
 logger = logging.getLogger(__name__)
@@ -49,10 +51,11 @@ class Rebalancer:
         if not any(depth.waiting for depth in depths.values()):
             return 0  # the usual answer, at two requests
         now = self.clock()
-        views = {pool: self._view(pool, depths[pool], now) for pool in MOVABLE}
+        serving = {pool: self._serving(pool, now) for pool in MOVABLE}
+        views = {pool: self._view(pool, depths[pool], serving[pool], now) for pool in MOVABLE}
         moved = 0
         for move in rebalance(views, {pool: depth.waiting for pool, depth in depths.items()}, self.last_moved, now):
-            count = move_requests(move.source, move.target, move.count)
+            count = move_requests(move.source, move.target, move.count, partial(_held, serving[move.target]))
             if count:
                 self.last_moved[(move.source, move.target)] = now
                 record_move(move, count)
@@ -61,9 +64,10 @@ class Rebalancer:
             moved += count
         return moved
 
-    def _view(self, pool: str, depth: queues.Depth, now: float) -> PoolView:
-        serving = [r for r in reports.read(pool, now).values()
-                   if now - r.updated_at < self.silent_s and not r.draining]
+    def _serving(self, pool: str, now: float) -> list[reports.WorkerReport]:
+        return [r for r in reports.read(pool, now).values() if now - r.updated_at < self.silent_s and not r.draining]
+
+    def _view(self, pool: str, depth: queues.Depth, serving: list[reports.WorkerReport], now: float) -> PoolView:
         found = capacity(pool, serving)
         booting = autoscaler_state.read_booting(pool, now) if pool == CLOUD else None
         return PoolView(pool, depth.backlog, found.workers, found.slots, found.service_s, measured=found.measured,
@@ -71,15 +75,27 @@ class Rebalancer:
                         boot_remaining_s=booting.remaining_s(now) if booting else 0.0)
 
 
-def move_requests(source: str, target: str, count: int) -> int:
+def _held(serving: list[reports.WorkerReport], model: str | None) -> bool:
+    return holds(model, serving)
+
+
+def move_requests(source: str, target: str, count: int,
+                  holds: Callable[[str | None], bool] = lambda _: True) -> int:
     """Move up to ``count`` waiting requests from ``source``'s queue to ``target``'s: each is sent there before
-    it is deleted here, with its attributes and a count of its moves. Returns how many moved."""
+    it is deleted here, with its attributes and a count of its moves. A request naming a model the target's workers
+    do not hold (``holds``) stays, visible again at once. Returns how many moved."""
     sqs = client("sqs")
     source_url, target_url = queues.url(queues.names(source).queue), queues.url(queues.names(target).queue)
     moved = 0
     while moved < count:
-        messages = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=min(queues.SQS_BATCH, count - moved),
+        received = sqs.receive_message(QueueUrl=source_url, MaxNumberOfMessages=min(queues.SQS_BATCH, count - moved),
                                        WaitTimeSeconds=0, MessageAttributeNames=["All"]).get("Messages", [])
+        messages = [m for m in received if holds(envelope.model_named(m.get("Body", "")))]
+        staying = [m for m in received if m not in messages]
+        if staying:
+            sqs.change_message_visibility_batch(QueueUrl=source_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(staying)])
         if not messages:
             break
         for batch in _batches([_entry(n, m) for n, m in enumerate(messages)]):

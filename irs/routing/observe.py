@@ -60,6 +60,16 @@ class _Capacity:
     measured: bool
 
 
+def holds(model: str | None, serving: list[reports.WorkerReport]) -> bool:
+    """Whether workers that report ``serving`` can serve ``model``: a repository model any worker fetches; a
+    built-in one only where a worker holds its files (a worker that does not say is taken to, and so is a pool
+    with no live worker to say: capacity still booting)."""
+    name = None if model is None else split_ref(model)[0]
+    if name is None or name not in REGISTRY or not serving:
+        return True
+    return any(r.models is None or name in r.models for r in serving)
+
+
 def capacity(pool: str, serving: list[reports.WorkerReport]) -> _Capacity:
     """What the live, undrained workers ``serving`` a pool can do: at their measured time per image, or the
     pool's assumed one until they have measured it."""
@@ -145,14 +155,6 @@ class Observer:
         times = [r.service_ms_by_model[name] / 1000 for r in self._reports(pool) if name in r.service_ms_by_model]
         return sum(times) / len(times) if times else None
 
-    def _holds(self, pool: str, model: str | None) -> bool:
-        """Whether the pool's workers can serve ``model``: a repository model any worker fetches; a built-in one
-        only where a worker holds its files (a worker that does not say is taken to)."""
-        name = None if model is None else split_ref(model)[0]
-        if name is None or name not in REGISTRY:
-            return True
-        return any(r.models is None or name in r.models for r in self._reports(pool))
-
     def _view(self, pool: str, now: float, upload_s: float, model: str | None = None) -> PoolView:
         capacity = self._capacity(pool)
         backlog = self.backlogs[pool]
@@ -162,7 +164,7 @@ class Observer:
             queued += drained(edge.queued, now - edge.at, capacity.slots, capacity.service_s)
         booting = self.booting if pool == CLOUD and self.booting else None
         return PoolView(pool, queued, capacity.workers, capacity.slots, capacity.service_s, upload_s=upload_s,
-                        own_s=self._own_s(pool, model), holds_model=self._holds(pool, model),
+                        own_s=self._own_s(pool, model), holds_model=holds(model, self._reports(pool)),
                         measured=capacity.measured, probing=self._probing(pool, capacity.measured),
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(time.time()) if booting else 0.0)

@@ -3,11 +3,13 @@ request to the cloud, which still gives it exactly one result."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 from irs.aws import clients, documents
 from irs.aws.queues import SQS_MAX_MESSAGE_BYTES, message_bytes
+from irs.broker import envelope
 from irs.fleet import reports
 from irs.fleet.schemas import REPORTS_PREFIX
 from irs.janitor.rebalance import MOVED_ATTRIBUTE, Rebalancer, _batches, _entry
@@ -45,6 +47,28 @@ def test_a_request_whose_edge_worker_died_mid_task_is_answered_once_by_the_cloud
             edge.stop()
         # A killed worker leaves its report; others' premise ("no edge worker lives") must not depend on its age.
         documents.remove(f"{REPORTS_PREFIX}edge/edge-dies.json")
+
+
+def test_only_requests_whose_model_the_target_holds_are_moved_and_the_rest_stay_visible(emulator, cloud_worker
+                                                                                        ) -> None:  # type: ignore[no-untyped-def]
+    from kombu import Connection
+
+    from irs.aws import queues
+    from irs.janitor.rebalance import move_requests
+
+    sqs = clients.client("sqs")
+    edge_url = queues.url(queues.names("edge").queue)  # no edge worker here: nothing else takes them
+    with Connection("memory://") as connection, connection.Producer() as producer:
+        for model in ("yolo-fastest-1.1", "yolo-fastest-1.1-xl", "yolo-fastest-1.1", "yolo-fastest-1.1-xl"):
+            classify.apply_async(("uploads/rebalance/none.jpg", model), producer=producer, queue="edge")
+        bodies = [json.dumps(connection.default_channel.queues["edge"].get()) for _ in range(4)]
+    for body in bodies:  # as kombu puts them on SQS
+        sqs.send_message(QueueUrl=edge_url, MessageBody=body)
+    assert move_requests("edge", "cloud", 4, lambda model: model == "yolo-fastest-1.1-xl") == 2
+    left = sqs.receive_message(QueueUrl=edge_url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    assert sorted(envelope.model_named(m["Body"]) or "" for m in left) == ["yolo-fastest-1.1"] * 2
+    sqs.delete_message_batch(QueueUrl=edge_url, Entries=[
+        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(left)])
 
 
 def test_moved_messages_go_in_batches_sqs_takes_and_count_their_moves() -> None:
