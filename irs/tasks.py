@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 import numpy as np
-from celery.signals import before_task_publish, worker_init, worker_process_init, worker_process_shutdown
+from celery.signals import before_task_publish, celeryd_init, worker_init, worker_process_init, worker_process_shutdown
 
+from irs import metrics
 from irs.aws.clients import AWS_ERRORS, client, patiently
 from irs.broker.app import app
 from irs.contract import ROUTE, SENT_AT, TASK_NAME
@@ -24,7 +25,6 @@ from irs.inference.recognition import summary
 from irs.inference.registry import resolve
 from irs.routing.router import take_last
 from irs.settings import get_settings
-from irs.worker import metrics
 from irs.worker.images import read_image
 from irs.worker.networks import networks
 from irs.worker.task import RecognitionTask
@@ -38,6 +38,14 @@ def _stamp_headers(headers: dict[str, Any] | None = None, **_: Any) -> None:
         choice = take_last()
         if choice is not None:
             headers.setdefault(ROUTE, choice.as_header())
+
+
+@celeryd_init.connect
+def _add_lifecycle(instance: Any = None, **_: Any) -> None:
+    """A worker, before its consumer is built, adds IRS's bootstep: fleet reports, draining, idle shutdown."""
+    from irs.worker.lifecycle import Lifecycle
+
+    instance.app.steps["consumer"].add(Lifecycle)
 
 
 @worker_init.connect

@@ -154,8 +154,9 @@ def test_the_model_code_stands_on_the_settings_and_the_schema_alone() -> None:
 
 
 def test_only_the_worker_role_imports_the_worker() -> None:
-    """The web tier and the repository read images and models through irs.inference, never irs.worker."""
-    users = {path.relative_to(ROOT).as_posix() for place in ("webapp", "irs/repository", "irs/inference")
+    """The web tier and the repository read images and models through irs.inference, never irs.worker; the broker
+    (the app, the backend, the transport), which every client loads, loads none of the worker's code."""
+    users = {path.relative_to(ROOT).as_posix() for place in ("webapp", "irs/repository", "irs/inference", "irs/broker")
              for path in (ROOT / place).rglob("*.py")
              if any(name.startswith("irs.worker") for name in imports(path) | _inner_imports(path))}
     assert users == set()

@@ -3,7 +3,7 @@
 Every web replica samples the same queues, so these are gauges of one shared
 fact: aggregate them across replicas with ``max``, not ``sum``. Results and
 stage timings are counted by the workers that make them
-(:mod:`irs.worker.metrics`), the autoscaler's fleet by the autoscaler, and
+(:mod:`irs.metrics`), the autoscaler's fleet by the autoscaler, and
 routing decisions by whichever process routes (:mod:`irs.routing.metrics`).
 """
 

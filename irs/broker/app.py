@@ -2,7 +2,9 @@
 
 Building it reads nothing. Its configuration comes from one function,
 :func:`irs.celeryconfig.configure`, called by Celery the first time the
-configuration is needed, so settings are read then and not at import.
+configuration is needed, so settings are read then and not at import. It loads
+none of the worker's code: a client that only sends requests needs none, and a
+worker adds its own bootstep (:mod:`irs.tasks`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ from typing import Any
 
 from celery import Celery
 
-from irs.worker.lifecycle import Lifecycle
-
 app = Celery("irs", include=["irs.tasks"])
-app.steps["consumer"].add(Lifecycle)
 
 
 @app.on_configure.connect

@@ -20,11 +20,11 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
+from irs import metrics
 from irs.aws import documents
 from irs.aws.clients import patiently
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ErrorKind, error_document, image_key_of, result_key
 from irs.settings import get_settings
-from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 #: How long one read or write of a document rides out S3 trouble (a write retried after a lost answer that had

@@ -72,12 +72,12 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps
 from vine import promise
 
+from irs import metrics
 from irs.aws.clients import AWS_ERRORS, AWS_OR_NETWORK_ERRORS, backoff, patiently, transient
 from irs.aws.queues import SQS_BATCH, SQS_MAX_MESSAGE_BYTES, message_attribute_bytes
 from irs.broker import backend, envelope
 from irs.pools import JOBS
 from irs.settings import PREFETCH_MULTIPLIER, get_settings
-from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 ACK_WINDOW = 0.2  # seconds an ack may wait for others to share its DeleteMessageBatch

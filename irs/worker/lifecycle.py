@@ -37,6 +37,7 @@ from celery import bootsteps
 from celery.worker import state
 from celery.worker.request import Request
 
+from irs import metrics
 from irs.aws.clients import AWS_ERRORS, backoff
 from irs.contract import model_of, split_ref
 from irs.fleet import reports
@@ -44,7 +45,6 @@ from irs.fleet.liveness import HEARTBEAT_S, REPORT_MIN_GAP_S
 from irs.fleet.schemas import MAX_MODELS
 from irs.inference.registry import installed
 from irs.settings import get_settings
-from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 TICK_S = 1.0

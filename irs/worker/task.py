@@ -19,13 +19,13 @@ from typing import Any
 
 from celery import Task
 
+from irs import metrics
 from irs.contract import ROUTE, SENT_AT, UPLOAD_MS, BadCall, call_of, with_model
 from irs.inference.imaging import BadImage
 from irs.inference.registry import ModelError
 from irs.repository.store import pin
 from irs.results import ErrorKind, ResultDocument, Timings, error_document, fitted, iso, new_task_id
 from irs.settings import get_settings
-from irs.worker import metrics
 
 logger = logging.getLogger(__name__)
 #: Input that cannot be classified: a bad image, a model this worker cannot have. Each has its ErrorKind.
