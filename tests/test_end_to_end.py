@@ -56,6 +56,19 @@ def test_bad_input_on_a_real_worker_is_answered_and_the_next_image_still_works(c
     assert good["status"] == "ok" and cloud_worker.alive()
 
 
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_an_archived_image_is_answered_archived_at_once_by_a_real_worker(cloud_worker, photo, storage_class: str
+                                                                         ) -> None:  # type: ignore[no-untyped-def]
+    """S3 answers InvalidObjectState until the object is restored: permanent, so answered at once, not retried."""
+    key = f"uploads/archive/{storage_class.lower()}.jpg"
+    clients.client("s3").put_object(Bucket=get_settings().input_bucket, Key=key, Body=photo("dog.jpg"),
+                                    StorageClass=storage_class)
+    result = classify.delay(key)
+    doc = result.get(timeout=60)
+    assert doc["status"] == "error" and doc["error_kind"] == "archived" and "restore it first" in doc["error"], doc
+    assert f"[{result.id}] retry" not in cloud_worker.text()  # answered once, never retried
+
+
 def irs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "irs.cli", *args], cwd=ROOT, env=dict(os.environ),
                           capture_output=True, text=True, timeout=120)

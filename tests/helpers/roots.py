@@ -3,6 +3,7 @@ the installers run inside as on a fresh machine, and a unit's command run as sys
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +26,8 @@ from tests.conftest import ENDPOINT, MODELS, ROOT, wait_until
 MIRROR = "http://deb.debian.org/debian"
 #: This machine's own trust anchors (its network's TLS proxy), which any host on this network would have.
 LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+#: Held while the checkout is built into a wheel: setuptools builds in the tree, and two builds at once would collide.
+WHEEL_LOCK = ROOT / ".irs" / "wheel.lock"
 
 
 def run_logged(argv: list[str], log: Path, timeout: float = 1200) -> None:
@@ -68,7 +71,11 @@ def mounted(root: Path, log: Path) -> Iterator[Path]:
         source = root / "src"
         for part in ("deploy", "edge"):
             shutil.copytree(ROOT / part, source / part, dirs_exist_ok=True)
-        run_logged([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(source), str(ROOT)], log)
+        WHEEL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        with WHEEL_LOCK.open("w") as lock:  # the Pi's stage builds beside the suite: one build in the tree at once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            run_logged([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(source), str(ROOT)],
+                       log)
         yield root
     finally:
         for mount in reversed(mounts):
