@@ -1,6 +1,7 @@
-"""The fault table: what each injected fault did to a batch of images in flight.
+"""The fault table: what each injected fault did to a batch of images in flight; and the outage table: S3 and SQS
+both out of reach for 10, 20, 45 and 90 s with a batch in flight.
 
-    python bench/faults.py [--json] [--images 100]
+    python bench/faults.py [--json] [--images 100] [--table faults|outages|all]
 
 One private emulator; the same rig as the fault tests (tests/faults/): a real
 worker (two processes, each image padded to at least 200 ms so the batch is
@@ -12,6 +13,11 @@ from the end of the fault (or the kill) to the client's last result, and worker
 processes replaced. Counts are read from the emulator past the proxy. The
 first row has no fault: its "time to recover" is what the batch takes anyway
 after the same 10 s.
+
+The outage table refuses every connection for each length once the whole batch is queued, with the default time
+limit (60 s: a task rides out S3 trouble reading its image for 25 s, then Celery retries it). For each: images
+answered (a result document in S3), answered ok, lost, duplicated, retries Celery sent, requests dead-lettered,
+and the time from the end of the outage to the client's last answer.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bench.localstack import ROOT, configure_environment, cpu_model, free_port, 
 from bench.report import emit  # noqa: E402
 
 KILL_TASK_TIME_LIMIT_S = 20  # the kill rig's queues: a 50 s visibility timeout
+OUTAGES_S = (10, 20, 45, 90)
 
 
 def row(outcome: Any) -> dict[str, Any]:
@@ -39,45 +46,79 @@ def row(outcome: Any) -> dict[str, Any]:
             "injected": sum(outcome.injected.values())}
 
 
+def outage_row(outcome: Any, seconds: float) -> dict[str, Any]:
+    log = outcome.worker_log
+    return {"outage s": seconds, "images in flight": outcome.in_flight, "answered": outcome.results,
+            "answered ok": outcome.results - outcome.failed, "lost": outcome.lost,
+            "duplicated": outcome.duplicates, "retries sent": log.count("retry: Retry in"),
+            "dead-lettered": log.count("dead-lettered a message"),
+            "time to the last answer s": outcome.recover_s, "client exit": outcome.client_exit}
+
+
+def faults(rig: Any, killed: Any) -> list[dict[str, Any]]:
+    from tests.faults import scenario
+    from tests.faults.proxy import Fault
+
+    rows = []
+    for fault, share in ((None, 0.0), (Fault.S3_500, 0.2), (Fault.S3_SLOWDOWN, 0.2),
+                         (Fault.SQS_THROTTLE, 0.3), (Fault.RESET, 0.1), (Fault.LATENCY, 0.1)):
+        say(f"fault: {fault.value if fault else 'none (the baseline)'}, {share:.0%} of requests for 10 s")
+        rows.append(row(scenario.run(rig, fault, share=share, window_s=10)))
+    say("fault: every connection refused for 30 s")
+    rows.append(row(scenario.run(rig, None, refuse_s=30)))
+    victim = killed()
+    for draining in (False, True):
+        say(f"fault: SIGKILL of the whole worker{' while it drains' if draining else ''}")
+        rows.append(row(scenario.kill_worker(victim, draining)))
+    return rows
+
+
+def outages(rig: Any) -> list[dict[str, Any]]:
+    from tests.faults import scenario
+
+    rows = []
+    for seconds in OUTAGES_S:
+        say(f"outage: S3 and SQS out of reach for {seconds} s, the batch in flight")
+        rows.append(outage_row(scenario.run(rig, None, refuse_s=seconds), seconds))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--table", choices=("faults", "outages", "all"), default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="irs-bench-faults-") as scratch:
         port = free_port()
         configure_environment(port, Path(scratch))
         from irs.local.stack import Stack, start_emulator
         from tests.faults import scenario
-        from tests.faults.proxy import Fault
 
         stack = Stack(Path(scratch), say=say)
         rigs: list[Any] = []
+
+        def rig_for(name: str, env: dict[str, str] | None = None) -> Any:
+            rigs.append(scenario.Rig(port, Path(scratch) / name, photos, args.images, env=env))
+            return rigs[-1]
+
         try:
             start_emulator(stack, os.environ["IRS_ENDPOINT_URL"], dict(os.environ))
             photos = sorted((ROOT.parent / "shared" / "images").glob("*.jpg"))
-            rig = scenario.Rig(port, Path(scratch) / "faults", photos, args.images)
-            rigs.append(rig)
-            rows = []
-            for fault, share in ((None, 0.0), (Fault.S3_500, 0.2), (Fault.S3_SLOWDOWN, 0.2),
-                                 (Fault.SQS_THROTTLE, 0.3), (Fault.RESET, 0.1), (Fault.LATENCY, 0.1)):
-                say(f"fault: {fault.value if fault else 'none (the baseline)'}, {share:.0%} of requests for 10 s")
-                rows.append(row(scenario.run(rig, fault, share=share, window_s=10)))
-            say("fault: every connection refused for 30 s")
-            rows.append(row(scenario.run(rig, None, refuse_s=30)))
-            killed = scenario.Rig(port, Path(scratch) / "killed", photos, args.images,
-                                  env={"IRS_TASK_TIME_LIMIT": str(KILL_TASK_TIME_LIMIT_S)})
-            rigs.append(killed)
-            for draining in (False, True):
-                say(f"fault: SIGKILL of the whole worker{' while it drains' if draining else ''}")
-                rows.append(row(scenario.kill_worker(killed, draining)))
+            rows, outage_rows = [], []
+            if args.table in ("faults", "all"):
+                rows = faults(rig_for("faults"),
+                              lambda: rig_for("killed", {"IRS_TASK_TIME_LIMIT": str(KILL_TASK_TIME_LIMIT_S)}))
+            if args.table in ("outages", "all"):
+                outage_rows = outages(rig_for("outages"))
         finally:
             for each in rigs:
                 each.close()
             stack.stop()
-    for each in rows:
-        each.update({"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_model()}, {os.cpu_count()} cpus"})
-    emit(rows, args.json, "faults, with a batch in flight")
+    machine = {"date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_model()}, {os.cpu_count()} cpus"}
+    for each in rows + outage_rows:
+        each.update(machine)
+    emit(rows + outage_rows, args.json, "faults and outages, with a batch in flight")
 
 
 if __name__ == "__main__":
