@@ -1,5 +1,5 @@
-"""The fault table: what each injected fault did to a batch of images in flight; and the outage table: S3 and SQS
-both out of reach for 10, 20, 45 and 90 s with a batch in flight.
+"""The fault table: what each injected fault did to a batch of images in flight; and the outage table: outages of
+10, 20, 45 and 90 s with a batch in flight, of two kinds.
 
     python bench/faults.py [--json] [--images 100] [--table faults|outages|all]
 
@@ -14,10 +14,12 @@ processes replaced. Counts are read from the emulator past the proxy. The
 first row has no fault: its "time to recover" is what the batch takes anyway
 after the same 10 s.
 
-The outage table refuses every connection for each length once the whole batch is queued, with the default time
-limit (60 s: a task rides out S3 trouble reading its image for 25 s, then Celery retries it). For each: images
-answered (a result document in S3), answered ok, lost, duplicated, retries Celery sent, requests dead-lettered,
-and the time from the end of the outage to the client's last answer.
+The outage table starts each outage once the whole batch is queued, with the default time limit (60 s: a task
+rides out S3 trouble reading its image for 25 s, then Celery retries it): every connection refused (S3 and SQS
+out of reach), or every S3 GET answered 500 (the workers cannot read their images, so the tasks outlast their
+patience and Celery retries them). For each: images answered (a result document in S3), answered ok, lost,
+duplicated, retries Celery sent, requests dead-lettered, and the time from the end of the outage to the
+client's last answer.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ def row(outcome: Any) -> dict[str, Any]:
             "injected": sum(outcome.injected.values())}
 
 
-def outage_row(outcome: Any, seconds: float) -> dict[str, Any]:
+def outage_row(outcome: Any, kind: str, seconds: float) -> dict[str, Any]:
     log = outcome.worker_log
-    return {"outage s": seconds, "images in flight": outcome.in_flight, "answered": outcome.results,
+    return {"outage": kind, "outage s": seconds, "images in flight": outcome.in_flight, "answered": outcome.results,
             "answered ok": outcome.results - outcome.failed, "lost": outcome.lost,
             "duplicated": outcome.duplicates, "retries sent": log.count("retry: Retry in"),
             "dead-lettered": log.count("dead-lettered a message"),
@@ -75,11 +77,16 @@ def faults(rig: Any, killed: Any) -> list[dict[str, Any]]:
 
 def outages(rig: Any) -> list[dict[str, Any]]:
     from tests.faults import scenario
+    from tests.faults.proxy import Fault
 
     rows = []
     for seconds in OUTAGES_S:
         say(f"outage: S3 and SQS out of reach for {seconds} s, the batch in flight")
-        rows.append(outage_row(scenario.run(rig, None, refuse_s=seconds), seconds))
+        rows.append(outage_row(scenario.run(rig, None, refuse_s=seconds), "S3 and SQS refused", seconds))
+    for seconds in OUTAGES_S:
+        say(f"outage: every S3 GET answered 500 for {seconds} s, the batch in flight")
+        rows.append(outage_row(scenario.run(rig, Fault.S3_READ_500, share=1.0, window_s=seconds,
+                                            in_flight_first=True), "S3 reads fail (500)", seconds))
     return rows
 
 

@@ -56,6 +56,14 @@ def test_bad_input_on_a_real_worker_is_answered_and_the_next_image_still_works(c
     assert good["status"] == "ok" and cloud_worker.alive()
 
 
+def test_a_request_sent_with_a_countdown_is_admitted_held_and_answered(cloud_worker, upload, photo
+                                                                      ) -> None:  # type: ignore[no-untyped-def]
+    result = classify.apply_async((upload(photo("eagle.jpg"), "eagle.jpg"),), countdown=2)
+    document = result.get(timeout=60)
+    assert document["status"] == "ok" and "bird" in document["summary"]
+    assert f"[{result.id}] received" in cloud_worker.text()
+
+
 @pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
 def test_an_archived_image_is_answered_archived_at_once_by_a_real_worker(cloud_worker, photo, storage_class: str
                                                                          ) -> None:  # type: ignore[no-untyped-def]
