@@ -13,6 +13,7 @@ from irs.settings import get_settings
 from irs.tasks import classify
 from tests.broker import poison
 from tests.conftest import IMAGES, Worker, wait_until
+from tests.helpers.queues import drain
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,7 @@ def giraffe(emulator: str) -> str:
 
 
 def dead_letters(pool: str) -> list[dict[str, Any]]:
-    url, sqs, got = queues.url(queues.names(pool).dead_letter), clients.client("sqs"), []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       MessageAttributeNames=["All"]).get("Messages", []):
-        got.extend(batch)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
-    return got
+    return drain(queues.url(queues.names(pool).dead_letter))
 
 
 def test_a_request_the_admission_check_refuses_is_answered_dead_lettered_with_the_reason(cloud_worker, giraffe) -> None:  # type: ignore[no-untyped-def]

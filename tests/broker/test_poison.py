@@ -16,19 +16,10 @@ from irs.broker.app import app
 from irs.tasks import classify
 from tests.broker import poison
 from tests.conftest import IMAGES, Worker, wait_until
+from tests.helpers.queues import drain
 
 pytestmark = pytest.mark.integration  # real workers, fetched by name below where hypothesis drives the test
 BATCH = 100  # generated messages per example
-
-
-def _drain(url: str) -> list[dict[str, Any]]:
-    sqs, got = clients.client("sqs"), []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       MessageAttributeNames=["All"]).get("Messages", []):
-        got.extend(batch)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)])
-    return got
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +41,7 @@ def send_and_check(pool: str, worker: Worker, bodies: list[str], key: str) -> No
     admission check gives it, the worker keeps its PID, and the good request is answered."""
     names = queues.names(pool)
     queue_url, dlq_url = queues.url(names.queue), queues.url(names.dead_letter)
-    _drain(dlq_url)
+    drain(dlq_url)
     pid = worker.process.pid
     sqs = clients.client("sqs")
     for start in range(0, len(bodies), 10):
@@ -59,7 +50,7 @@ def send_and_check(pool: str, worker: Worker, bodies: list[str], key: str) -> No
         assert not sent.get("Failed"), sent["Failed"]
     good = classify.apply_async((key,), queue=pool)
     dead: list[dict[str, Any]] = []
-    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= len(bodies), 120,
+    wait_until(lambda: len(dead.extend(drain(dlq_url)) or dead) >= len(bodies), 120,
                f"{len(bodies)} dead-lettered messages")
     assert worker.alive() and worker.process.pid == pid, worker.text()[-3000:]
     reasons = {m["Body"]: m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead}
@@ -89,13 +80,13 @@ def test_generated_messages_stop_no_worker(pool: str, bodies: list[str], request
 def test_celery_level_poison_is_dead_lettered_too(cloud_worker, giraffe) -> None:  # type: ignore[no-untyped-def]
     """What a careless producer sends through Celery itself: an unknown task, pickle, wrong arguments."""
     _, dlq_url = queues.url(queues.names("cloud").queue), queues.url(queues.names("cloud").dead_letter)
-    _drain(dlq_url)
+    drain(dlq_url)
     app.send_task("irs.tasks.no_such_task", args=["x"], queue="cloud")
     unsafe = "pickle"  # what a careless or hostile producer might send
     app.send_task("irs.tasks.classify", args=["uploads/x.jpg"], queue="cloud", serializer=unsafe)
     app.send_task("irs.tasks.classify", args=[1, 2, 3], queue="cloud", task_id="0" * 32 + ":1")  # called wrongly
     dead: list[dict[str, Any]] = []
-    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= 3, 60, "three dead-lettered messages")
+    wait_until(lambda: len(dead.extend(drain(dlq_url)) or dead) >= 3, 60, "three dead-lettered messages")
     reasons = sorted(m["MessageAttributes"]["irs-reason"]["StringValue"] for m in dead)
     assert any("unknown task irs.tasks.no_such_task" in r for r in reasons), reasons
     assert any("content-type" in r for r in reasons) and any("takes the image key" in r for r in reasons), reasons
@@ -122,11 +113,11 @@ def test_a_message_forged_with_another_requests_id_cannot_replace_its_result(clo
 def test_a_message_at_sqss_size_limit_is_dead_lettered_with_its_reason_and_the_copy_fits(cloud_worker) -> None:  # type: ignore[no-untyped-def]
     names = queues.names("cloud")
     dlq_url = queues.url(names.dead_letter)
-    _drain(dlq_url)
+    drain(dlq_url)
     body = "x" * queues.SQS_MAX_MESSAGE_BYTES  # not JSON, and as long as SQS takes
     clients.client("sqs").send_message(QueueUrl=queues.url(names.queue), MessageBody=body)
     dead: list[dict[str, Any]] = []
-    wait_until(lambda: len(dead.extend(_drain(dlq_url)) or dead) >= 1, 60, "the dead-lettered copy")
+    wait_until(lambda: len(dead.extend(drain(dlq_url)) or dead) >= 1, 60, "the dead-lettered copy")
     [copy] = dead
     attributes = {name: {"DataType": a["DataType"], "StringValue": a["StringValue"]}
                   for name, a in copy["MessageAttributes"].items()}

@@ -119,6 +119,18 @@ class Rig:
         self.proxy.stop()
 
 
+@contextmanager
+def module_rig(name: str, images: int, env: dict[str, str] | None = None) -> Iterator[Rig]:
+    """A rig for a test module: this session's emulator, the sample photos, its logs under ``artifacts/NAME``."""
+    from tests.conftest import ARTIFACTS, IMAGES, PORT
+
+    rig = Rig(PORT, ARTIFACTS / name, sorted(IMAGES.glob("*.jpg")), images, env)
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
 def result_documents(rig: Rig, batch: str) -> Counter[str]:
     """Result documents per image of ``batch``, read past the proxy."""
     settings, per_image = get_settings(), Counter[str]()

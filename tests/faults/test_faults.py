@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ARTIFACTS, IMAGES, PORT
 from tests.faults import scenario
 from tests.faults.proxy import Fault
 
@@ -23,10 +22,8 @@ IMAGES_IN_FLIGHT = 100
 
 @pytest.fixture(scope="module")
 def rig(emulator: str) -> Iterator[scenario.Rig]:
-    photos = sorted(IMAGES.glob("*.jpg"))
-    rig = scenario.Rig(PORT, ARTIFACTS / "faults", photos, IMAGES_IN_FLIGHT)
-    yield rig
-    rig.close()
+    with scenario.module_rig("faults", IMAGES_IN_FLIGHT) as rig:
+        yield rig
 
 
 def check_nothing_lost(outcome: scenario.Outcome) -> None:
@@ -74,10 +71,9 @@ IMPATIENT_TIME_LIMIT_S = 30
 
 @pytest.fixture(scope="module")
 def impatient_rig(emulator: str) -> Iterator[scenario.Rig]:
-    rig = scenario.Rig(PORT, ARTIFACTS / "faults-impatient", sorted(IMAGES.glob("*.jpg")), IMAGES_IN_FLIGHT,
-                       env={"IRS_TASK_TIME_LIMIT": str(IMPATIENT_TIME_LIMIT_S)})
-    yield rig
-    rig.close()
+    with scenario.module_rig("faults-impatient", IMAGES_IN_FLIGHT, {"IRS_TASK_TIME_LIMIT": str(IMPATIENT_TIME_LIMIT_S)}
+                           ) as rig:
+        yield rig
 
 
 def test_an_outage_longer_than_the_tasks_patience_is_retried_by_celery_and_every_image_answered_once(

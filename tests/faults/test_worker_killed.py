@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 
 from irs.settings import visibility_timeout
-from tests.conftest import ARTIFACTS, IMAGES, PORT
 from tests.faults import scenario
 
 IMAGES_IN_FLIGHT = 100
@@ -24,10 +23,8 @@ CLASSIFYING_THE_REST_S = 30  # 100 images at 200 ms each on two processes, with 
 
 @pytest.fixture(scope="module")
 def rig(emulator: str) -> Iterator[scenario.Rig]:
-    rig = scenario.Rig(PORT, ARTIFACTS / "killed", sorted(IMAGES.glob("*.jpg")), IMAGES_IN_FLIGHT,
-                       env={"IRS_TASK_TIME_LIMIT": str(TASK_TIME_LIMIT_S)})
-    yield rig
-    rig.close()
+    with scenario.module_rig("killed", IMAGES_IN_FLIGHT, {"IRS_TASK_TIME_LIMIT": str(TASK_TIME_LIMIT_S)}) as rig:
+        yield rig
 
 
 @pytest.mark.parametrize("draining", [False, True], ids=["mid-batch", "while draining"])
