@@ -88,6 +88,8 @@ StartLimitBurst=10
 
 [Service]
 User=irs
+# The Pi's photos name the Pi's own model: the worker beside it holds it, wherever the router sends them.
+Environment=IRS_MODEL=$IRS_MODEL
 EnvironmentFile=$ENV_FILE
 ExecStart=$PREFIX/.venv/bin/irs edge watch $IMAGE_DIR --json ${CAMERA_EVERY:+--camera $CAMERA_EVERY}
 Restart=on-failure

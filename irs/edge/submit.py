@@ -30,7 +30,7 @@ def submit_from_device(paths: Sequence[Path], directory: Path) -> list[Submitted
     for path in paths:
         key = prefix + path.resolve().relative_to(root).as_posix()
         size = path.stat().st_size
-        choice = router.choose_for_local(size)
+        choice = router.choose_for_local(size, get_settings().model)  # the model apply_async names
         headers: dict[str, Any] = {ROUTE: choice.as_header()}
         if choice.pool != get_settings().device_queue:
             headers[UPLOAD_MS] = upload(path, key)

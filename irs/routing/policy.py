@@ -136,6 +136,11 @@ def choose(views: dict[str, PoolView] | None, pinned: str | None = None) -> Choi
     # but in fact slow would otherwise be sent every request of a burst, each counted as its "first".
     live = {name: view for name, view in views.items()
             if name == CLOUD or (view.workers and view.holds_model and not (view.probing and not view.measured))}
+    holders = {name: view for name, view in live.items() if name != CLOUD}
+    if not cloud.holds_model and holders:  # the cloud's workers would answer that they lack the model
+        best = min(holders, key=lambda name: holders[name].due_s())
+        return Choice(best, Cause.FASTER, f"{best} holds this request's model; the cloud's workers do not",
+                      expected)
     if len(live) == 1:
         if any(view.probing for view in views.values()):
             return Choice(CLOUD, Cause.FASTER, "the other pools are still being measured", expected)

@@ -46,13 +46,14 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
     return {"queue": choice.pool}
 
 
-def choose_for_local(size_bytes: int) -> Choice:
-    """Where an image taken on this device goes: its own queue (read in place) or, uploaded, edge or cloud.
+def choose_for_local(size_bytes: int, model: str | None = None) -> Choice:
+    """Where an image taken on this device goes: its own queue (read in place) or, uploaded, edge or cloud, among
+    the pools whose workers hold ``model``.
 
     The caller uploads when the choice is not the device's queue, then sends the
     request pinned there with this choice as its ``irs_route`` header.
     """
-    choice = _decided(lambda: observer().views(local_bytes=size_bytes))
+    choice = _decided(lambda: observer().views(local_bytes=size_bytes, model=model))
     metrics.record_choice(choice)
     return choice
 

@@ -70,6 +70,12 @@ def test_a_pool_whose_workers_do_not_hold_the_requests_model_is_no_candidate() -
     assert choose({CLOUD: cloud(waiting=200), EDGE: edge(holds_model=True)}).pool == EDGE
 
 
+def test_a_request_whose_model_only_the_edge_holds_goes_to_the_edge_even_when_the_cloud_is_sooner() -> None:
+    choice = choose({CLOUD: cloud(holds_model=False), EDGE: edge(waiting=5)})
+    assert choice.pool == EDGE and choice.reason == "edge holds this request's model; the cloud's workers do not"
+    assert choose({CLOUD: cloud(holds_model=False), EDGE: edge(holds_model=False)}).pool == CLOUD  # nobody does
+
+
 def test_missing_observations_fall_back_to_the_cloud() -> None:
     assert choose(None).pool == CLOUD and choose({}).reason.startswith("no fresh observations")
 
