@@ -40,17 +40,19 @@ TEST_WORKERS ?= 3
 
 # A worker that dies fails the run at once, naming its test (and what the kernel said of it, tests/conftest.py):
 # pytest-xdist 3.8 replaces it, but under --dist loadfile the run can then wait forever for work it requeued.
-# The Pi's test on arm64 binaries runs beside the parallel suite, at the lowest CPU and I/O priority: its emulation
-# takes minutes of both cores, which, at the same priority, starved the timing of tests beside it (a fault test ran
-# past its limit); niced, it takes what the suite leaves idle. Its output follows the suite's.
+# The Pi's test on arm64 binaries runs beside the parallel suite and the LocalStack stage, at the lowest CPU and
+# I/O priority: its emulation takes minutes of both cores, which, at the same priority, starved the timing of
+# tests beside it (a fault test ran past its limit); niced, it takes what the others leave idle. Its output
+# comes last.
 ARM64_LOG := artifacts/arm64-stage.log
 test: $(STAMP) $(LOCALSTACK_STAMP) $(CHROMIUM) /usr/sbin/debootstrap $(QEMU_ARM64) docs
 	mkdir -p artifacts
 	nice -n 19 ionice -c 3 $(BIN)/pytest -p no:cacheprovider --durations=5 -m arm64 > $(ARM64_LOG) 2>&1 & arm64=$$!; \
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 -m "not arm64"; \
-	suite=$$?; wait $$arm64; pi=$$?; echo "--- the Pi's arm64 stage, run beside it ---"; cat $(ARM64_LOG); \
-	test $$suite -eq 0 -a $$pi -eq 0
-	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION)
+	suite=$$?; \
+	IRS_EMULATOR=localstack $(BIN)/pytest -p no:cacheprovider $(SECOND_OPINION); second=$$?; \
+	wait $$arm64; pi=$$?; echo "--- the Pi's arm64 stage, run beside them ---"; cat $(ARM64_LOG); \
+	test $$suite -eq 0 -a $$second -eq 0 -a $$pi -eq 0
 
 localstack: $(LOCALSTACK_STAMP)
 
