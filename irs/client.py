@@ -37,7 +37,7 @@ PATIENCE_S = 300.0  # how long a submission rides out AWS trouble, unless its ca
 
 @dataclass(frozen=True)
 class Submitted:
-    path: Path
+    path: Path | str  # the file sent, or the s3:// URL of an object already in S3
     image_key: str
     task_id: str
 
@@ -59,14 +59,15 @@ def upload(path: Path, key: str) -> float:
     return put_image(key, path.read_bytes())
 
 
-def enqueue(keys: Sequence[str], upload_ms: Sequence[float], producer: Any, queue: str | None = None,
+def enqueue(keys: Sequence[str], upload_ms: Sequence[float | None], producer: Any, queue: str | None = None,
             deadline: float | None = None, model: str | None = None, expires: float | None = None) -> list[Any]:
-    """One classify request per uploaded key, sent ten to a SendMessageBatch; the router picks each pool
-    unless ``queue`` pins them. Sends are tried again until ``deadline`` (``time.monotonic()``). A request no
-    worker has started ``expires`` seconds after it is sent is answered with an ``expired`` error instead."""
+    """One classify request per key (uploaded, taking ``upload_ms``; or None: an object already in S3), sent ten to
+    a SendMessageBatch; the router picks each pool unless ``queue`` pins them. Sends are tried again until
+    ``deadline`` (``time.monotonic()``). A request no worker has started ``expires`` seconds after it is sent is
+    answered with an ``expired`` error instead."""
     with producer.channel.batched_sends(deadline):
-        return [classify.apply_async(arguments(key, model), headers={UPLOAD_MS: ms}, producer=producer, queue=queue,
-                                     expires=expires)
+        return [classify.apply_async(arguments(key, model), headers={} if ms is None else {UPLOAD_MS: ms},
+                                     producer=producer, queue=queue, expires=expires)
                 for key, ms in zip(keys, upload_ms, strict=True)]
 
 
@@ -107,6 +108,25 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
             chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model, expires)
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
+                if on_submitted:
+                    on_submitted(submitted[-1])
+    return submitted
+
+
+def submit_objects(urls: Sequence[str], on_submitted: Callable[[Submitted], None] | None = None,
+                   deadline: float | None = None, model: str | None = None, expires: float | None = None
+                   ) -> list[Submitted]:
+    """Enqueue a request for each object already in S3 (``s3://BUCKET/KEY`` in a source the deployment reads),
+    ten to a request, nothing uploaded; as :func:`submit_files` otherwise."""
+    deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
+    model = pin(model, get_settings()) if model else None
+    submitted: list[Submitted] = []
+    with app.producer_or_acquire() as producer:
+        for start in range(0, len(urls), SQS_BATCH):
+            chunk = list(urls[start: start + SQS_BATCH])
+            for url, result in zip(chunk, enqueue(chunk, [None] * len(chunk), producer, None, deadline, model,
+                                                  expires), strict=True):
+                submitted.append(Submitted(url, url, result.id))
                 if on_submitted:
                     on_submitted(submitted[-1])
     return submitted

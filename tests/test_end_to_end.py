@@ -77,6 +77,27 @@ def test_an_archived_image_is_answered_archived_at_once_by_a_real_worker(cloud_w
     assert f"[{result.id}] retry" not in cloud_worker.text()  # answered once, never retried
 
 
+def test_irs_classify_takes_objects_already_in_s3_and_answers_an_archived_one_archived(cloud_worker, photo
+                                                                                       ) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SOURCE_BUCKET
+
+    s3 = clients.client("s3")
+    if SOURCE_BUCKET not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=SOURCE_BUCKET)
+    s3.put_object(Bucket=SOURCE_BUCKET, Key="cli/eagle.jpg", Body=photo("eagle.jpg"))
+    s3.put_object(Bucket=SOURCE_BUCKET, Key="cli/frozen.jpg", Body=photo("dog.jpg"), StorageClass="DEEP_ARCHIVE")
+    run = irs("classify", "--json", f"s3://{SOURCE_BUCKET}/cli/eagle.jpg", f"s3://{SOURCE_BUCKET}/cli/frozen.jpg",
+              str(IMAGES / "horses.jpg"))
+    assert run.returncode == 1, run.stderr  # every image answered, one with an error
+    documents = {json.loads(line)["image_key"].rsplit("/", 1)[-1]: json.loads(line) for line in run.stdout.splitlines()}
+    assert documents["eagle.jpg"]["status"] == "ok" and "bird" in documents["eagle.jpg"]["summary"]
+    assert documents["eagle.jpg"]["image_key"] == f"s3://{SOURCE_BUCKET}/cli/eagle.jpg"
+    assert documents["frozen.jpg"]["error_kind"] == "archived"
+    assert documents["horses.jpg"]["status"] == "ok"
+    outside = irs("classify", "s3://someone-elses-bucket/a.jpg")
+    assert outside.returncode == 2 and "not in a source this deployment may read" in outside.stderr
+
+
 def irs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "irs.cli", *args], cwd=ROOT, env=dict(os.environ),
                           capture_output=True, text=True, timeout=120)

@@ -88,7 +88,11 @@ def remove(key: str) -> None:
 
 def listing(prefix: str, start_after: str = "") -> Iterator[tuple[str, datetime]]:
     """(key, last modified) of every document under ``prefix``, in key order."""
-    options = {"StartAfter": start_after} if start_after else {}
+    # A StartAfter holding "//" (the result key of an s3:// image key) is cut before the pair, and dropped if that
+    # leaves it short of the prefix: LocalStack collapses the pair and skips keys AWS lists. Starting earlier
+    # lists more, never less.
+    start_after = start_after.split("//", 1)[0]
+    options = {"StartAfter": start_after} if start_after.startswith(prefix) and start_after != prefix else {}
     pages = client("s3").get_paginator("list_objects_v2").paginate(
         Bucket=get_settings().results_bucket, Prefix=prefix, **options)
     for page in pages:
