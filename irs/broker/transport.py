@@ -279,7 +279,7 @@ class Channel(SQS.Channel):
         except (KeyError, TypeError, ValueError):  # no body; not text (binascii.Error is a ValueError)
             return None
 
-    def _refusal(self, queue: str, text: str | None, receives: int = 1) -> str | None:
+    def _refusal(self, queue: str, text: str | None, receives: int) -> str | None:
         if text is None:
             return "not UTF-8 text"
         task_queue, settings = queue not in self._noack_queues, get_settings()

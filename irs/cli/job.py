@@ -160,7 +160,7 @@ def wait(name: str, timeout: float | None, errors_ok: bool) -> None:
             bar.update(task, total=progress.job.enqueued, completed=progress.done,
                        errors=f"{sum(progress.errors.values())} errors" if progress.errors else "")
     out.print(_line(progress), highlight=False, markup=False)
-    sys.exit(exit_of(["ok", *progress.errors], finished=progress.job.state != "failed", errors_ok=errors_ok))
+    sys.exit(exit_of(progress.errors, finished=progress.job.state != "failed", errors_ok=errors_ok))
 
 
 @job.command()

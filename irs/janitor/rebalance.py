@@ -55,7 +55,7 @@ class Rebalancer:
         views = {pool: self._view(pool, depths[pool], serving[pool], now) for pool in MOVABLE}
         moved = 0
         for move in rebalance(views, {pool: depth.waiting for pool, depth in depths.items()}, self.last_moved, now):
-            count = move_requests(move.source, move.target, move.count, partial(_held, serving[move.target]))
+            count = move_requests(move.source, move.target, move.count, partial(holds, serving=serving[move.target]))
             if count:
                 self.last_moved[(move.source, move.target)] = now
                 record_move(move, count)
@@ -73,10 +73,6 @@ class Rebalancer:
         return PoolView(pool, depth.backlog, found.workers, found.slots, found.service_s, measured=found.measured,
                         booting_slots=booting.slots if booting else 0,
                         boot_remaining_s=booting.remaining_s(now) if booting else 0.0)
-
-
-def _held(serving: list[reports.WorkerReport], model: str | None) -> bool:
-    return holds(model, serving)
 
 
 def move_requests(source: str, target: str, count: int,

@@ -50,7 +50,6 @@ class Sender(BaseModel):
 
     host: str = Field(max_length=255)
     pid: int = Field(ge=0)
-    token: str = Field(pattern=r"^[0-9a-f]{16}$", description="this start's own, so that a reused pid is not it")
     seen_at: str = Field(max_length=40, description="when it last recorded a page")
 
 

@@ -9,7 +9,6 @@ keeps one document per image.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import time
 from collections import Counter
@@ -117,13 +116,16 @@ def sender_lease_s() -> float:
 
 
 def _me() -> Sender:
-    return Sender(host=socket.gethostname(), pid=os.getpid(), token=secrets.token_hex(8), seen_at=iso())
+    return Sender(host=socket.gethostname(), pid=os.getpid(), seen_at=iso())
 
 
 def _alive(sender: Sender) -> bool:
-    """Whether the client that claimed a job may still be sending it: on this host, while its process lives; from
-    elsewhere, until :func:`sender_lease_s` after it last recorded a page."""
+    """Whether the client that claimed a job may still be sending it: on this host, while its process lives (not
+    this process: its earlier start has ended); from elsewhere, until :func:`sender_lease_s` after it last
+    recorded a page."""
     if sender.host == socket.gethostname():
+        if sender.pid == os.getpid():
+            return False
         try:
             os.kill(sender.pid, 0)
         except ProcessLookupError:

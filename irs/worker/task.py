@@ -81,7 +81,7 @@ class RecognitionTask(Task):
     def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None,
                     **options: Any) -> Any:
         """Name the task after its image, and name its model: the deployment's default (``IRS_MODEL``) when the
-        caller names none, so that the edge and the cloud answer it alike, and a repository model pinned to the
+        caller names none, so that the edge and the cloud answer it alike; a model the caller names, pinned to the
         version it means now (raising :class:`~irs.repository.store.NotFound` at once for one that does not
         exist)."""
         try:
@@ -91,9 +91,10 @@ class RecognitionTask(Task):
         if task_id is None and isinstance(call.image_key, str) and call.image_key:
             task_id = new_task_id(call.image_key)
         settings = get_settings()
-        model = settings.model if call.model is None else call.model  # the same model whatever pool answers
-        if isinstance(model, str):
-            args, kwargs = with_model(args, kwargs, pin(model, settings))
+        if call.model is None:  # the same model whatever pool answers; named as it is, with no lookup per request
+            args, kwargs = with_model(args, kwargs, settings.model)
+        elif isinstance(call.model, str):
+            args, kwargs = with_model(args, kwargs, pin(call.model, settings))
         return super().apply_async(args, kwargs, task_id=task_id, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -138,3 +138,35 @@ def test_a_worker_refuses_an_s3_url_it_may_not_read_before_asking_s3(
     with pytest.raises(BadImage) as refused:
         source(url)
     assert refused.value.kind == kind
+
+
+def test_one_client_sends_a_job_a_live_one_keeps_it_and_one_whose_process_is_gone_is_taken_over(mocked_aws) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from irs.jobs import run
+    from irs.jobs.record import BadJob, Sender
+    from irs.results import iso
+
+    spec = run.spec_of("s3://irs-test-camera/claims/")
+    first, version = run._claim("claims", spec)  # created, and claimed by this process
+    assert first.sender is not None and first.sender.pid == os.getpid() and version
+    again = run._claim("claims", spec)[0].sender  # this process's own earlier start has ended: claimed again
+    assert again is not None and again.pid == os.getpid() and again.seen_at >= first.sender.seen_at
+
+    elsewhere = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record.write(first.model_copy(update={"sender": Sender(host=socket.gethostname(), pid=elsewhere.pid,
+                                                               seen_at=iso())}))
+        with pytest.raises(BadJob, match="being sent by another client"):
+            run._claim("claims", spec)
+    finally:
+        elsewhere.kill()
+        elsewhere.wait()
+    taken, _ = run._claim("claims", spec)  # its process is gone: taken over at once
+    assert taken.sender is not None and taken.sender.pid == os.getpid()
+    record.write(first.model_copy(update={"sender": Sender(host="another-host", pid=1, seen_at=iso())}))
+    with pytest.raises(BadJob, match="being sent by another client"):  # another host's, seen just now
+        run._claim("claims", spec)
