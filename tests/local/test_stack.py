@@ -26,6 +26,12 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _logs(root: Path) -> str:
+    """The children's logs' last lines, for a failure's message."""
+    return "\n".join(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-15:])
+                     for path in sorted((root / ".irs" / "logs").glob("*.log")))
+
+
 def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_on_sigterm(tmp_path: Path
                                                                                           ) -> None:
     port, web_port = free_port(), free_port()
@@ -75,11 +81,16 @@ def test_irs_up_serves_the_demo_supervises_its_children_and_stops_every_process_
         one_each = {"cloud": 1, "edge": 1, "jobs": 1}  # the jobs queue's workers are the cloud's
         wait_until(lambda: workers() == one_each, 30, "one cloud and one emulated edge worker")
 
-        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", text)]
+        pids = [int(pid) for pid in re.findall(r"started \S+ \(pid (\d+)\)", text)]
         password = re.search(r"password (\S+)\)", text)
         assert password is not None
         for pid in pids:  # a command line is visible to every user of the machine: no secret on one
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:  # it died since: the supervisor must have said so (and say which, here)
+                said = log.read_text()
+                assert f"(pid {pid}) exited" in said, f"pid {pid} is gone unannounced:\n{said}\n{_logs(tmp_path)}"
+                continue
             assert password.group(1).encode() not in cmdline and b"the-users-own-secret" not in cmdline
         assert "Flower at http://127.0.0.1:" in text and "user irs, password" in text
         assert len(pids) == 6  # the emulator, the cloud and emulated edge workers, the autoscaler, web, Flower
