@@ -24,7 +24,7 @@ from irs.aws import clients, documents
 from irs.aws.clients import patiently
 from irs.aws.queues import SQS_BATCH
 from irs.broker.app import app
-from irs.contract import UPLOAD_MS, arguments
+from irs.contract import FILENAME, OWNER, UPLOAD_MS, arguments, clean_filename
 from irs.repository.store import pin
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ResultDocument, result_key
 from irs.settings import get_settings
@@ -60,15 +60,25 @@ def upload(path: Path, key: str) -> float:
 
 
 def enqueue(keys: Sequence[str], upload_ms: Sequence[float | None], producer: Any, queue: str | None = None,
-            deadline: float | None = None, model: str | None = None, expires: float | None = None) -> list[Any]:
+            deadline: float | None = None, model: str | None = None, expires: float | None = None,
+            owner: str | None = None, filenames: Sequence[str | None] | None = None) -> list[Any]:
     """One classify request per key (uploaded, taking ``upload_ms``; or None: an object already in S3), sent ten to
     a SendMessageBatch; the router picks each pool unless ``queue`` pins them. Sends are tried again until
     ``deadline`` (``time.monotonic()``). A request no worker has started ``expires`` seconds after it is sent is
-    answered with an ``expired`` error instead."""
+    answered with an ``expired`` error instead. Each is ``owner``'s (this process's, IRS_OWNER, when None) and
+    remembers its file's name from ``filenames``."""
+    names = filenames or [None] * len(keys)
     with producer.channel.batched_sends(deadline):
-        return [classify.apply_async(arguments(key, model), headers={} if ms is None else {UPLOAD_MS: ms},
-                                     producer=producer, queue=queue, expires=expires)
-                for key, ms in zip(keys, upload_ms, strict=True)]
+        return [classify.apply_async(arguments(key, model), headers=_headers(ms, owner, name), producer=producer,
+                                     queue=queue, expires=expires)
+                for key, ms, name in zip(keys, upload_ms, names, strict=True)]
+
+
+def _headers(upload_ms: float | None, owner: str | None, filename: str | None) -> dict[str, Any]:
+    """A request's own headers: the upload's time, its owner, its file's name (cleaned), each where known."""
+    label = clean_filename(filename) if filename else None
+    return {name: value for name, value in ((UPLOAD_MS, upload_ms), (OWNER, owner), (FILENAME, label))
+            if value is not None}
 
 
 def upload_and_submit(path: Path, prefix: str, model: str | None = None) -> Submitted:
@@ -86,11 +96,13 @@ def new_batch() -> str:
 
 def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable[[Submitted], None] | None = None,
                  queue: str | None = None, batch: str | None = None, deadline: float | None = None,
-                 model: str | None = None, expires: float | None = None) -> list[Submitted]:
+                 model: str | None = None, expires: float | None = None, owner: str | None = None
+                 ) -> list[Submitted]:
     """Upload every file (in parallel) under a batch prefix (a fresh one by default), and enqueue them ten to a
     request, each for ``model`` (the workers' default when None; a repository model is pinned to its latest
     version once, before anything is uploaded: NotFound if there is none). AWS trouble is ridden out until
-    ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now). ``expires``: see :func:`enqueue`."""
+    ``deadline`` (``time.monotonic()``; by default PATIENCE_S from now). ``expires``, ``owner``: see
+    :func:`enqueue`; each request remembers its file's name."""
     deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
     model = pin(model, get_settings()) if model else None
     prefix = f"uploads/{batch or new_batch()}/"
@@ -105,7 +117,8 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
         uploads = [pool.submit(upload_patiently, path, key) for path, key in zip(paths, keys, strict=True)]
         for start in range(0, len(paths), SQS_BATCH):
             times = [future.result() for future in uploads[start: start + SQS_BATCH]]
-            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model, expires)
+            chunk = enqueue(keys[start: start + SQS_BATCH], times, producer, queue, deadline, model, expires, owner,
+                            [path.name for path in paths[start: start + SQS_BATCH]])
             for path, key, result in zip(paths[start:], keys[start:], chunk, strict=False):
                 submitted.append(Submitted(path, key, result.id))
                 if on_submitted:
@@ -114,8 +127,8 @@ def submit_files(paths: Sequence[Path], threads: int = 8, on_submitted: Callable
 
 
 def submit_objects(urls: Sequence[str], on_submitted: Callable[[Submitted], None] | None = None,
-                   deadline: float | None = None, model: str | None = None, expires: float | None = None
-                   ) -> list[Submitted]:
+                   deadline: float | None = None, model: str | None = None, expires: float | None = None,
+                   owner: str | None = None) -> list[Submitted]:
     """Enqueue a request for each object already in S3 (``s3://BUCKET/KEY`` in a source the deployment reads),
     ten to a request, nothing uploaded; as :func:`submit_files` otherwise."""
     deadline = time.monotonic() + PATIENCE_S if deadline is None else deadline
@@ -125,7 +138,7 @@ def submit_objects(urls: Sequence[str], on_submitted: Callable[[Submitted], None
         for start in range(0, len(urls), SQS_BATCH):
             chunk = list(urls[start: start + SQS_BATCH])
             for url, result in zip(chunk, enqueue(chunk, [None] * len(chunk), producer, None, deadline, model,
-                                                  expires), strict=True):
+                                                  expires, owner), strict=True):
                 submitted.append(Submitted(url, url, result.id))
                 if on_submitted:
                     on_submitted(submitted[-1])

@@ -7,7 +7,10 @@ module, so changing the contract is a change here. Importing it loads nothing bu
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 TASK_NAME = "irs.tasks.classify"
@@ -16,6 +19,13 @@ PARAMETERS = ("image_key", "model")  # in order: classify(image_key, model=None)
 SENT_AT = "irs_sent_at"  # header: when the request was published (epoch seconds)
 UPLOAD_MS = "irs_upload_ms"  # header: how long the submitter took to upload the image
 ROUTE = "irs_route"  # header: the routing decision (where, why, what each pool was expected to take)
+OWNER = "irs_owner"  # header: whose request it is (a web token's name, a job's or a command's operator)
+FILENAME = "irs_filename"  # header: the name the image was uploaded with, cleaned (a label, never a path)
+
+#: Who may own a request: the name of an API token, of a job's operator, of a command's user. It also names the
+#: owner's part of every web upload's key, so the grammar leaves no room for a path.
+OWNER_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+MAX_FILENAME = 255  # characters of an uploaded file's name kept as its label (a file system's limit)
 
 #: What a request may call a model: ``NAME`` (a built-in model, or a repository model's latest version) or
 #: ``NAME@<version prefix>`` (4 to 64 hex digits pin one). The grammar leaves no room for a path.
@@ -78,3 +88,21 @@ def split_ref(ref: str) -> tuple[str, str | None]:
     """``NAME`` or ``NAME@<version prefix>`` into the name and the prefix (None: the latest)."""
     name, _, version = ref.partition("@")
     return name, version or None
+
+
+def owner_name(text: str) -> str:
+    """``text`` (a login name, say) made an owner's name: lower case, each other character a ``-``; raises
+    ValueError if nothing of it is left."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")[:40]
+    if not re.fullmatch(OWNER_NAME, name):
+        raise ValueError(f"{text!r} cannot name an owner: 1 to 40 of a-z, 0-9, _ and -, starting with one of the "
+                         "first two")
+    return name
+
+
+def clean_filename(name: str) -> str | None:
+    """An uploaded file's name as a label: its last part only (either kind of slash), control characters
+    dropped, cut to MAX_FILENAME; None when nothing is left."""
+    last = PureWindowsPath(PurePosixPath(name).name).name
+    kept = "".join(c for c in unicodedata.normalize("NFC", last) if unicodedata.category(c)[0] != "C").strip()
+    return kept[:MAX_FILENAME] or None

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from irs.contract import MAX_FILENAME, OWNER_NAME
 from irs.settings import get_settings
 
 TASK_ID_HEX = 32  # hex digits before the ":" of a task id
@@ -147,7 +148,7 @@ class Route(_Part):
 
     pool: str = Field(max_length=80)
     cause: str | None = Field(default=None, max_length=32, description="measuring, faster, no_edge, stale, "
-                              "pinned or error")
+                              "pinned, later or error")
     reason: str = Field(max_length=500)
     expected_s: dict[str, float | None] = Field(default_factory=dict, max_length=8)
 
@@ -199,6 +200,10 @@ class ResultDocument(_Part):
     error_kind: ErrorKind | None = None
     image: ImageFacts | None = None
     model: ModelFacts | None = None
+    owner: str | None = Field(default=None, pattern=OWNER_NAME, description="Whose request it was: the web "
+                              "token's name, or the operator of the job or command that sent it")
+    filename: str | None = Field(default=None, max_length=MAX_FILENAME, description="The name the image was "
+                                 "uploaded with (a label only; the key is the server's)")
     pool: str | None = Field(default=None, max_length=80)
     routing: Route | None = None
     worker: str | None = Field(default=None, max_length=300)

@@ -9,6 +9,7 @@ environment variables always win over the file.
 
 from __future__ import annotations
 
+import getpass
 import os
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from irs.contract import OWNER_NAME, owner_name
 from irs.pools import CLOUD, device_queue
 from irs.sources import Location, rules
 
@@ -49,6 +51,14 @@ def redrive_receives(max_receives: int) -> int:
 def default_redrive_receives() -> int:
     """SQS's maxReceiveCount with the default settings: what the template sets."""
     return redrive_receives(Settings.model_fields["max_receives"].default)
+
+
+def _login_owner() -> str:
+    """The login name as an owner's name (``irs`` where it cannot be one, or there is none)."""
+    try:
+        return owner_name(getpass.getuser())
+    except (KeyError, OSError, ValueError):
+        return "irs"
 
 
 def default_visibility_timeout() -> int:
@@ -137,6 +147,20 @@ class Settings(BaseSettings):
                                  "the queues' visibility timeout is twice this + 30.")
     max_receives: int = Field(default=3, ge=1, le=100, description="Receives of a request with no answer (each "
                               "worker that ran it died) before IRS dead-letters it and answers dead_lettered.")
+
+    # --- owners: many teams on one deployment ---------------------------------------------------
+    owner: str = Field(default_factory=_login_owner, pattern=OWNER_NAME, description="Whose requests this "
+                       "process sends when its caller names no owner (`irs classify`, `irs job start`, a watch, "
+                       "`classify.delay`); the web tier sends each upload as its token's name.",
+                       json_schema_extra={"default_doc": "the login name, lower case"})
+    fairness: bool = Field(default=True, description="Share the interactive queues between owners: past its "
+                           "burst, an owner's requests wait in the later lane (the jobs queue) behind every other "
+                           "owner's, until it pauses (docs: Operate, Many teams).")
+    fair_burst: int = Field(default=20, ge=1, le=10_000, description="Requests an owner may send to the "
+                            "interactive queues at once, from one process, before the rest wait in the later lane.")
+    fair_rate: float = Field(default=2.0, gt=0, le=10_000, description="Requests a second an owner may keep "
+                             "sending to the interactive queues, from one process; an owner that paused for "
+                             "IRS_FAIR_BURST / IRS_FAIR_RATE seconds is interactive again.")
 
     service_floor_ms: float = Field(default=0.0, description="Emulation only: pad every classification to "
                                     "at least this long, to make a worker behave like a slower device.")

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from irs.aws import documents
 from irs.aws.clients import AWS_ERRORS
+from irs.contract import OWNER_NAME
 
 PREFIX = "web/tokens/"
-NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # it also names the owner's part of every upload key
+NAME = OWNER_NAME  # a token's name is the owner of what is sent with it
 SECRET = re.compile(r"^irs_[A-Za-z0-9_-]{43}$")
 CACHE_S = 10.0  # how long a web process may act on a revoked token
 

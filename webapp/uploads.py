@@ -4,7 +4,7 @@ A request is all or nothing: if any file is bad, nothing is stored or
 enqueued, and the answer names each bad file and why. Files are read from the
 spooled temporary files the form parser keeps them in: only each header is
 read here, and each file is streamed to S3, never held whole in memory. The
-user's file name is kept only as a label in the response; the key is
+user's file name is kept only as a label (in the response and the result); the key is
 ``uploads/web/<time>-<random>/<owner>/<n>.<format>``, so names can neither
 collide nor reach another prefix, results list in the order they were
 uploaded, and each key says whose it is.
@@ -106,6 +106,7 @@ def accept(files: list[Upload], owner: str, model: str | None = None) -> list[Ac
 
     upload_ms = list(_uploader.map(store, keys, [f.file for f in files]))
     with app.producer_or_acquire() as producer:
-        results = enqueue(keys, upload_ms, producer, deadline=deadline, model=model)
+        results = enqueue(keys, upload_ms, producer, deadline=deadline, model=model, owner=owner,
+                          filenames=[upload.filename for upload in files])
     return [Accepted(upload.filename, result.id, key, info)
             for upload, result, key, info in zip(files, results, keys, infos, strict=True)]

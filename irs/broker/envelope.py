@@ -23,8 +23,20 @@ from typing import Any, Literal
 from celery.utils.time import maybe_iso8601, maybe_make_aware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from irs.contract import (
+    FILENAME,
+    MAX_FILENAME,
+    OWNER,
+    OWNER_NAME,
+    ROUTE,
+    SENT_AT,
+    TASK_NAME,
+    UPLOAD_MS,
+    BadCall,
+    call_of,
+    model_of,
+)
 from irs.contract import MODEL_REF as MODEL_REF_PATTERN
-from irs.contract import ROUTE, SENT_AT, TASK_NAME, UPLOAD_MS, BadCall, call_of, model_of
 from irs.results import MAX_IMAGE_KEY_BYTES, MAX_TASK_ID_BYTES, TASK_ID_HEX, Route
 
 MAX_HEADERS_BYTES = 16 * 1024  # a task's headers, serialised; IRS's own are well under 1 KiB
@@ -107,6 +119,9 @@ class TaskHeaders(_Closed):
     sent_at: float | None = Field(default=None, validation_alias=SENT_AT, ge=0, le=1e11, strict=True)
     upload_ms: float | None = Field(default=None, validation_alias=UPLOAD_MS, ge=0, le=3.6e6, strict=True)
     route: Route | None = Field(default=None, validation_alias=ROUTE)
+    owner: str | None = Field(default=None, validation_alias=OWNER, pattern=OWNER_NAME, strict=True)
+    filename: str | None = Field(default=None, validation_alias=FILENAME, min_length=1, max_length=MAX_FILENAME,
+                                 pattern=r"^[^\x00-\x1f\x7f/\\]+$", strict=True)  # a name, no path
 
 
 def refusal(text: str, task_queue: bool, time_limit_s: float, now: float | None = None) -> str | None:

@@ -13,7 +13,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from irs.cli.output import err, say, show
-from irs.cli.params import DURATION, table_options
+from irs.cli.params import DURATION, owner_option, table_options
 from irs.cli.status_codes import Exit, exit_of, outcome
 from irs.image_files import expand
 
@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 @click.option("--deadline", type=DURATION,
               help="An image no worker has started this long after it was sent (90, 30m, 2h) is not classified: "
                    "its result is an error of kind expired.")
+@owner_option
 def classify(paths: tuple[str, ...], as_json: bool, timeout: float, model: str | None,
-             deadline: float | None) -> None:
+             deadline: float | None, owner: str | None) -> None:
     """Upload images, classify them on the workers, and print each result as it arrives.
 
     PATHS are image files, directories of them, or s3://BUCKET/KEY objects already in a bucket this
@@ -60,9 +61,9 @@ def classify(paths: tuple[str, ...], as_json: bool, timeout: float, model: str |
                 bar.advance(sent)
 
             requests = submit_files(files, batch=batch, on_submitted=on_submitted, deadline=patience, model=model,
-                                    expires=deadline) if files else []
+                                    expires=deadline, owner=owner) if files else []
             requests += submit_objects(objects, on_submitted=on_submitted, deadline=patience, model=model,
-                                       expires=deadline)
+                                       expires=deadline, owner=owner)
             done = bar.add_task("classifying", total=total)
             outcomes = show(collect(requests, timeout), as_json, lambda: bar.advance(done))
     except NotFound as error:  # no such model: refused before anything was uploaded

@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from irs.cli.output import err, out, say
-from irs.cli.params import DURATION, table_options
+from irs.cli.params import DURATION, owner_option, table_options
 from irs.cli.status_codes import Exit, exit_of
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ def job() -> None:
                                                               "IRS_MAX_IMAGE_BYTES].")
 @click.option("--yes", is_flag=True, help="Start without listing first to say what it will cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job's record as JSON when it has been sent.")
+@owner_option
 def start(source: str, name: str | None, model: str | None, deadline: float | None, suffixes: tuple[str, ...],
-          max_bytes: int | None, yes: bool, as_json: bool) -> None:
+          max_bytes: int | None, yes: bool, as_json: bool, owner: str | None) -> None:
     """Classify every image under SOURCE (s3://BUCKET/PREFIX): list it, say how many images and what they will
     cost, then send them. Run again after an interruption, it resumes where it stopped."""
     from irs.aws.clients import AWS_OR_NETWORK_ERRORS
@@ -63,7 +64,7 @@ def start(source: str, name: str | None, model: str | None, deadline: float | No
                       transient=True) as bar:
             sending = bar.add_task("listing and sending", total=None)
             job = run.start(source, name, model, deadline, chosen, max_bytes,
-                            on_page=lambda record: bar.update(sending, completed=record.enqueued))
+                            on_page=lambda record: bar.update(sending, completed=record.enqueued), owner=owner)
     except _problems() as error:
         raise click.ClickException(str(error)) from None
     except (KeyboardInterrupt, *AWS_OR_NETWORK_ERRORS) as error:

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
+from irs.contract import OWNER_NAME
+
 Command = TypeVar("Command", bound=Callable[..., Any])
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -31,6 +33,17 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+def owner_option(command: Command) -> Command:
+    """``--owner``, as every command that sends requests takes it: whose they are (fair shares, usage, erasure)."""
+    def checked(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(OWNER_NAME, value):
+            raise click.BadParameter(f"{value!r} is not an owner: 1 to 40 of a-z, 0-9, _ and -, starting with a "
+                                     "letter or digit", ctx, param)
+        return value
+    return click.option("--owner", callback=checked, help="Whose requests these are: for fair shares between "
+                        "teams, usage and erasure (default: IRS_OWNER, else the login name).")(command)
 
 
 def table_options(command: Command) -> Command:

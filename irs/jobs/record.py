@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from irs.aws import documents
 from irs.aws.clients import client
+from irs.contract import OWNER_NAME
 from irs.results import MAX_TASK_ID_BYTES, TASK_ID_HEX, iso
 from irs.settings import get_settings
 
@@ -69,6 +70,7 @@ class Record(BaseModel):
     skipped: dict[SkipReason, int] = Field(default_factory=dict)
     failure: str | None = Field(default=None, max_length=2000)
     sender: Sender | None = None
+    owner: str | None = Field(default=None, pattern=OWNER_NAME, description="whose requests it sends: its operator")
 
     @property
     def deadline(self) -> datetime | None:
@@ -116,8 +118,8 @@ def part_key(name: str, index: int) -> str:
     return f"{PREFIX}{name}/manifest/{index:08d}.jsonl"
 
 
-def new(name: str, spec: Spec) -> Record:
-    return Record(name=check_name(name), spec=spec, created_at=iso())
+def new(name: str, spec: Spec, owner: str | None = None) -> Record:
+    return Record(name=check_name(name), spec=spec, created_at=iso(), owner=owner)
 
 
 def read(name: str) -> Record | None:

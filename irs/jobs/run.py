@@ -18,7 +18,7 @@ from typing import Any
 
 from irs.aws import s3_answers
 from irs.aws.clients import AWS_ERRORS
-from irs.contract import arguments, split_ref
+from irs.contract import OWNER, arguments, split_ref
 from irs.jobs import notices, record
 from irs.jobs.listing import DEFAULT_SUFFIXES, pages, skip_reason, sort, source_of
 from irs.jobs.record import BadJob, Record, Sender, Spec
@@ -53,15 +53,16 @@ def count(url: str, suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int
 
 def start(url: str, name: str | None = None, model: str | None = None, deadline_s: float | None = None,
           suffixes: tuple[str, ...] = DEFAULT_SUFFIXES, max_bytes: int | None = None,
-          on_page: Callable[[Record], None] | None = None) -> Record:
+          on_page: Callable[[Record], None] | None = None, owner: str | None = None) -> Record:
     """Start the job over ``s3://BUCKET/PREFIX``, or resume the one of that name; returns its record once every
-    image has been sent. A request not started ``deadline_s`` after the job began is answered ``expired``.
+    image has been sent. A request not started ``deadline_s`` after the job began is answered ``expired``. Its
+    requests are ``owner``'s (IRS_OWNER when None), recorded when the job is created: a resume keeps it.
 
     One client sends a job at a time: each start claims the job's record with a conditional write, and a second
     start while the first is alive is refused (:class:`BadJob`), so no image is sent twice."""
     spec = spec_of(url, model, deadline_s, suffixes, max_bytes)
     name = record.check_name(name or record.default_name(spec.source))
-    job, version = _claim(name, spec)
+    job, version = _claim(name, spec, owner or get_settings().owner)
     if job.state == "enqueued":
         return job  # all sent: nothing to resume
     try:
@@ -75,13 +76,13 @@ def start(url: str, name: str | None = None, model: str | None = None, deadline_
         raise
 
 
-def _claim(name: str, spec: Spec) -> tuple[Record, str]:
+def _claim(name: str, spec: Spec, owner: str | None = None) -> tuple[Record, str]:
     """The job's record, claimed for this client (created if it is new), and its version; BadJob when another
     client is sending it, or the name is taken by another job."""
     me = _me()
     found = record.read_versioned(name)
     if found is None:
-        job = record.new(name, spec).model_copy(update={"sender": me})
+        job = record.new(name, spec, owner).model_copy(update={"sender": me})
         version = record.write_if(job, None)
         if version is not None:
             notices.publish("job-started", name, source=spec.source, model=spec.model, deadline_s=spec.deadline_s)
@@ -171,7 +172,7 @@ def _send(job: Record, version: str, on_page: Callable[[Record], None] | None) -
                 for entry in page.images:
                     classify.apply_async(arguments(str(Location(source.bucket, entry.key)), job.spec.model),
                                          task_id=entry.task_id, producer=producer, queue=JOBS,
-                                         expires=job.deadline)
+                                         expires=job.deadline, headers={OWNER: job.owner} if job.owner else {})
             record.write_part(job.name, job.parts, page.entries)
             skipped: Counter[Any] = Counter(job.skipped)
             skipped.update(entry.skipped for entry in page.entries if entry.skipped)

@@ -1,5 +1,6 @@
 """Watching a prefix: S3 announces each new object under it to IRS's watch queue, and the janitor (which runs
-beside the autoscaler) sends each on as a request to the cloud's queue.
+beside the autoscaler) sends each on as a request to the cloud's queue, or to the later lane once the watched
+bucket (the requests' owner) is past its share of the interactive queues (:mod:`irs.routing.fairness`).
 
 Adding a watch merges one queue configuration into the bucket's notifications and leaves every other one as it
 was; where S3 refuses the merge (another configuration already covers the same keys and events), the watch is
@@ -24,7 +25,6 @@ from irs.aws.clients import client, error_code
 from irs.aws.queues import SQS_BATCH, WATCH, named
 from irs.jobs.listing import source_of
 from irs.jobs.record import BadJob
-from irs.pools import CLOUD
 from irs.results import MAX_IMAGE_KEY_BYTES
 from irs.settings import get_settings
 from irs.sources import BUCKET, Location, allowed
@@ -170,7 +170,8 @@ def requests_of(body: str) -> tuple[list[Location], str | None]:
 def take_notices() -> int:
     """The janitor's job: take the notices waiting (up to TURN_MESSAGES) and send their requests; how many."""
     from irs.broker.app import app
-    from irs.contract import arguments
+    from irs.contract import OWNER, arguments, owner_name
+    from irs.routing.router import cloud_lane
     from irs.tasks import classify
 
     sqs, url = client("sqs"), queues.url(queue_name())
@@ -188,7 +189,9 @@ def take_notices() -> int:
             wanted += found
         with app.producer_or_acquire() as producer, producer.channel.batched_sends():
             for location in wanted:
-                classify.apply_async(arguments(str(location)), producer=producer, queue=CLOUD)
+                owner = owner_name(location.bucket)  # a watched bucket is one owner's, for fair shares and usage
+                classify.apply_async(arguments(str(location)), producer=producer, queue=cloud_lane(owner),
+                                     headers={OWNER: owner})
         sent += len(wanted)
         sqs.delete_message_batch(QueueUrl=url, Entries=[
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from irs.routing.fairness import Admission
 from irs.routing.policy import Choice, Move
 
 
@@ -33,3 +34,15 @@ def _moves() -> Any:
 
 def record_move(move: Move, count: int) -> None:
     _moves().labels(move.source, move.target, move.cause.value).inc(count)
+
+
+@cache
+def _admissions() -> Any:
+    from prometheus_client import Counter
+
+    return Counter("irs_fair_admissions_total", "Requests this process admitted, by lane and cause (owners' shares "
+                   "of the interactive queues)", ["lane", "cause"])
+
+
+def record_admission(admission: Admission) -> None:
+    _admissions().labels(admission.lane.value, admission.cause.value).inc()

@@ -101,6 +101,7 @@ class Cause(StrEnum):
     MEASURING = "measuring"  # a pool's time per image is still a guess: this request measures it
     FASTER = "faster"  # the pool expected to answer sooner at the 95th percentile
     ERROR = "error"  # routing itself failed: the default pool
+    LATER = "later"  # its owner is past its share of the interactive queues: the later lane (the jobs queue)
 
 
 @dataclass(frozen=True)

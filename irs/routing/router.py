@@ -2,7 +2,8 @@
 
 ``classify.delay(key)``, ``irs classify`` and the web tier all pass through it.
 A request that names its queue (``apply_async(..., queue="edge")``) is pinned
-there. The decision and its reason travel with the message (header
+there. A request whose owner is past its share of the interactive queues goes
+to the later lane (:mod:`irs.routing.fairness`). The decision and its reason travel with the message (header
 ``irs_route``) and end up in the result document. Routing never raises to the
 publisher: whatever goes wrong in it, the request goes to the cloud, with the
 cause ``error`` and what went wrong as its reason.
@@ -12,15 +13,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from irs.contract import TASK_NAME, model_of
-from irs.pools import CLOUD
+from irs.contract import OWNER, TASK_NAME, model_of
+from irs.pools import CLOUD, JOBS
 from irs.routing import metrics
+from irs.routing.fairness import Admission, Lane, Share, Shares
 from irs.routing.observe import Observer
 from irs.routing.policy import Cause, Choice, PoolView, choose
+from irs.settings import get_settings
 
 logger = logging.getLogger(__name__)
 _last = threading.local()  # the decision for the message this thread is about to publish
@@ -32,18 +36,57 @@ def observer() -> Observer:
     return Observer()
 
 
+@cache
+def shares() -> Shares:
+    """This process's share of the interactive queues per owner, made on the first request it routes."""
+    settings = get_settings()
+    return Shares(Share(settings.fair_burst, settings.fair_rate))
+
+
 def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any = None, **_: Any
           ) -> dict[str, Any] | None:
     if name != TASK_NAME:
         return None
     pinned = options.get("queue")
+    model = model_of(args, kwargs)
     if pinned:
         choice = choose(None, pinned=getattr(pinned, "name", pinned))
+    elif (later := _later(options.get("headers"), model)) is not None:
+        choice = later
     else:
-        choice = _decided(lambda: observer().views(model=model_of(args, kwargs)))
+        choice = _decided(lambda: observer().views(model=model))
     metrics.record_choice(choice)
     _last.choice = choice
     return {"queue": choice.pool}
+
+
+def _later(headers: Any, model: str | None) -> Choice | None:
+    """The later lane, for a request whose owner is past its share of the interactive queues (and whose model the
+    cloud, which serves that lane, holds); None: the interactive queues."""
+    owner = headers.get(OWNER) if isinstance(headers, dict) else None
+    admission = _admitted(owner) if isinstance(owner, str) else None
+    if admission is None or admission.lane is Lane.INTERACTIVE:
+        return None
+    views = observer().views(model=model)
+    if views and CLOUD in views and not views[CLOUD].holds_model:
+        return None  # the cloud's workers would answer that they lack the model: the pool that holds it
+    return Choice(JOBS, Cause.LATER, admission.reason, {})
+
+
+def _admitted(owner: str) -> Admission | None:
+    """The lane of ``owner``'s next request, counted; None while fairness is off."""
+    if not get_settings().fairness:
+        return None
+    admission = shares().admit(owner, time.monotonic())
+    metrics.record_admission(admission)
+    return admission
+
+
+def cloud_lane(owner: str) -> str:
+    """The cloud's queue for a request of ``owner`` that only the cloud can serve (an object in a watched bucket):
+    its interactive queue, or the later lane once the owner is past its share."""
+    admission = _admitted(owner)
+    return CLOUD if admission is None or admission.lane is Lane.INTERACTIVE else JOBS
 
 
 def choose_for_local(size_bytes: int, model: str | None = None) -> Choice:

@@ -20,7 +20,7 @@ from typing import Any
 from celery import Task
 
 from irs import metrics
-from irs.contract import ROUTE, SENT_AT, UPLOAD_MS, BadCall, call_of, with_model
+from irs.contract import FILENAME, OWNER, ROUTE, SENT_AT, UPLOAD_MS, BadCall, call_of, with_model
 from irs.inference.imaging import BadImage
 from irs.inference.registry import ModelError
 from irs.repository.store import pin
@@ -45,7 +45,8 @@ class Run:
         self.facts: dict[str, Any] = {
             "pool": get_settings().pool_name, "routing": request.get(ROUTE),
             "worker": request.hostname or socket.gethostname(),
-            "submitted_at": iso(sent_at) if sent_at else None, "started_at": iso(self.started)}
+            "submitted_at": iso(sent_at) if sent_at else None, "started_at": iso(self.started),
+            "owner": request.get(OWNER), "filename": request.get(FILENAME)}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -80,7 +81,8 @@ class RecognitionTask(Task):
 
     def apply_async(self, args: Any = None, kwargs: Any = None, task_id: str | None = None,
                     **options: Any) -> Any:
-        """Name the task after its image, and name its model: the deployment's default (``IRS_MODEL``) when the
+        """Name the task after its image, give it an owner (this process's, ``IRS_OWNER``, unless the caller's
+        headers name one), and name its model: the deployment's default (``IRS_MODEL``) when the
         caller names none, so that the edge and the cloud answer it alike; a model the caller names, pinned to the
         version it means now (raising :class:`~irs.repository.store.NotFound` at once for one that does not
         exist)."""
@@ -91,6 +93,7 @@ class RecognitionTask(Task):
         if task_id is None and isinstance(call.image_key, str) and call.image_key:
             task_id = new_task_id(call.image_key)
         settings = get_settings()
+        options["headers"] = {OWNER: settings.owner, **(options.get("headers") or {})}  # the router reads it
         if call.model is None:  # the same model whatever pool answers; named as it is, with no lookup per request
             args, kwargs = with_model(args, kwargs, settings.model)
         elif isinstance(call.model, str):

@@ -39,7 +39,7 @@ def template() -> dict[str, Any]:
     with Connection("memory://") as connection:
         with connection.Producer() as producer:
             classify.apply_async(("uploads/a/dog.jpg",), producer=producer, queue="cloud",
-                                 headers={"irs_upload_ms": 3.5})
+                                 headers={"irs_upload_ms": 3.5, "irs_owner": "team-a", "irs_filename": "My dog.jpg"})
         message: dict[str, Any] = connection.default_channel.queues["cloud"].get()
     return message
 
@@ -218,6 +218,12 @@ def corpus_with_template() -> list[tuple[str, str]]:
         (_body(["../../etc/passwd"]), "the image key is not one IRS accepts"),
         (_replace(("headers", "irs_route"), {"pool": "edge", "reason": "x" * 200_000}), "over the limit"),
         (_replace(("headers", "irs_upload_ms"), "a"), "irs_upload_ms"),
+        (_replace(("headers", "irs_owner"), "../other"), "irs_owner"),
+        (_replace(("headers", "irs_owner"), "x" * 41), "irs_owner"),
+        (_replace(("headers", "irs_owner"), 7), "irs_owner"),
+        (_replace(("headers", "irs_filename"), "a/../../b.jpg"), "irs_filename"),
+        (_replace(("headers", "irs_filename"), "bell\a.jpg"), "irs_filename"),
+        (_replace(("headers", "irs_filename"), "x" * 256), "irs_filename"),
         (_replace(("headers", "compression"), "application/x-gzip"), "compressed body"),
         (_replace(("headers", "compression"), "zlib"), "compressed body"),
         (_replace(("headers", "expires"), "at noon"), "headers.expires is not an ISO 8601 time"),
