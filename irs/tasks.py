@@ -90,5 +90,6 @@ def classify(self: RecognitionTask, image_key: str, model: str | None = None) ->
     if settings.service_floor_ms:  # an emulated slow device, labelled as such in the document
         time.sleep(max(0.0, settings.service_floor_ms / 1000 - (time.time() - run.started)))
         run.facts["emulated"] = {"service_floor_ms": settings.service_floor_ms}
-    return run.answer(detections=[d.as_dict() for d in detections], summary=summary(image_key, detections),
+    named = run.facts["filename"] or image_key  # the name it was uploaded with, where it has one
+    return run.answer(detections=[d.as_dict() for d in detections], summary=summary(named, detections),
                       image={"format": info.format, "width": info.width, "height": info.height, "bytes": info.bytes})

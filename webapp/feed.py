@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -46,6 +47,7 @@ class ResultFeed:
         self.thread: threading.Thread | None = None
         self.subscription: feeds.Subscription | None = None
         self.served: Counter[tuple[str, str]] = Counter()  # (model, version) -> images answered, seen here
+        self.listeners: list[Callable[[str, Document], None]] = []  # told of every document added
 
     # -- running -----------------------------------------------------------------------------------
     def start(self, warm_prefix: str | None = None) -> None:
@@ -100,11 +102,16 @@ class ResultFeed:
 
     def _notice(self, body: str) -> None:
         """One message from the feed queue: a notice of new result documents, or something to drop."""
-        keys = _keys(body)
-        if keys is None:
+        found = _keys(body)
+        if found is None:
             metrics.record_feed_dropped()
             logger.warning("results feed: dropped a message that is not an S3 notice: %.120r", body)
             return
+        keys, removed = found
+        for key in removed:  # erased (webapp.erasure): no longer listed, searched or answered from memory
+            task_id = task_id_of(key)
+            if task_id is not None:
+                self.forget(task_id)
         for key in keys:
             try:
                 self._landed(key)
@@ -152,6 +159,12 @@ class ResultFeed:
             waiting = self.waiters.pop(task_id, [])
         for loop, future in waiting:
             loop.call_soon_threadsafe(_resolve, future, document)
+        for listener in self.listeners:
+            listener(task_id, document)
+
+    def forget(self, task_id: str) -> None:
+        with self.lock:
+            self.documents.pop(task_id, None)
 
     def served_by_model(self) -> dict[tuple[str, str], int]:
         """Images answered by each model version since this process started (and in its warm start)."""
@@ -221,15 +234,17 @@ class _Notice(BaseModel):
     Event: str | None = Field(default=None, max_length=100)  # noqa: N815 - "s3:TestEvent" when set up
 
 
-def _keys(body: str) -> list[str] | None:
-    """The new object keys an S3 event notification names; None for anything that is not a notice."""
+def _keys(body: str) -> tuple[list[str], list[str]] | None:
+    """The new object keys an S3 event notification names, and the removed ones; None for anything that is not a
+    notice."""
     try:
         notice = _Notice.model_validate_json(body)
     except (ValidationError, RecursionError):
         return None
     if notice.Records is None:
-        return [] if notice.Event else None  # S3's test event, sent once when notifications are set up
-    return [unquote_plus(r.s3.object.key) for r in notice.Records if r.eventName.startswith("ObjectCreated")]
+        return ([], []) if notice.Event else None  # S3's test event, sent once when notifications are set up
+    return ([unquote_plus(r.s3.object.key) for r in notice.Records if r.eventName.startswith("ObjectCreated")],
+            [unquote_plus(r.s3.object.key) for r in notice.Records if r.eventName.startswith("ObjectRemoved")])
 
 
 def _get(key: str) -> Document | None:

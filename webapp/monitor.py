@@ -47,6 +47,14 @@ class Monitor:
             return None
         return sum(p["waiting"] + p["in_flight"] for p in self.latest["pools"])
 
+    def images_per_s(self) -> float | None:
+        """Images the pools answered a second over the last samples; None before two samples."""
+        history = list(self.history)[-6:]
+        if len(history) < 2 or history[-1]["t"] <= history[0]["t"]:
+            return None
+        served = [sum(p["served"] for p in s["pools"]) for s in history]
+        return (served[-1] - served[0]) / (history[-1]["t"] - history[0]["t"])
+
     def _run(self) -> None:
         while not self.stop.is_set():
             try:

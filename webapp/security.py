@@ -27,7 +27,7 @@ from fastapi import HTTPException, Request
 
 from irs.settings import Settings
 from webapp.problems import Problem
-from webapp.tokens import Token, Verifier
+from webapp.tokens import Limits, Token, Verifier
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 COOKIE = "irs_session"
@@ -40,6 +40,7 @@ ASGIApp = Callable[..., Any]
 class Caller:
     name: str  # the owner of what it uploads
     admin: bool  # sees everyone's images and results
+    limits: Limits = Limits()  # its token's quotas
 
 
 LOCAL = Caller("local", admin=True)
@@ -79,7 +80,7 @@ class Authenticator:
         if token is None:
             raise HTTPException(401, "a valid API token is needed: Authorization: Bearer <token> "
                                      "(irs web token create NAME makes one)", headers={"WWW-Authenticate": "Bearer"})
-        return Caller(token.name, token.admin)
+        return Caller(token.name, token.admin, token.limits)
 
 
 class BodyGuard:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from irs.settings import Settings
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
+from webapp.quotas import Waiting
 from webapp.security import Authenticator, Caller
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
@@ -22,10 +23,12 @@ class Services:
     feed: ResultFeed
     monitor: Monitor
     authenticate: Authenticator
+    waiting: Waiting = field(default_factory=Waiting)  # each owner's images sent from here, not yet answered
     uploading: asyncio.Semaphore = field(init=False)  # uploads being checked and stored at once
 
     def __post_init__(self) -> None:
         self.uploading = asyncio.Semaphore(self.settings.web_max_uploads)
+        self.feed.listeners.append(self.waiting.answered)
 
     @property
     def upload_limit(self) -> int:

@@ -2,7 +2,7 @@
 
 A token is ``irs_`` and 43 random characters. The results bucket holds
 ``web/tokens/<sha256 of the token>.json`` (its name, whether it is an admin's,
-when it was made): what is stored cannot be used to sign in. Revoking deletes
+when it was made, its quotas): what is stored cannot be used to sign in. Revoking deletes
 it; a web process forgets what it looked up within ``CACHE_S``.
 """
 
@@ -30,25 +30,38 @@ class TokenError(ValueError):
     """A token cannot be made or found; the message says why."""
 
 
+class Limits(BaseModel):
+    """A token's quotas (None: no limit of that kind): what its owner may have waiting, and send a day (UTC)."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    max_waiting: int | None = Field(default=None, ge=1, le=10_000_000, description="Images sent and not yet "
+                                    "answered")
+    images_per_day: int | None = Field(default=None, ge=1, le=1_000_000_000, description="Images accepted in a "
+                                       "UTC day")
+
+
 class Token(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
     name: str = Field(pattern=NAME)
     admin: bool
     created_at: float = Field(ge=0, le=1e11)
+    limits: Limits = Field(default_factory=Limits)
 
 
 def _key(secret: str) -> str:
     return f"{PREFIX}{hashlib.sha256(secret.encode()).hexdigest()}.json"
 
 
-def create(name: str, admin: bool = False) -> str:
-    """A new token for ``name``; returns the secret, which is shown once and stored nowhere."""
+def create(name: str, admin: bool = False, limits: Limits | None = None) -> str:
+    """A new token for ``name`` (with ``limits``: none by default); returns the secret, which is shown once and
+    stored nowhere."""
     if not re.fullmatch(NAME, name):
         raise TokenError(f"{name!r} is not a token name: 1 to 40 of a-z, 0-9, _ and -, starting with a letter or digit")
     if any(token.name == name for token in listing()):
         raise TokenError(f"a token named {name} exists; revoke it first, or choose another name")
     secret = f"irs_{secrets.token_urlsafe(32)}"
-    documents.create(_key(secret), Token(name=name, admin=admin, created_at=time.time()).model_dump_json())
+    documents.create(_key(secret), Token(name=name, admin=admin, created_at=time.time(),
+                                         limits=limits or Limits()).model_dump_json())
     return secret
 
 
@@ -70,6 +83,18 @@ def revoke(name: str) -> int:
             documents.remove(key)
             gone += 1
     return gone
+
+
+def limit(name: str, limits: Limits) -> int:
+    """Give every token named ``name`` these ``limits``; returns how many there were. Web processes apply them
+    within ``CACHE_S``."""
+    changed = 0
+    for key, _ in documents.listing(PREFIX):
+        token = documents.read(key, Token)
+        if token is not None and token.name == name:
+            documents.put_body(key, token.model_copy(update={"limits": limits}).model_dump_json())
+            changed += 1
+    return changed
 
 
 class Verifier:

@@ -30,7 +30,9 @@ from webapp.security import Caller
 WEB_PREFIX = "uploads/web/"
 _EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "webp": "webp", "tiff": "tif", "ppm": "ppm"}
 PATIENCE_S = 15.0  # how long an upload request rides out AWS trouble before it is answered 503
-_uploader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="irs-upload")
+#: Files of one request stored at once. Each request has threads of its own, so one owner's big uploads never
+#: queue another owner's single image behind their files (a request holds one of IRS_WEB_MAX_UPLOADS slots).
+STORE_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def accept(files: list[Upload], owner: str, model: str | None = None) -> list[Ac
             return put_image(key, file)
         return patiently(put, deadline, f"storing {key}")
 
-    upload_ms = list(_uploader.map(store, keys, [f.file for f in files]))
+    with ThreadPoolExecutor(max_workers=min(STORE_THREADS, len(files)), thread_name_prefix="irs-upload") as pool:
+        upload_ms = list(pool.map(store, keys, [f.file for f in files]))
     with app.producer_or_acquire() as producer:
         results = enqueue(keys, upload_ms, producer, deadline=deadline, model=model, owner=owner,
                           filenames=[upload.filename for upload in files])

@@ -26,6 +26,8 @@ HEARTBEAT_TAG = "irs-heartbeat"
 HEARTBEAT_S = 60.0  # a listener tags its queue this often
 ORPHAN_S = 600.0  # a queue untouched this long belongs to a listener that is gone
 RETENTION_S = 300  # a notice nobody read in 5 minutes is of no use to anyone
+#: What the results bucket announces: a result document landed, or one was erased (the web tier forgets it).
+RESULT_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 
 
 def topic_name() -> str:

@@ -101,7 +101,7 @@ def _results_topic(settings: Settings) -> str:
             "Resource": arn, "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.results_bucket}"}}}]}))
     client("s3").put_bucket_notification_configuration(
         Bucket=settings.results_bucket, NotificationConfiguration={"TopicConfigurations": [{
-            "Id": "irs-results", "TopicArn": arn, "Events": ["s3:ObjectCreated:*"],
+            "Id": "irs-results", "TopicArn": arn, "Events": list(feeds.RESULT_EVENTS),
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.results_prefix}]}}}]})
     return arn
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
@@ -31,17 +33,41 @@ def token() -> None:
     """API tokens: stored only as their hash, in the results bucket."""
 
 
+def _limit_options(command: Any) -> Any:
+    """``--max-waiting`` and ``--images-per-day``, as the commands that set a token's quotas take them."""
+    limit = click.IntRange(min=1)
+    command = click.option("--images-per-day", type=limit, help="Images it may send in a UTC day; past them, "
+                           "429 until the next day.")(command)
+    return click.option("--max-waiting", type=limit, help="Images it may have sent and not yet answered; past "
+                        "them, 429 until some are answered.")(command)
+
+
 @token.command("create")
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="It sees everyone's images and results, not only its own.")
-def token_create(name: str, admin: bool) -> None:
-    """Make a token for NAME (who owns what it uploads) and print it: it is shown this once."""
-    from webapp.tokens import TokenError, create
+@_limit_options
+def token_create(name: str, admin: bool, max_waiting: int | None, images_per_day: int | None) -> None:
+    """Make a token for NAME (who owns what it uploads) and print it: it is shown this once. Without limits, only
+    the service's own (IRS_WEB_MAX_BACKLOG) apply to it."""
+    from webapp.tokens import Limits, TokenError, create
 
     try:
-        click.echo(create(name, admin))
+        click.echo(create(name, admin, Limits(max_waiting=max_waiting, images_per_day=images_per_day)))
     except TokenError as error:
         raise click.ClickException(str(error)) from None
+
+
+@token.command("limit")
+@click.argument("name")
+@_limit_options
+def token_limit(name: str, max_waiting: int | None, images_per_day: int | None) -> None:
+    """Set NAME's quotas (a limit not given is removed); web processes apply them within 10 s."""
+    from webapp.tokens import Limits, limit
+
+    if not limit(name, Limits(max_waiting=max_waiting, images_per_day=images_per_day)):
+        raise click.ClickException(f"no token named {name}")
+    click.echo(f"{name}: at most {max_waiting or 'any number of'} images waiting, "
+               f"{images_per_day or 'any number of'} a day")
 
 
 @token.command("list")
@@ -51,10 +77,11 @@ def token_list() -> None:
 
     from webapp.tokens import listing
 
-    table = Table("name", "role", "made")
+    table = Table("name", "role", "made", "max waiting", "images a day")
     for found in listing():
         table.add_row(found.name, "admin" if found.admin else "user",
-                      time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.created_at)))
+                      time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(found.created_at)),
+                      str(found.limits.max_waiting or "-"), str(found.limits.images_per_day or "-"))
     out.print(table)
 
 
@@ -68,3 +95,26 @@ def token_revoke(name: str) -> None:
     if not gone:
         raise click.ClickException(f"no token named {name}")
     click.echo(f"revoked {gone} token(s) named {name}")
+
+
+@web.command("erase")
+@click.argument("owner")
+@click.option("--yes", is_flag=True, help="Erase without asking first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def erase(owner: str, yes: bool, as_json: bool) -> None:
+    """Erase everything OWNER sent: its uploads, every result document naming it, its jobs' records and manifests
+    (objects in a bucket of the user's own stay). Every result document not uploaded through the web is read to
+    find its owner. Prints what was deleted."""
+    import json
+
+    from webapp.erasure import erase_owner
+
+    if not yes:
+        click.confirm(f"Erase every image and result of {owner}, for good?", abort=True)
+    with out.status(f"erasing {owner}") as status:
+        report = erase_owner(owner, progress=lambda what: status.update(f"erasing {what}"))
+    if as_json:
+        click.echo(json.dumps({"owner": owner, **report.as_dict()}))
+        return
+    out.print(f"erased {owner}: {report.images} images, {report.results} result documents, "
+              f"{len(report.jobs)} jobs ({', '.join(report.jobs) or 'none'}; {report.job_files} files)")

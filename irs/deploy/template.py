@@ -28,6 +28,7 @@ import yaml
 
 from irs.autoscale.providers.ec2 import FLEET_TAG, fleet_of
 from irs.autoscale.providers.userdata import render
+from irs.aws.feeds import RESULT_EVENTS
 from irs.pools import JOBS, POOLS
 from irs.repository.manifest import PREFIX as MODELS
 from irs.settings import default_redrive_receives, default_visibility_timeout
@@ -123,7 +124,8 @@ def _source_reads() -> Json:
 
 def _job_statements() -> list[Json]:
     """Following jobs (irs.jobs) and watches: job records read and written, results listed and read, notices
-    published; the watch queue's notices taken, and each sent on as a request to the cloud's queue."""
+    published; the watch queue's notices taken, and each sent on as a request to the cloud's queue or the later
+    lane."""
     return [
         allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "jobs/")]),
         allow(["s3:ListBucket"], [_arn("ResultsBucket")], {"StringLike": {"s3:prefix": ["jobs/*", "results/*"]}}),
@@ -131,6 +133,7 @@ def _job_statements() -> list[Json]:
         allow(["sns:Publish"], [{"Ref": "EventsTopic"}]),
         allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
               [_arn(_queue(WATCH))]),
+        allow(["sqs:SendMessage"], [_arn(_queue(JOBS))]),  # a watched bucket past its share: the later lane
     ]
 
 
@@ -247,9 +250,13 @@ def web_statements() -> list[Json]:
         allow(["s3:PutObject", "s3:GetObject"], [_bucket_objects("UploadsBucket", "uploads/")]),
         allow(["s3:ListBucket"], [_arn("UploadsBucket"), _arn("ResultsBucket")]),  # readiness: HeadBucket
         *_feed_statements(),
-        allow(["sqs:SendMessage"], [_arn(_queue(p)) for p in POOLS]),
+        allow(["sqs:SendMessage"], [_arn(_queue(p)) for p in TASK_QUEUES]),  # an owner's excess: the later lane
         allow(["sqs:ListQueues"], "*"),
         *_router_reads(),
+        allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "web/quota/")]),  # daily quotas
+        # Erasure through the API (DELETE /api/v1/results/{id}): a web upload and its result documents.
+        allow(["s3:DeleteObject"], [_bucket_objects("UploadsBucket", "uploads/web/"),
+                                    _bucket_objects("ResultsBucket", "results/uploads/web/")]),
         allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "web/tokens/")]),  # checks API tokens
         # The status page and /metrics count each queue's requests and dead letters; the API shows jobs.
         allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [_arn(_queue(JOBS))]),
@@ -376,8 +383,8 @@ def build() -> Json:
                 "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}}
     resources["ResultsBucket"]["DependsOn"] = "ResultsTopicPolicy"
     resources["ResultsBucket"]["Properties"]["NotificationConfiguration"] = {"TopicConfigurations": [{
-        "Event": "s3:ObjectCreated:*", "Topic": {"Ref": "ResultsTopic"},
-        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "results/"}]}}}]}
+        "Event": event, "Topic": {"Ref": "ResultsTopic"},
+        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "results/"}]}}} for event in RESULT_EVENTS]}
     resources["WorkerRole"] = _role(["ec2.amazonaws.com"], "worker", worker_statements())
     resources["WorkerInstanceProfile"] = {"Type": "AWS::IAM::InstanceProfile", "Properties": {
         "InstanceProfileName": _sub("${Prefix}-worker"), "Roles": [{"Ref": "WorkerRole"}]}}

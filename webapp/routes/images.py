@@ -17,7 +17,7 @@ from irs.aws.clients import AWS_ERRORS
 from irs.inference.imaging import BadImage, ImageInfo, inspect
 from irs.repository.store import NotFound
 from irs.settings import Settings
-from webapp import forms
+from webapp import forms, quotas
 from webapp.monitor import Monitor
 from webapp.problems import Problem, problem
 from webapp.security import Caller
@@ -55,13 +55,15 @@ class ImagesAccepted(BaseModel):
              responses={400: {"model": Problem}, 401: {"model": Problem},
                         408: {"model": Problem, "description": "The body arrived too slowly"},
                         413: {"model": Problem}, 415: {"model": Problem},
+                        429: {"model": quotas.QuotaProblem, "description": "The token's quota is used up; try "
+                              "after Retry-After"},
                         503: {"model": Problem, "description": "Too much work queued; try after Retry-After"}})
 async def upload_images(request: Request, caller: Authenticated, services: Shared) -> ImagesAccepted | JSONResponse:
     """Upload one or many images (multipart, field `files`); each becomes a classification request."""
     settings = services.settings
-    busy = _overloaded(services.monitor, settings.web_max_backlog)
-    if busy is not None:
-        return busy
+    refused = await _over_quota(caller, services, asked=1) or _overloaded(services.monitor, settings.web_max_backlog)
+    if refused is not None:  # an owner at its quota first: the global limit is the last guard
+        return refused
     try:
         form = await forms.parse(request.headers, request.stream(), max_files=settings.web_max_files,
                                  max_file_bytes=settings.max_image_bytes, max_fields=8, max_part_size=64 * 1024)
@@ -75,7 +77,7 @@ async def upload_images(request: Request, caller: Authenticated, services: Share
             response.headers["Retry-After"] = "1"
             return response
         async with services.uploading:
-            return await _accept_form(form, caller)
+            return await _accept_form(form, caller, services)
     finally:
         await form.close()
 
@@ -100,24 +102,55 @@ def upload_limit(services: Services, method: str, path: str) -> int | None:
     return services.upload_limit if method == "POST" and path == PATH else None
 
 
-async def _accept_form(form: FormData, caller: Caller) -> ImagesAccepted | JSONResponse:
-    """Check and store the files (spooled to anonymous temporary files) of a form within its limits."""
+async def _accept_form(form: FormData, caller: Caller, services: Services) -> ImagesAccepted | JSONResponse:
+    """Check and store the files (spooled to anonymous temporary files) of a form within its limits and the
+    caller's quota."""
     files = [value for key, value in form.multi_items() if key == "files" and isinstance(value, StarletteUploadFile)]
     if not files:
         return problem(400, "no files: send one or more images in the multipart field `files`")
+    refused = await _over_quota(caller, services, asked=len(files), reserve=True)
+    if refused is not None:
+        return refused
     uploads = [Upload(f.filename or "", f.file, f.size or 0) for f in files]
     chosen = form.get("model")
     try:
         accepted = await asyncio.to_thread(accept, uploads, caller.name,
                                            chosen if isinstance(chosen, str) and chosen else None)
-    except NotFound as error:
-        return problem(400, f"nothing was accepted: {error}")
-    except Rejected as bad:
-        return problem(413 if bad.too_large else 415, "nothing was accepted: " + str(bad), bad.problems)
+    except BaseException as error:
+        if caller.limits.images_per_day is not None:  # nothing was accepted: its images are given back
+            await asyncio.to_thread(quotas.reserve, caller.name, -len(files), caller.limits.images_per_day,
+                                    quotas.today())
+        if isinstance(error, NotFound):
+            return problem(400, f"nothing was accepted: {error}")
+        if isinstance(error, Rejected):
+            return problem(413 if error.too_large else 415, "nothing was accepted: " + str(error), error.problems)
+        raise
+    services.waiting.sent(caller.name, [a.request_id for a in accepted])
     return ImagesAccepted(requests=[ImageAccepted(
         request_id=a.request_id, filename=a.filename, image_key=a.image_key,
         result_url=f"/api/v1/results/{a.request_id}", format=a.image.format, width=a.image.width,
         height=a.image.height, bytes=a.image.bytes) for a in accepted])
+
+
+async def _over_quota(caller: Caller, services: Services, asked: int, reserve: bool = False
+                      ) -> JSONResponse | None:
+    """429 when ``asked`` more images would put the caller past its token's quota; with ``reserve``, today's
+    images are taken for it at the same time (given back by the caller if the upload then fails)."""
+    limits = caller.limits
+    if limits.max_waiting is None and limits.images_per_day is None:
+        return None
+    now = quotas.today()
+    waiting = services.waiting.count(caller.name)
+    today = 0
+    if limits.images_per_day is not None and not reserve:
+        today = await asyncio.to_thread(quotas.accepted_today, caller.name, now)
+    retry = quotas.retry_waiting_s(waiting + asked - (limits.max_waiting or 0), services.monitor.images_per_s())
+    over = quotas.verdict(limits, waiting, today, asked, retry, quotas.until_tomorrow_s(now))
+    if over is None and reserve and limits.images_per_day is not None:
+        used = await asyncio.to_thread(quotas.reserve, caller.name, asked, limits.images_per_day, now)
+        if used is not None:
+            over = quotas.verdict(limits, waiting, used, asked, retry, quotas.until_tomorrow_s(now))
+    return None if over is None else quotas.refusal(caller.name, over)
 
 
 def _overloaded(monitor: Monitor, limit: int) -> JSONResponse | None:
@@ -125,11 +158,8 @@ def _overloaded(monitor: Monitor, limit: int) -> JSONResponse | None:
     backlog = monitor.backlog()
     if backlog is None or backlog <= limit:
         return None
-    history = list(monitor.history)
-    served = [sum(p["served"] for p in s["pools"]) for s in history[-6:]]
-    span = history[-1]["t"] - history[-6:][0]["t"] if len(history) > 1 else 0
-    rate = (served[-1] - served[0]) / span if span > 0 else 0
-    retry = min(120, max(1, math.ceil((backlog - limit) / rate))) if rate > 0 else 30
+    rate = monitor.images_per_s()
+    retry = min(120, max(1, math.ceil((backlog - limit) / rate))) if rate else 30
     response = problem(503, f"{backlog} requests are queued, over this service's limit of {limit}; "
                             f"try again in {retry} s")
     response.headers["Retry-After"] = str(retry)

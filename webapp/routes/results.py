@@ -1,13 +1,15 @@
-"""Results: the caller's recent ones, and one request's, waited for without polling."""
+"""Results: the caller's recent ones, one request's (waited for without polling), and erasing one."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from irs.results import ResultDocument, image_key_of
+from webapp.erasure import erase_request
 from webapp.problems import Problem, problem
 from webapp.services import Authenticated, Shared
 from webapp.uploads import may_see
@@ -41,3 +43,24 @@ async def get_result(request_id: str, caller: Authenticated, services: Shared, w
     if document is None:
         return problem(404, f"no result for {request_id} yet; ask again, with ?wait=30 to wait for it")
     return document
+
+
+class Erased(BaseModel):
+    request_id: str
+    images: int = Field(description="Uploaded images deleted (0 for an object in a bucket of the user's own)")
+    results: int = Field(description="Result documents deleted")
+
+
+@router.delete("/{request_id:path}", response_model=Erased,
+               responses={404: {"model": Problem, "description": "No such request of yours"},
+                          401: {"model": Problem}})
+async def delete_result(request_id: str, caller: Authenticated) -> Erased | Any:
+    """Erase a request: its uploaded image and its result, from both buckets, the results list and the label
+    search. Afterwards the request answers 404."""
+    image_key = image_key_of(request_id)
+    if image_key is None or not may_see(caller, image_key):
+        return problem(404, f"{request_id!r} is not a request id of yours")
+    report = await asyncio.to_thread(erase_request, request_id, lambda key: may_see(caller, key))
+    if report is None:
+        return problem(404, f"no result for {request_id}: nothing to erase (wait for its result first)")
+    return Erased(request_id=request_id, images=report.images, results=report.results)

@@ -94,7 +94,7 @@ async function search(label) {
   const body = await response.json();
   const history = document.getElementById("history");
   history.replaceChildren(...body.results.map(doc => {
-    const card = newCard(doc.image_key.split("/").pop(), null);
+    const card = newCard(doc.filename || doc.image_key.split("/").pop(), null);
     show(doc, card);
     return card;
   }));
