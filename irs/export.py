@@ -117,7 +117,7 @@ def write(table: Iterable[_ImagePart], path: Path, fmt: Format, per: Per = "dete
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pa.schema([(name, _arrow_type(field.annotation)) for name, field in ROWS[per].model_fields.items()])
+        schema = arrow_schema(ROWS[per])
         with pq.ParquetWriter(path, schema) as parquet:
             for chunk in chunks:
                 parquet.write_table(pa.Table.from_pylist(chunk, schema=schema))
@@ -135,6 +135,13 @@ def write(table: Iterable[_ImagePart], path: Path, fmt: Format, per: Per = "dete
                     out.write(json.dumps(row) + "\n")
             written += len(chunk)
     return written
+
+
+def arrow_schema(model: type[BaseModel]) -> Any:
+    """Arrow's schema for a table of ``model``'s rows: a column per field, in order (every IRS table's)."""
+    import pyarrow as pa
+
+    return pa.schema([(name, _arrow_type(field.annotation)) for name, field in model.model_fields.items()])
 
 
 def _arrow_type(annotation: Any) -> Any:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from irs.results import ResultDocument
 
 MS_BUCKETS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+#: Owners a process names in its per-owner metrics: the first this many it sees; the rest are counted as ``other``,
+#: so a metric's label values stay bounded however many tokens there are.
+OWNER_LABELS = 20
+_named_owners: set[str] = set()
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -36,6 +40,10 @@ class WorkerMetrics:
                                      "This worker's recent time per image (moving average)", ["pool", "worker"],
                                      multiprocess_mode="livemostrecent")
         self.results = Counter("irs_results_total", "Result documents this worker wrote", ["pool", "status"])
+        self.owner_images = Counter("irs_owner_images_total", "Images this worker answered per owner (the first "
+                                    f"{OWNER_LABELS} owners a process sees; the rest as other)", ["owner", "status"])
+        self.owner_cpu = Counter("irs_owner_cpu_seconds_total", "Decode and inference time per owner",
+                                 ["owner"])
         self.stage_ms = Histogram("irs_stage_milliseconds", "Time an image spent in each stage", ["stage", "pool"],
                                   buckets=MS_BUCKETS)
         self.refused = _refused_counter()
@@ -82,8 +90,22 @@ def record_result(document: ResultDocument) -> None:
         return
     pool = document.pool or "unknown"
     _metrics.results.labels(pool, document.status).inc()
+    owner = owner_label(document.owner)
+    _metrics.owner_images.labels(owner, document.status).inc()
+    timings = document.timings_ms
+    _metrics.owner_cpu.labels(owner).inc(((timings.decode or 0) + (timings.inference or 0)) / 1000 if timings else 0)
     for stage, ms in (document.timings_ms.model_dump(exclude_none=True) if document.timings_ms else {}).items():
         _metrics.stage_ms.labels(stage, pool).observe(ms)
+
+
+def owner_label(owner: str | None) -> str:
+    """``owner`` as a metric's label: its name if it is among the first OWNER_LABELS this process saw, else other."""
+    if owner is None:
+        return "-"
+    if owner in _named_owners or len(_named_owners) < OWNER_LABELS:
+        _named_owners.add(owner)
+        return owner
+    return "other"
 
 
 def record_refused(outcome: str) -> None:

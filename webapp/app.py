@@ -25,7 +25,7 @@ from irs.settings import get_settings
 from webapp.feed import ResultFeed
 from webapp.monitor import Monitor
 from webapp.problems import aws_trouble, problem
-from webapp.routes import health, images, jobs, models, pages, results, tokens
+from webapp.routes import health, images, jobs, models, pages, results, tokens, usage
 from webapp.routes.pages import STATIC
 from webapp.security import Authenticator, BodyGuard, allowed_hosts, cross_site
 from webapp.services import Services
@@ -53,7 +53,7 @@ def create_app() -> FastAPI:
                               "Send `Authorization: Bearer <token>` where the service asks for a token.")
     app.state.services = services
     for router in (pages.router, tokens.router, images.router, results.router, models.router, jobs.router,
-                   health.router):
+                   usage.router, health.router):
         app.include_router(router)
     app.add_exception_handler(ClientError, aws_trouble)
     app.add_exception_handler(BotoCoreError, aws_trouble)

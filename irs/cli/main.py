@@ -12,6 +12,7 @@ from irs.cli.job import job, watch
 from irs.cli.local import emulator, up
 from irs.cli.model import model
 from irs.cli.status import status
+from irs.cli.usage import usage
 from irs.cli.web import web
 from irs.cli.worker import worker
 
@@ -27,6 +28,6 @@ def main() -> None:
     """
 
 
-for command in (classify, results, job, watch, status, provision, model, edge, web, deploy, teardown, autoscale,
+for command in (classify, results, job, watch, status, usage, provision, model, edge, web, deploy, teardown, autoscale,
                 emulator, up, worker):
     main.add_command(command)

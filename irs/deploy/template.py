@@ -134,6 +134,7 @@ def _job_statements() -> list[Json]:
         allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
               [_arn(_queue(WATCH))]),
         allow(["sqs:SendMessage"], [_arn(_queue(JOBS))]),  # a watched bucket past its share: the later lane
+        allow(["s3:PutObject"], [_bucket_objects("ResultsBucket", "usage/")]),  # usage per owner, rolled up daily
     ]
 
 
@@ -254,6 +255,7 @@ def web_statements() -> list[Json]:
         allow(["sqs:ListQueues"], "*"),
         *_router_reads(),
         allow(["s3:GetObject", "s3:PutObject"], [_bucket_objects("ResultsBucket", "web/quota/")]),  # daily quotas
+        allow(["s3:GetObject"], [_bucket_objects("ResultsBucket", "usage/")]),  # usage per owner
         # Erasure through the API (DELETE /api/v1/results/{id}): a web upload and its result documents.
         allow(["s3:DeleteObject"], [_bucket_objects("UploadsBucket", "uploads/web/"),
                                     _bucket_objects("ResultsBucket", "results/uploads/web/")]),

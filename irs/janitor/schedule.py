@@ -43,7 +43,9 @@ def _metrics() -> tuple[Any, Any]:
 
 def jobs(settings: Settings) -> list[Job]:
     """The upkeep IRS needs: queued requests where they are answered sooner, the queues of consumers that died
-    removed, watched buckets' new objects sent to classify, and jobs followed to their end."""
+    removed, watched buckets' new objects sent to classify, jobs followed to their end, and usage per owner rolled
+    up."""
+    from irs import usage
     from irs.aws import feeds
     from irs.janitor import orphans, rebalance
     from irs.jobs import progress, watch
@@ -52,7 +54,8 @@ def jobs(settings: Settings) -> list[Job]:
                  "queued request(s) moved to the pool that answers them sooner"),
              Job("sweep_feeds", 60.0, feeds.sweep, "result-feed queue(s) of web processes that are gone removed"),
              Job("watch", watch.EVERY_S, watch.take_notices, "new object(s) in watched buckets sent to classify"),
-             Job("follow_jobs", progress.EVERY_S, progress.follow_all, "job(s) finished, their notices published")]
+             Job("follow_jobs", progress.EVERY_S, progress.follow_all, "job(s) finished, their notices published"),
+             Job("usage", usage.EVERY_S, usage.Roller().turn, "row(s) of usage per owner rolled up")]
     if settings.monitoring:
         sweeper = orphans.Sweeper()
         found.append(Job("sweep_monitoring", 60.0, lambda: len(sweeper.sweep()),

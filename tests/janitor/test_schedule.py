@@ -46,5 +46,5 @@ def test_a_failing_job_is_logged_and_the_others_still_run() -> None:
 
 def test_monitoring_queues_are_swept_only_when_monitoring_is_on() -> None:
     names = {job.name for job in jobs(Settings(monitoring=False))}
-    assert names == {"rebalance", "sweep_feeds", "watch", "follow_jobs"}
+    assert names == {"rebalance", "sweep_feeds", "watch", "follow_jobs", "usage"}
     assert "sweep_monitoring" in {job.name for job in jobs(Settings(monitoring=True))}

@@ -93,9 +93,20 @@ async function refreshJobs() {
   }));
 }
 
+async function refreshUsage() {
+  const response = await fetch("/api/v1/usage?days=1");
+  if (!response.ok) return;
+  const body = await response.json();
+  document.querySelector("#usage tbody").replaceChildren(...body.owners.map(o => cells(document.createElement("tr"), [
+    o.owner, o.images, counts(o.errors), o.cpu_s.toFixed(1), o.usd.toFixed(4),
+    Object.entries(o.by_pool).map(([pool, n]) => `${pool} ${n}`).join(", ")])));
+}
+
 refresh();
 refreshModels();
 refreshJobs();
+refreshUsage();
+setInterval(refreshUsage, 60000);
 setInterval(refresh, 2000);
 setInterval(refreshModels, 10000);
 setInterval(refreshJobs, 10000);
