@@ -89,6 +89,7 @@ def through_worker(paths: list[Path], count: int, models: list[str]) -> float:
 def run(count: int) -> dict[str, Any]:
     from irs.aws.provision import provision
     from irs.local.stack import Stack, start_emulator
+    from irs.pools import CLOUD, served_by
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
 
@@ -104,7 +105,7 @@ def run(count: int) -> dict[str, Any]:
         say("first use: download and load, in this process")
         uses = [first_use(alpha, settings) for _ in range(3)]
         result.update({k: round(statistics.median(u[k] for u in uses), 1) for k in uses[0]})
-        worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
+        worker = stack.start("worker", worker_argv(served_by(CLOUD), 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
         through_worker(paths, 40, [alpha.ref, beta.ref])  # warm: both models in both processes
         alone, alternating = [], []

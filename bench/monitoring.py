@@ -47,6 +47,7 @@ print(json.dumps(times))
 
 def leg(monitoring: bool, image: Path, count: int) -> dict[str, Any]:
     from irs.local.stack import Stack, start_emulator
+    from irs.pools import CLOUD, served_by
     from irs.worker.command import argv as worker_argv
 
     port = free_port()
@@ -56,7 +57,7 @@ def leg(monitoring: bool, image: Path, count: int) -> dict[str, Any]:
     try:
         start_emulator(stack, env["IRS_ENDPOINT_URL"], env)
         subprocess.run([sys.executable, "-m", "irs.cli", "provision"], env=env, check=True, capture_output=True)
-        stack.start("worker", worker_argv(["cloud"], 2, "cloud"), env)
+        stack.start("worker", worker_argv(served_by(CLOUD), 2, "cloud"), env)
         stack.wait_for("worker", "ready.")
         if monitoring:
             stack.start("events", [sys.executable, "-m", "celery", "-A", "irs", "events", "--dump"], env)

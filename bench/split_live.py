@@ -32,6 +32,7 @@ def run(images: int, edge_floor_ms: float, waves: int, gap_s: float) -> list[dic
     from irs.aws.provision import provision
     from irs.client import collect, submit_files
     from irs.local.stack import Stack, start_emulator
+    from irs.pools import CLOUD, served_by
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
 
@@ -41,7 +42,8 @@ def run(images: int, edge_floor_ms: float, waves: int, gap_s: float) -> list[dic
     try:
         start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
         provision(settings, say=lambda _: None)
-        stack.start("worker-cloud", worker_argv(["cloud"], 2, "cloud"), {**os.environ, "IRS_INSTANCE_ID": "cloud-1"})
+        stack.start("worker-cloud", worker_argv(served_by(CLOUD), 2, "cloud"),
+                    {**os.environ, "IRS_INSTANCE_ID": "cloud-1"})
         stack.start("worker-edge", worker_argv(["edge"], 1, "edge"), {
             **os.environ, "IRS_INSTANCE_ID": "edge-emulated", "IRS_POOL_NAME": "edge",
             "IRS_MODEL": "yolo-fastest-1.1", "IRS_SERVICE_FLOOR_MS": str(edge_floor_ms)})

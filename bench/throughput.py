@@ -241,6 +241,7 @@ HOST_SIZES = (1, 2, 4, 8, 16)  # worker processes in the host leg
 def host_leg(stack: Any, paths: list[Path], payloads: list[bytes], count: int, endpoint: str) -> list[dict[str, Any]]:
     """One row per host size: a worker of that many processes on the deep queue of the irs leg, and the bare
     model on as many processes as this machine has cores for."""
+    from irs.pools import CLOUD, served_by
     from irs.worker.command import argv as worker_argv
 
     rows = []
@@ -248,7 +249,8 @@ def host_leg(stack: Any, paths: list[Path], payloads: list[bytes], count: int, e
         name = f"host-{processes}"
         say(f"host: {count} images, 1 worker x {processes} processes")
         # A short long poll, so each worker drains and stops in seconds once its row is done.
-        worker = stack.start(name, worker_argv(["cloud"], processes, name), {**os.environ, "IRS_SQS_WAIT_TIME_S": "2"})
+        worker = stack.start(name, worker_argv(served_by(CLOUD), processes, name),
+                             {**os.environ, "IRS_SQS_WAIT_TIME_S": "2"})
         stack.wait_for(name, "ready.")
         try:
             leg = irs_leg(paths, count, endpoint, worker.pid, stack.pid("emulator"))
@@ -274,6 +276,7 @@ def host_leg(stack: Any, paths: list[Path], payloads: list[bytes], count: int, e
 
 def run(quick: bool, legs: set[str], usd_per_hour: float) -> dict[str, Any]:
     from irs.local.stack import Stack, start_emulator
+    from irs.pools import CLOUD, served_by
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
 
@@ -310,7 +313,7 @@ def run(quick: bool, legs: set[str], usd_per_hour: float) -> dict[str, Any]:
             from irs.aws.provision import provision
 
             provision(settings, say=lambda _: None)
-            worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
+            worker = stack.start("worker", worker_argv(served_by(CLOUD), 2, "cloud"), dict(os.environ))
             stack.wait_for("worker", "ready.")
             if "irs" in legs:
                 say(f"irs: {count} images through S3 and SQS, 1 worker x 2 processes")

@@ -174,6 +174,7 @@ def _drain(sqs: Any, queue_url: str) -> None:
 
 def run(quick: bool) -> list[dict[str, Any]]:
     from irs.local.stack import Stack, start_emulator
+    from irs.pools import CLOUD, served_by
     from irs.settings import get_settings
     from irs.worker.command import argv as worker_argv
 
@@ -188,7 +189,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         from irs.aws.provision import provision
 
         provision(settings, say=lambda _: None)
-        worker = stack.start("worker", worker_argv(["cloud"], 2, "cloud"), dict(os.environ))
+        worker = stack.start("worker", worker_argv(served_by(CLOUD), 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
         emulator = stack.pid("emulator")
 

@@ -19,11 +19,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from irs.aws import clients
+from irs.pools import CLOUD, EDGE, served_by
 from irs.settings import get_settings
 from tests.faults.proxy import Fault, FaultProxy
 
@@ -48,6 +49,7 @@ class Outcome:
     worker_restarts: int  # worker processes (main or pool) that are not the ones from before
     client_exit: int
     injected: dict[str, int] = field(default_factory=dict)
+    beside: dict[str, int] = field(default_factory=dict)  # a second owner's batch sent beside it: lost, twice
     worker_log: str = ""
     client_log: str = ""
 
@@ -81,7 +83,7 @@ class Rig:
         from irs.worker import command
 
         env = {**self.env, "IRS_POOL_NAME": "cloud", "IRS_SERVICE_FLOOR_MS": str(SERVICE_FLOOR_MS)}
-        argv = command.argv(["cloud", "edge"], CONCURRENCY, "faults",
+        argv = command.argv([*served_by(CLOUD), EDGE], CONCURRENCY, "faults",
                             extra=("--without-heartbeat", "--without-gossip", "--without-mingle"))
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.worker_log.open("ab"),
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -143,10 +145,12 @@ def result_documents(rig: Rig, batch: str) -> Counter[str]:
 
 
 @contextmanager
-def _client(rig: Rig) -> Iterator[subprocess.Popen[bytes]]:
-    out, err = rig.workdir / "faults-client.out", rig.workdir / "faults-client.err"
+def _client(rig: Rig, name: str = "faults-client", images: Path | None = None, owner: str | None = None
+            ) -> Iterator[subprocess.Popen[bytes]]:
+    out, err = rig.workdir / f"{name}.out", rig.workdir / f"{name}.err"
     process = subprocess.Popen([sys.executable, "-m", "irs.cli", "classify", "--json", "--timeout",
-                                str(CLIENT_TIMEOUT_S), str(rig.images)], env=rig.env, stdout=out.open("wb"),
+                                str(CLIENT_TIMEOUT_S), *(("--owner", owner) if owner else ()),
+                                str(images or rig.images)], env=rig.env, stdout=out.open("wb"),
                                stderr=err.open("wb"))
     try:
         yield process
@@ -218,16 +222,22 @@ def _reported(rig: Rig) -> int:
     return out.read_bytes().count(b"\n") if out.exists() else 0
 
 
-def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
+def kill_worker(rig: Rig, draining: bool, after: int = 25, beside: int = 0) -> Outcome:
     """SIGKILL the worker's whole process group (main process and pool) once ``after`` results are in, while it
     works through the batch (or, with ``draining``, while it drains after a SIGTERM, as in a scale-in); start a
     new worker at once, as systemd or ``irs up`` would; then count. The messages the dead worker held come back
-    after the queue's visibility timeout."""
+    after the queue's visibility timeout. With ``beside``, a second owner sends that many images at the same
+    time (the batch's owner is past its share: most of its images wait in the later lane)."""
     log_start = rig.worker_log.stat().st_size
     rig.proxy.injected.clear()
-    (rig.workdir / "faults-client.out").unlink(missing_ok=True)
+    for name in ("faults-client", "second-owner"):
+        (rig.workdir / f"{name}.out").unlink(missing_ok=True)
     count = len(list(rig.images.iterdir()))
-    with _client(rig) as client:
+    second = rig.workdir / "second-owner-images"
+    second.mkdir(exist_ok=True)
+    for n in range(beside):
+        shutil.copy(sorted(rig.images.iterdir())[n], second / f"bob-{n:03d}.jpg")
+    with _client(rig) as client, _client(rig, "second-owner", second, "bob") if beside else nullcontext() as other:
         deadline = time.monotonic() + 120
         while _reported(rig) < after and client.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -244,6 +254,15 @@ def kill_worker(rig: Rig, draining: bool, after: int = 25) -> Outcome:
         rig.worker = rig.start_worker()
         client.wait(CLIENT_TIMEOUT_S + 60)
         recover_s = time.monotonic() - killed if client.returncode is not None else float("inf")
-    return _outcome(rig, "SIGKILL of the whole worker while it drains (scale-in)" if draining else
-                    "SIGKILL of the whole worker mid-batch", count, in_flight, recover_s, 1, client.returncode,
-                    log_start)
+        if other is not None:
+            other.wait(CLIENT_TIMEOUT_S + 60)
+    outcome = _outcome(rig, "SIGKILL of the whole worker while it drains (scale-in)" if draining else
+                       "SIGKILL of the whole worker mid-batch", count, in_flight, recover_s, 1, client.returncode,
+                       log_start)
+    if beside:
+        reported = [json.loads(line) for line in (rig.workdir / "second-owner.out").read_text().splitlines()
+                    if line.strip()]
+        per_image = result_documents(rig, reported[0]["image_key"].split("/")[1]) if reported else Counter[str]()
+        outcome.beside = {"lost": beside - len(per_image), "twice": sum(n - 1 for n in per_image.values()),
+                          "not_ok": sum(d.get("status") != "ok" or d.get("owner") != "bob" for d in reported)}
+    return outcome
