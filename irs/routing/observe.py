@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from irs.aws import queues
 from irs.aws.clients import AWS_OR_NETWORK_ERRORS
@@ -28,7 +28,7 @@ from irs.contract import split_ref
 from irs.fleet import autoscaler_state, reports
 from irs.fleet.liveness import REPORT_MIN_GAP_S, ROUTER_VIEW_STALE_S, WORKER_GONE_S
 from irs.inference.registry import REGISTRY
-from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE
+from irs.pools import CLOUD, CLOUD_SERVICE_S, EDGE, JOBS
 from irs.routing.policy import Cause, Choice, PoolView, drained
 from irs.settings import get_settings
 
@@ -86,6 +86,7 @@ class Observer:
         self.lock = threading.Lock()
         self.device_queue = settings.device_queue
         self.pools: tuple[str, ...] = (CLOUD, EDGE, self.device_queue) if self.device_queue else (CLOUD, EDGE)
+        self.lanes = (*self.pools, JOBS)  # every queue whose depth is read: the pools', and the later lane
         self.backlogs: dict[str, _Backlog] = {}
         self.reports: dict[str, reports.WorkerReport] = {}
         self.booting: autoscaler_state.Booting | None = None
@@ -109,7 +110,7 @@ class Observer:
             threading.Thread(target=self._refresh, name="irs-route-observer", daemon=True).start()
         with self.lock:
             stale = any(now - b.read_at > ROUTER_VIEW_STALE_S for b in self.backlogs.values())
-            if len(self.backlogs) < len(self.pools) or stale:
+            if any(lane not in self.backlogs for lane in self.lanes) or stale:
                 return None
             upload_s = UPLINK_RTT_S + local_bytes / self.uplink_bps if local_bytes is not None else 0.0
             views = {pool: self._view(pool, now, 0.0 if pool == self.device_queue else upload_s, model)
@@ -120,6 +121,17 @@ class Observer:
             views.pop(EDGE, None)  # other devices may not read this device's uploads (irs.deploy.devices)
         return views
 
+    def later_views(self, model: str | None = None) -> dict[str, PoolView] | None:
+        """The pools as a request in the later lane sees them: the cloud's workers take it only once their own
+        queue and the later lane ahead of it are done."""
+        views = self.views(model=model)
+        if views is None or CLOUD not in views:
+            return views
+        with self.lock:
+            capacity, later = self._capacity(CLOUD), self.backlogs[JOBS]
+            ahead = drained(later.queued, self.clock() - later.at, capacity.slots, capacity.service_s)
+        return {**views, CLOUD: replace(views[CLOUD], queued=views[CLOUD].queued + ahead)}
+
     def sent_to(self, choice: Choice) -> None:
         """A request was routed: count it in its pool's backlog; a measuring request makes the pool probing."""
         pool = choice.pool
@@ -128,7 +140,7 @@ class Observer:
                 self.probes[pool] = self.clock()
             backlog = self.backlogs.get(pool)
             if backlog is not None:
-                now, capacity = self.clock(), self._capacity(pool)
+                now, capacity = self.clock(), self._capacity(CLOUD if pool == JOBS else pool)
                 backlog.queued = drained(backlog.queued, now - backlog.at, capacity.slots, capacity.service_s) + 1
                 backlog.at = now
 
@@ -179,7 +191,7 @@ class Observer:
 
     def _refresh(self) -> None:
         try:
-            depths = {pool: self._read_depth(pool) for pool in self.pools}
+            depths = {lane: self._read_depth(lane) for lane in self.lanes}
             found, booting = None, None
             if self.clock() - self.reports_at >= FLEET_TTL_S:
                 found = {**reports.read(CLOUD), **reports.read(EDGE)}

@@ -61,16 +61,25 @@ def route(name: str, args: Any, kwargs: Any, options: dict[str, Any], task: Any 
 
 
 def _later(headers: Any, model: str | None) -> Choice | None:
-    """The later lane, for a request whose owner is past its share of the interactive queues (and whose model the
-    cloud, which serves that lane, holds); None: the interactive queues."""
+    """Where a request goes whose owner is past its share of the interactive queues: the later lane, or another
+    pool (the edge) if that answers sooner than the cloud would once its own queue and the later lane are done,
+    so an owner alone still has the whole fleet. None: the interactive queues, as any request."""
     owner = headers.get(OWNER) if isinstance(headers, dict) else None
     admission = _admitted(owner) if isinstance(owner, str) else None
     if admission is None or admission.lane is Lane.INTERACTIVE:
         return None
-    views = observer().views(model=model)
+    views = observer().later_views(model=model)
     if views and CLOUD in views and not views[CLOUD].holds_model:
         return None  # the cloud's workers would answer that they lack the model: the pool that holds it
-    return Choice(JOBS, Cause.LATER, admission.reason, {})
+    try:
+        pool = choose(views)
+    except Exception as error:  # noqa: BLE001 - a request is never refused for a routing fault
+        logger.warning("routing failed, sending to the later lane: %r", error)
+        pool = Choice(CLOUD, Cause.ERROR, "routing failed", {})
+    choice = Choice(JOBS, Cause.LATER, admission.reason, pool.expected_s) if pool.pool == CLOUD else \
+        Choice(pool.pool, pool.cause, f"{admission.reason[:200]}; {pool.reason}"[:500], pool.expected_s)
+    observer().sent_to(choice)
+    return choice
 
 
 def _admitted(owner: str) -> Admission | None:

@@ -102,7 +102,7 @@ class Rig:
     def queued(self) -> int:
         """Messages on the rig's queues (waiting, received or delayed), read past the proxy."""
         sqs, total = clients.client("sqs"), 0
-        for pool in ("cloud", "edge"):
+        for pool in (*served_by(CLOUD), EDGE):
             url = sqs.get_queue_url(QueueName=f"{self.prefix}{pool}")["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             total += sum(int(attributes[name]) for name in ("ApproximateNumberOfMessages",

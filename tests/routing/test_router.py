@@ -12,6 +12,7 @@ from irs.fleet import reports
 from irs.pools import EDGE
 from irs.routing import router
 from irs.routing.observe import Observer
+from irs.settings import get_settings
 from irs.tasks import classify
 from tests.conftest import Worker, wait_until
 
@@ -39,7 +40,10 @@ def test_the_edge_queue_receives_nothing_when_no_edge_worker_lives(cloud_worker,
         assert _edge_depth() == 0
     documents = [r.get(timeout=120) for r in results]
     assert {d["pool"] for d in documents} == {"cloud"}
-    assert documents[-1]["routing"]["reason"] == "no edge worker seen recently"
+    # Within its owner's share a request says why it went to the cloud; past it, it waits in the cloud's later lane.
+    assert documents[0]["routing"]["reason"] == "no edge worker seen recently"
+    later = [d["routing"]["cause"] == "later" for d in documents]
+    assert later[-1] and later == sorted(later) and sum(later) <= len(later) - get_settings().fair_burst
 
 
 def test_with_an_edge_worker_both_pools_serve_and_every_image_is_answered_once(cloud_worker, fresh_observer, upload,
