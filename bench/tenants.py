@@ -1,7 +1,7 @@
 """Two teams on one IRS: how long the second team's single images take while the first floods the REST API, with
 fair shares on and off.
 
-    python bench/tenants.py [--json] [--flood N] [--emulator moto|localstack]
+    python bench/tenants.py [--json] [--flood N] [--rounds N] [--emulator moto|localstack]
 
 On a private local stack (the emulator on loopback, a real `celery worker -c 2` serving the cloud's queue and the
 later lane, and `irs web` with tokens required), one run, legs side by side:
@@ -12,7 +12,10 @@ later lane, and `irs web` with tokens required), one run, legs side by side:
                every 2 s until ann's last is answered: bob's latency, ann's total time (first POST to her last
                document), and every answer per owner (202, 429, 503)
   fair_off     the same, with IRS_FAIRNESS=false in the web process (every request interactive, first in first out)
+  three_owners fair_on, with a third owner (cid) sending N/2 images the same way from 10 s in: bob's latency, and
+               each big owner's total time
 
+The on and off legs run ``--rounds`` times each (2), alternating which goes first; the ratios are medians.
 Each leg counts the images lost (accepted, never answered) and answered twice. ``admit_us`` is what the fairness
 decision costs per request, in the sending process: it makes no AWS request.
 """
@@ -27,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from localstack import configure_environment, cpu_model, free_port, say, wait_fo
 from report import emit_result  # noqa: E402
 
 PER_REQUEST, AT_ONCE, BOB_EVERY_S, BOB_AFTER_S = 20, 4, 2.0, 5.0
+THIRD_AFTER_S = 10.0  # when the third owner's batch starts, in the three-owner leg
 MIN_SINGLES = 5  # bob's singles in a flood leg at least, however soon ann's flood is answered
 
 
@@ -83,12 +87,14 @@ class Web:
             if answer.status_code != 404:
                 raise RuntimeError(f"result answered {answer.status_code}: {answer.text[:300]}")
 
-    def single(self, owner: str, photo: Path) -> tuple[float, str]:
-        """One image sent and waited for: seconds from the POST to its document, and its request id."""
+    def single(self, owner: str, photo: Path) -> tuple[float, str, float]:
+        """One image sent and waited for: seconds from the POST to its document, its request id, and the seconds
+        the POST itself took (the upload, before it is queued)."""
         began = time.perf_counter()
         request_id = self.post(owner, [photo])[0]
+        posted = time.perf_counter() - began
         self.result(owner, request_id)
-        return time.perf_counter() - began, request_id
+        return time.perf_counter() - began, request_id, posted
 
     def per_owner(self) -> dict[str, dict[str, int]]:
         found: dict[str, dict[str, int]] = {}
@@ -113,37 +119,53 @@ def alone_leg(web: Web, photo: Path, count: int) -> dict[str, Any]:
     return percentiles(times)
 
 
-def flood_leg(web: Web, photos: list[Path], single: Path, flood: int) -> tuple[dict[str, Any], list[str]]:
-    """ann's flood with bob's singles beside it; returns the measures and every request id sent."""
+def big_batch(web: Web, owner: str, photos: list[Path], count: int, after_s: float = 0.0
+              ) -> tuple[list[str], float]:
+    """``owner`` sends ``count`` images in requests of 20, four at a time, after ``after_s``; its request ids and
+    the seconds from its first POST to its last answer."""
+    time.sleep(after_s)
+    batches = [[photos[(n + k) % len(photos)] for k in range(PER_REQUEST)] for n in range(0, count, PER_REQUEST)]
+    began = time.perf_counter()
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        ids = [i for found in pool.map(lambda batch: web.post(owner, batch), batches) for i in found]
+    say(f"  {owner}: {len(ids)} sent in {time.perf_counter() - began:.1f} s")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda request_id: web.result(owner, request_id), ids))
+    return ids, time.perf_counter() - began
+
+
+def flood_leg(web: Web, photos: list[Path], single: Path, flood: int, third: int = 0
+              ) -> tuple[dict[str, Any], list[str]]:
+    """ann's flood with bob's singles beside it (and, with ``third``, cid's batch of that many from 10 s in);
+    returns the measures and every request id sent."""
     web.answers.clear()
-    batches = [[photos[(n + k) % len(photos)] for k in range(PER_REQUEST)] for n in range(0, flood, PER_REQUEST)]
     ann_done = threading.Event()
-    bob_times: list[tuple[float, str]] = []
+    bob_times: list[tuple[float, str, float]] = []
 
     def bob() -> None:
         time.sleep(BOB_AFTER_S)
         with ThreadPoolExecutor(32) as pool:
-            futures = []
+            futures: list[Future[tuple[float, str, float]]] = []
             while not ann_done.is_set() or len(futures) < MIN_SINGLES:
                 futures.append(pool.submit(web.single, "bob", single))
                 ann_done.wait(BOB_EVERY_S)
             bob_times.extend(f.result() for f in futures)
 
     second = threading.Thread(target=bob)
-    began = time.perf_counter()
     second.start()
-    with ThreadPoolExecutor(AT_ONCE) as pool:
-        ann_ids = [i for ids in pool.map(lambda batch: web.post("ann", batch), batches) for i in ids]
-    say(f"  ann: {len(ann_ids)} sent in {time.perf_counter() - began:.1f} s")
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda request_id: web.result("ann", request_id), ann_ids))
-    ann_total = time.perf_counter() - began
-    ann_done.set()
+    with ThreadPoolExecutor(1) as other:
+        cid = other.submit(big_batch, web, "cid", photos, third, THIRD_AFTER_S) if third else None
+        ann_ids, ann_total = big_batch(web, "ann", photos, flood)
+        ann_done.set()
+        cid_ids, cid_total = cid.result() if cid else ([], 0.0)
     second.join()
     say(f"  ann: all answered in {ann_total:.1f} s; bob: {len(bob_times)} singles")
-    return ({"ann_images": len(ann_ids), "ann_total_s": round(ann_total, 2),
-             "bob": percentiles([t for t, _ in bob_times]), "answers": web.per_owner()},
-            ann_ids + [i for _, i in bob_times])
+    found = {"ann_images": len(ann_ids), "ann_total_s": round(ann_total, 2),
+             "bob": percentiles([t for t, _, _ in bob_times]),
+             "bob_post": percentiles([p for _, _, p in bob_times]), "answers": web.per_owner()}
+    if third:
+        found.update({"cid_images": len(cid_ids), "cid_total_s": round(cid_total, 2)})
+    return found, ann_ids + cid_ids + [i for _, i, _ in bob_times]
 
 
 def accounted(request_ids: list[str]) -> dict[str, int]:
@@ -156,7 +178,7 @@ def accounted(request_ids: list[str]) -> dict[str, int]:
     keys = {key for key, _ in documents.listing(f"{prefix}uploads/web/")}
     per_image = Counter(key.removeprefix(prefix).rsplit("/", 1)[0] for key in keys)
     lost = sum(result_key(i) not in keys for i in request_ids)
-    twice = sum(per_image[image_key_of(i)] > 1 for i in request_ids)
+    twice = sum(per_image[image_key_of(i) or ""] > 1 for i in request_ids)
     return {"lost": lost, "answered_twice": twice}
 
 
@@ -170,7 +192,7 @@ def admit_cost_us() -> float:
     return round((time.perf_counter() - began) / rounds * 1e6, 2)
 
 
-def run(flood: int, singles: int) -> dict[str, Any]:
+def run(flood: int, singles: int, rounds: int) -> dict[str, Any]:
     from irs.aws.provision import provision
     from irs.local.stack import Stack, start_emulator
     from irs.pools import CLOUD, served_by
@@ -189,25 +211,28 @@ def run(flood: int, singles: int) -> dict[str, Any]:
     try:
         start_emulator(stack, settings.endpoint_url or "", dict(os.environ))
         provision(settings, say=lambda _: None)
-        people = {name: tokens.create(name) for name in ("ann", "bob")}
+        people = {name: tokens.create(name) for name in ("ann", "bob", "cid")}
         stack.start("worker", worker_argv(served_by(CLOUD), 2, "cloud"), dict(os.environ))
         stack.wait_for("worker", "ready.")
         wait_for_reports({CLOUD})
-        sent: list[str] = []
-        for leg, fairness in (("fair_on", True), ("fair_off", False)):
-            web = Web(stack, f"web-{leg}", people, fairness)
-            if leg == "fair_on":
+        # The two legs alternate (on, off, then off, on, ...) so that drift on a shared machine favours neither.
+        pairs = [(("fair_on", True), ("fair_off", False))[:: 1 if n % 2 == 0 else -1] for n in range(rounds)]
+        legs = [(leg, fairness, 0) for pair in pairs for leg, fairness in pair] + [("three_owners", True, flood // 2)]
+        for n, (leg, fairness, third) in enumerate(legs):
+            web = Web(stack, f"web-{n}-{leg}", people, fairness)
+            if "alone" not in result:
                 say(f"alone: {singles} singles from bob, one a second")
                 result["alone"] = alone_leg(web, single, singles)
-            say(f"{leg}: {flood} images from ann, bob's singles beside them")
-            result[leg], ids = flood_leg(web, photos, single, flood)
-            result[leg].update(accounted(ids))
-            sent += ids
-            stack.stop(f"web-{leg}")
-        for leg in ("fair_on", "fair_off"):
-            result[f"{leg}_bob_p50_over_alone"] = round(result[leg]["bob"]["p50_s"] / result["alone"]["p50_s"], 2)
-        result["ann_total_on_over_off"] = round(result["fair_on"]["ann_total_s"] / result["fair_off"]["ann_total_s"],
-                                                3)
+            say(f"{leg}: {flood} images from ann, bob's singles beside them" + (f", {third} from cid" if third else ""))
+            found, ids = flood_leg(web, photos, single, flood, third)
+            result.setdefault(leg, []).append({**found, **accounted(ids)})
+            stack.stop(f"web-{n}-{leg}")
+        for leg in ("fair_on", "fair_off", "three_owners"):
+            result[f"{leg}_bob_p50_over_alone"] = round(statistics.median(
+                found["bob"]["p50_s"] for found in result[leg]) / result["alone"]["p50_s"], 2)
+        result["ann_total_on_over_off"] = round(statistics.median(
+            on["ann_total_s"] / off["ann_total_s"] for on, off in zip(result["fair_on"], result["fair_off"],
+                                                                       strict=True)), 3)
     finally:
         stack.stop()
     return result
@@ -218,13 +243,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--flood", type=int, default=800, help="images the first owner sends")
     parser.add_argument("--singles", type=int, default=20, help="bob's single images in the alone leg")
+    parser.add_argument("--rounds", type=int, default=2, help="pairs of the fairness on and off legs (medians)")
     parser.add_argument("--emulator", choices=["moto", "localstack"], default="moto",
                         help="the AWS emulator (moto is the local stack's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         configure_environment(free_port(), Path(scratch))
         os.environ.update({"IRS_EMULATOR": args.emulator, "IRS_MONITORING": "false"})
-        result = run(args.flood, args.singles)
+        result = run(args.flood, args.singles, args.rounds)
     emit_result(result, args.json, "tenants")
 
 

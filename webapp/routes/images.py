@@ -72,12 +72,13 @@ async def upload_images(request: Request, caller: Authenticated, services: Share
     except MultiPartException as error:
         return problem(400, f"not a form IRS takes: {error.message}")
     try:  # a slot is held only once the whole body is here: a client still sending holds none
-        if services.uploading.locked():
-            response = problem(503, f"this process takes {settings.web_max_uploads} uploads at once; try again")
-            response.headers["Retry-After"] = "1"
-            return response
-        async with services.uploading:
-            return await _accept_form(form, caller, services)
+        async with services.owner_uploading(caller.name):  # its own earlier uploads first, never others'
+            if services.uploading.locked():
+                response = problem(503, f"this process takes {settings.web_max_uploads} uploads at once; try again")
+                response.headers["Retry-After"] = "1"
+                return response
+            async with services.uploading:
+                return await _accept_form(form, caller, services)
     finally:
         await form.close()
 
