@@ -22,7 +22,6 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -33,9 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from localstack import (  # noqa: E402
-    configure_environment,
     cpu_model,
-    free_port,
+    private_environment,
     process_tree,
     rss_mb,
     say,
@@ -160,9 +158,8 @@ def main() -> None:
     parser.add_argument("--edge-floor-ms", type=float, default=1500.0)
     parser.add_argument("--no-sim", action="store_true", help="the live legs only")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
-        rows = [leg(name, args.images, edge, args.max_hosts, args.boot_delay, args.edge_floor_ms, Path(scratch),
+    with private_environment() as scratch:
+        rows = [leg(name, args.images, edge, args.max_hosts, args.boot_delay, args.edge_floor_ms, scratch,
                     edge_first) for name, edge, edge_first in (
             ("live: cloud alone", False, 0.0), ("live: edge on", True, 0.0),
             ("live: edge on, a third sent to the edge first", True, 1 / 3))]

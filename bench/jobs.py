@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, say, wait_for_reports  # noqa: E402
+from localstack import cpu_model, private_environment, say, wait_for_reports  # noqa: E402
 from report import emit_result  # noqa: E402
 
 SOURCE = "irs-bench-source"
@@ -213,9 +213,7 @@ def main() -> None:
     parser.add_argument("--emulator", choices=["localstack", "moto"], default="localstack",
                         help="the AWS emulator to run on (see above)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
-        os.environ.update({"IRS_SOURCE_BUCKETS": f"{SOURCE}/", "IRS_EMULATOR": args.emulator})
+    with private_environment(IRS_SOURCE_BUCKETS=f"{SOURCE}/", IRS_EMULATOR=args.emulator):
         result = run(args.objects, args.job_images, args.interactive)
     emit_result(result, args.json, "jobs")
 

@@ -11,8 +11,11 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +39,16 @@ def configure_environment(port: int, log_dir: Path) -> None:
     })
     os.environ.setdefault("IRS_MODEL_DIR", str(shared / "models"))
     os.environ.setdefault("IRS_DEMO_IMAGES", str(shared / "images"))
+
+
+@contextmanager
+def private_environment(**settings: str) -> Iterator[Path]:
+    """A scratch directory for one benchmark run, with IRS pointed at a private emulator on a free port (plus
+    ``settings``, IRS_* variables), before IRS is imported."""
+    with tempfile.TemporaryDirectory() as scratch:
+        configure_environment(free_port(), Path(scratch))
+        os.environ.update(settings)
+        yield Path(scratch)
 
 
 def process_tree(pid: int) -> list[int]:

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, process_tree, rss_mb, say  # noqa: E402
+from localstack import cpu_model, private_environment, process_tree, rss_mb, say  # noqa: E402
 from report import emit_result  # noqa: E402
 
 SOURCE = "yolo-fastest-1.1-xl"
@@ -130,9 +130,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--images", type=int, default=120, help="images per leg (default 120)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
-        os.environ["IRS_CACHE_DIR"] = str(Path(scratch) / "cache")  # the worker starts with no model fetched
+    with private_environment() as scratch:
+        os.environ["IRS_CACHE_DIR"] = str(scratch / "cache")  # the worker starts with no model fetched
         result = run(args.images)
     emit_result(result, args.json, "models")
 

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import aws_requests, configure_environment, cpu_model, free_port, say  # noqa: E402
+from localstack import aws_requests, cpu_model, free_port, private_environment, say  # noqa: E402
 from report import emit  # noqa: E402
 
 CLIENT = """
@@ -85,8 +85,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     parser.add_argument("--images", type=int, default=40)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
+    with private_environment():
         image = Path(os.environ["IRS_DEMO_IMAGES"]) / "dog.jpg"
         rows = []
         for monitoring in (False, True, False, True):

@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, say  # noqa: E402
+from localstack import cpu_model, private_environment, say  # noqa: E402
 from report import emit  # noqa: E402
 
 
@@ -92,8 +92,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=5.0, help="seconds between waves")
     parser.add_argument("--edge-floor-ms", type=float, default=1500.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
+    with private_environment():
         rows = run(args.images, args.edge_floor_ms, args.waves, args.gap)
     emit(rows, args.json, "edge and cloud, live")
 

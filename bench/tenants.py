@@ -39,7 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from localstack import configure_environment, cpu_model, free_port, say, wait_for_reports  # noqa: E402
+from localstack import cpu_model, free_port, private_environment, say, wait_for_reports  # noqa: E402
 from report import emit_result  # noqa: E402
 
 PER_REQUEST, AT_ONCE, BOB_EVERY_S, BOB_AFTER_S = 20, 4, 2.0, 5.0
@@ -247,9 +247,7 @@ def main() -> None:
     parser.add_argument("--emulator", choices=["moto", "localstack"], default="moto",
                         help="the AWS emulator (moto is the local stack's)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
-        os.environ.update({"IRS_EMULATOR": args.emulator, "IRS_MONITORING": "false"})
+    with private_environment(IRS_EMULATOR=args.emulator, IRS_MONITORING="false"):
         result = run(args.flood, args.singles, args.rounds)
     emit_result(result, args.json, "tenants")
 

@@ -45,10 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from localstack import (  # noqa: E402
     aws_requests,
-    configure_environment,
     cpu_model,
     cpu_seconds,
-    free_port,
+    private_environment,
     process_tree,
     rss_mb,
     say,
@@ -455,8 +454,7 @@ def main() -> None:
     parser.add_argument("--legs", default="bare,irs,host,latency,cold",
                         help="comma-separated legs to run (default: all); ratios need their legs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
+    with private_environment():
         result = run(args.quick, set(args.legs.split(",")), args.usd_per_hour)
     if {"host_model", "bare_cpu_ms_per_image", "pool_cpu_ms_per_image"} <= result.keys():
         plot_host(result, args.plot)

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from localstack import (  # noqa: E402
     aws_requests,
-    configure_environment,
     cpu_model,
     cpu_seconds,
     free_port,
+    private_environment,
     process_tree,
     say,
 )
@@ -223,8 +223,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     parser.add_argument("--quick", action="store_true", help="fewer images and levels: about a minute")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        configure_environment(free_port(), Path(scratch))
+    with private_environment():
         rows = run(args.quick)
     emit(rows, args.json, "the web tier against irs classify")
 

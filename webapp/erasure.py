@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from irs.aws import documents
 from irs.aws.clients import client
@@ -32,9 +33,6 @@ class Report:
     results: int = 0
     jobs: list[str] = field(default_factory=list)
     job_files: int = 0
-
-    def as_dict(self) -> dict[str, object]:
-        return {"images": self.images, "results": self.results, "jobs": self.jobs, "job_files": self.job_files}
 
 
 def erase_request(request_id: str, may_see: Callable[[str], bool]) -> Report | None:
@@ -107,8 +105,8 @@ def _delete(bucket: str, keys: Iterable[str]) -> int:
     return count
 
 
-def _delete_batch(s3: object, bucket: str, batch: list[dict[str, str]]) -> int:
-    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})  # type: ignore[attr-defined]
+def _delete_batch(s3: Any, bucket: str, batch: list[dict[str, str]]) -> int:
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     errors = answer.get("Errors", [])
     if errors:
         raise RuntimeError(f"S3 kept {len(errors)} of {len(batch)} objects: {errors[0].get('Message', errors[0])}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -115,11 +114,10 @@ def reserve(owner: str, count: int, limit: int, now: datetime) -> int | None:
     raise TimeoutError(f"{owner}'s count of images today changed {CONFLICTS} times while this upload read it")
 
 
-@dataclass
 class Waiting:
     """One web process's count of each owner's images sent and not yet answered."""
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         self._owners: dict[str, dict[str, float]] = {}  # owner -> request id -> when accepted
         self._owner_of: dict[str, str] = {}
         self._lock = threading.Lock()

@@ -15,7 +15,6 @@ from webapp.quotas import Waiting
 from webapp.security import Authenticator, Caller
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers, beyond the files themselves
-OWNERS_KEPT = 1000  # owners' upload slots kept between uploads (those in use always are)
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Services:
     authenticate: Authenticator
     waiting: Waiting = field(default_factory=Waiting)  # each owner's images sent from here, not yet answered
     uploading: asyncio.Semaphore = field(init=False)  # uploads being checked and stored at once
-    owners_uploading: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    owners_uploading: dict[str, asyncio.Semaphore] = field(default_factory=dict)  # an owner per token: bounded
 
     def __post_init__(self) -> None:
         self.uploading = asyncio.Semaphore(self.settings.web_max_uploads)
@@ -35,8 +34,6 @@ class Services:
     def owner_uploading(self, owner: str) -> asyncio.Semaphore:
         """The upload slots one owner may hold at once: a quarter of the process's, so one or two teams sending
         many uploads at once leave slots for everyone else; its further uploads wait for its own, not refused."""
-        if len(self.owners_uploading) > OWNERS_KEPT:
-            self.owners_uploading = {o: s for o, s in self.owners_uploading.items() if s.locked()}
         return self.owners_uploading.setdefault(owner, asyncio.Semaphore(max(1, self.settings.web_max_uploads // 4)))
 
     @property

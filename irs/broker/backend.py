@@ -23,6 +23,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from irs import metrics
 from irs.aws import documents
 from irs.aws.clients import patiently
+from irs.contract import FILENAME, OWNER
 from irs.results import FIRST_POLL_S, POLL_GROWTH, ErrorKind, error_document, image_key_of, result_key
 from irs.settings import get_settings
 
@@ -36,16 +37,23 @@ DEAD_LETTER_PATIENCE_S = 5.0
 EXPIRED_REASON = "expired"
 
 
-def answer_dead_letter(task_id: str, reason: str) -> bool:
-    """Answer a request whose message IRS dead-letters, so that whoever waits on it hears why at once; False when
-    it has an answer already. The write is conditional, so no message, forged or not, can replace a real result."""
+def answer_dead_letter(task_id: str, reason: str, owner: str | None = None) -> bool:
+    """Answer a request (of ``owner``) whose message IRS dead-letters, so that whoever waits on it hears why at
+    once; False when it has an answer already. The write is conditional, so no message, forged or not, can replace
+    a real result."""
     document = error_document(image_key_of(task_id) or "", task_id, f"dead-lettered: {reason}"[:2000],
-                              ErrorKind.DEAD_LETTERED, pool=get_settings().pool_name)
+                              ErrorKind.DEAD_LETTERED, pool=get_settings().pool_name, owner=owner)
     written = patiently(lambda: documents.create(result_key(task_id), json.dumps(document.as_json())),
                         time.monotonic() + DEAD_LETTER_PATIENCE_S, "answering a dead-lettered request")
     if written:
         metrics.record_result(document)
     return written
+
+
+def _named(request: Any) -> dict[str, Any]:
+    """The owner and file name a request's headers give (admitted, so within bounds), for its error document."""
+    get = getattr(request, "get", None)
+    return {"owner": get(OWNER), "filename": get(FILENAME)} if callable(get) else {}
 
 
 class S3DocumentBackend(KeyValueStoreBackend):
@@ -84,7 +92,8 @@ class S3DocumentBackend(KeyValueStoreBackend):
         elif state == states.REVOKED and self._expired(result):
             # Celery's worker, on receiving (or about to start) a request past its deadline: answered, not run.
             document = error_document(image_key_of(task_id) or "", task_id, "the request's deadline passed before "
-                                      "a worker started it", ErrorKind.EXPIRED, pool=get_settings().pool_name)
+                                      "a worker started it", ErrorKind.EXPIRED, pool=get_settings().pool_name,
+                                      **_named(request))
             metrics.record_result(document)
             body = json.dumps(document.as_json())
         elif state in states.EXCEPTION_STATES and state != states.RETRY:
@@ -95,7 +104,8 @@ class S3DocumentBackend(KeyValueStoreBackend):
             reason = f"{meta['result'].get('exc_type', 'Error')}: {meta['result'].get('exc_message')}" \
                 if isinstance(meta["result"], dict) else str(meta["result"])
             body = json.dumps(error_document(image_key, task_id, f"the task failed: {reason}"[:2000],
-                                             ErrorKind.TASK_FAILED, celery=meta).as_json(), default=str)
+                                             ErrorKind.TASK_FAILED, celery=meta, **_named(request)).as_json(),
+                              default=str)
         if body is not None:
             self.set(self.get_key_for_task(task_id), body)
         return result

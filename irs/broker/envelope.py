@@ -156,16 +156,28 @@ def request_id(text: str) -> str | None:
     """The id of the request a message names, when it names one the way IRS does (``<32 hex>:<image key>``, the
     key one IRS accepts), whatever else is wrong with it; None otherwise. Only the id is read: it says where the
     request's answer belongs, so whoever waits on it learns when the message is dead-lettered."""
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    headers = document.get("headers") if isinstance(document, dict) else None
-    task_id = headers.get("id") if isinstance(headers, dict) else None
+    task_id = _headers(text).get("id")
     if not isinstance(task_id, str) or len(task_id.encode()) > MAX_TASK_ID_BYTES:
         return None
     named = TASK_ID.fullmatch(task_id)
     return task_id if named is not None and IMAGE_KEY.fullmatch(named["key"]) else None
+
+
+def owner_named(text: str) -> str | None:
+    """The owner a message names, when it is an owner's name (whatever else is wrong with the message); None
+    otherwise. Its answer, dead-lettered, is counted in that owner's usage and erased with it."""
+    owner = _headers(text).get(OWNER)
+    return owner if isinstance(owner, str) and re.fullmatch(OWNER_NAME, owner) else None
+
+
+def _headers(text: str) -> dict[str, Any]:
+    """A message's headers, unchecked; empty when it has none, or is not JSON."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    headers = document.get("headers") if isinstance(document, dict) else None
+    return headers if isinstance(headers, dict) else {}
 
 
 def model_named(sqs_body: str) -> str | None:

@@ -423,7 +423,7 @@ class Channel(SQS.Channel):
         task_id = envelope.request_id(text) if text is not None else None
         if task_id is not None:
             try:
-                backend.answer_dead_letter(task_id, reason)
+                backend.answer_dead_letter(task_id, reason, envelope.owner_named(text or ""))
             except AWS_OR_NETWORK_ERRORS as error:  # the copy keeps the id; the caller waits out its timeout
                 logger.warning("could not answer the dead-lettered request %s: %s", task_id[:300], error)
         body, attributes = dead_letter_copy(str(raw.get("Body") or "(empty)"), queue_url, reason)

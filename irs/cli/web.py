@@ -106,6 +106,7 @@ def erase(owner: str, yes: bool, as_json: bool) -> None:
     (objects in a bucket of the user's own stay). Every result document not uploaded through the web is read to
     find its owner. Prints what was deleted."""
     import json
+    from dataclasses import asdict
 
     from webapp.erasure import erase_owner
 
@@ -114,7 +115,7 @@ def erase(owner: str, yes: bool, as_json: bool) -> None:
     with out.status(f"erasing {owner}") as status:
         report = erase_owner(owner, progress=lambda what: status.update(f"erasing {what}"))
     if as_json:
-        click.echo(json.dumps({"owner": owner, **report.as_dict()}))
+        click.echo(json.dumps({"owner": owner, **asdict(report)}))
         return
     out.print(f"erased {owner}: {report.images} images, {report.results} result documents, "
               f"{len(report.jobs)} jobs ({', '.join(report.jobs) or 'none'}; {report.job_files} files)")

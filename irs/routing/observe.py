@@ -86,7 +86,9 @@ class Observer:
         self.lock = threading.Lock()
         self.device_queue = settings.device_queue
         self.pools: tuple[str, ...] = (CLOUD, EDGE, self.device_queue) if self.device_queue else (CLOUD, EDGE)
-        self.lanes = (*self.pools, JOBS)  # every queue whose depth is read: the pools', and the later lane
+        # Every queue whose depth is read: the pools', and the later lane's where requests may go there (a device
+        # may neither send to it nor read it: its own requests are pinned).
+        self.lanes = self.pools if self.device_queue else (*self.pools, JOBS)
         self.backlogs: dict[str, _Backlog] = {}
         self.reports: dict[str, reports.WorkerReport] = {}
         self.booting: autoscaler_state.Booting | None = None
@@ -125,7 +127,7 @@ class Observer:
         """The pools as a request in the later lane sees them: the cloud's workers take it only once their own
         queue and the later lane ahead of it are done."""
         views = self.views(model=model)
-        if views is None or CLOUD not in views:
+        if views is None or CLOUD not in views or JOBS not in self.lanes:
             return views
         with self.lock:
             capacity, later = self._capacity(CLOUD), self.backlogs[JOBS]

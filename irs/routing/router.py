@@ -68,10 +68,10 @@ def _later(headers: Any, model: str | None) -> Choice | None:
     admission = _admitted(owner) if isinstance(owner, str) else None
     if admission is None or admission.lane is Lane.INTERACTIVE:
         return None
-    views = observer().later_views(model=model)
-    if views and CLOUD in views and not views[CLOUD].holds_model:
-        return None  # the cloud's workers would answer that they lack the model: the pool that holds it
     try:
+        views = observer().later_views(model=model)
+        if views and CLOUD in views and not views[CLOUD].holds_model:
+            return None  # the cloud's workers would answer that they lack the model: the pool that holds it
         pool = choose(views)
     except Exception as error:  # noqa: BLE001 - a request is never refused for a routing fault
         logger.warning("routing failed, sending to the later lane: %r", error)
@@ -83,8 +83,10 @@ def _later(headers: Any, model: str | None) -> Choice | None:
 
 
 def _admitted(owner: str) -> Admission | None:
-    """The lane of ``owner``'s next request, counted; None while fairness is off."""
-    if not get_settings().fairness:
+    """The lane of ``owner``'s next request, counted; None while fairness is off, and on an edge device (which may
+    not send to the later lane: its own images are pinned to its queue)."""
+    settings = get_settings()
+    if not settings.fairness or settings.device_queue:
         return None
     admission = shares().admit(owner, time.monotonic())
     metrics.record_admission(admission)

@@ -78,3 +78,14 @@ def test_a_request_with_a_deadline_as_celery_sends_it_is_admitted() -> None:
     assert poison.refusal(poison.text(message)) is None
     message["properties"]["expiration"] = "soon"
     assert "properties.expiration" in (poison.refusal(poison.text(message)) or "")
+
+
+@pytest.mark.parametrize(("sent", "kept"), [("My dog.jpg", "My dog.jpg"), ("C:\\Users\\ann\\dog.jpg", "dog.jpg"),
+                                            ("../../etc/passwd", "passwd"), ("bell\a\n.jpg", "bell.jpg"),
+                                            ("/", None), ("x" * 300 + ".jpg", "x" * 255)])
+def test_an_uploaded_files_name_is_kept_as_a_label_the_admission_check_admits(sent: str, kept: str | None) -> None:
+    from irs.contract import clean_filename
+
+    assert clean_filename(sent) == kept
+    if kept is not None:
+        assert poison.refusal(poison._replace(("headers", "irs_filename"), kept), task_queue=True) is None

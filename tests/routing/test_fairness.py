@@ -98,3 +98,13 @@ def test_a_request_names_this_process_owner_unless_its_caller_names_one(monkeypa
     finally:
         get_settings.cache_clear()
     assert sent == ["ops-team", "ann"]
+
+
+def test_an_edge_device_neither_sends_to_the_later_lane_nor_reads_it(routed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A device may not send to the later lane (nor read its depth: its role has neither right)."""
+    from irs.routing.observe import Observer
+
+    monkeypatch.setenv("IRS_DEVICE_ID", "porch")
+    get_settings.cache_clear()
+    assert JOBS not in {routed("ann") for _ in range(10)}
+    assert JOBS not in Observer().lanes

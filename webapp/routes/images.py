@@ -117,7 +117,7 @@ async def _accept_form(form: FormData, caller: Caller, services: Services) -> Im
     try:
         accepted = await asyncio.to_thread(accept, uploads, caller.name,
                                            chosen if isinstance(chosen, str) and chosen else None)
-    except BaseException as error:
+    except Exception as error:
         if caller.limits.images_per_day is not None:  # nothing was accepted: its images are given back
             await asyncio.to_thread(quotas.reserve, caller.name, -len(files), caller.limits.images_per_day,
                                     quotas.today())
